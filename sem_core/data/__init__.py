@@ -1,0 +1,1 @@
+"""Data: SEM image decoding, dataset layouts and manifests, splits, duplicates, synthetic SEM."""
