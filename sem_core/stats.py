@@ -59,5 +59,7 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> Pro
     denominator = 1.0 + z * z / total
     centre = (rate + z * z / (2.0 * total)) / denominator
     half_width = z * math.sqrt(rate * (1.0 - rate) / total + z * z / (4.0 * total * total)) / denominator
-    return Proportion(successes, total, rate, max(0.0, centre - half_width),
-                      min(1.0, centre + half_width), confidence)
+    # At 0 or total events the bound is exactly 0 or 1; the formula leaves rounding residue.
+    low = 0.0 if successes == 0 else max(0.0, centre - half_width)
+    high = 1.0 if successes == total else min(1.0, centre + half_width)
+    return Proportion(successes, total, rate, low, high, confidence)
