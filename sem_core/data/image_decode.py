@@ -135,7 +135,9 @@ def _verify_png_checksums(source: str | bytes) -> None:
         with Image.open(_pillow_input(source), formats=("PNG",)) as probe:
             probe.verify()
     except _PILLOW_ERRORS as error:
-        raise _PillowFailure(_reason(error)) from error
+        chunk = re.search(r"checksum in b'(\w{4})'", str(error))
+        reason = f"PNG checksum mismatch in chunk {chunk[1]}" if chunk else _reason(error)
+        raise _PillowFailure(reason) from error
 
 
 def _pillow_input(source: str | bytes) -> str | io.BytesIO:

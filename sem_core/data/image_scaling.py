@@ -95,15 +95,19 @@ def robust_unit_scale(values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
     if finite_count == 0:
         raise NoFinitePixelsError("every pixel is NaN or infinite")
     sample = work[finite] if nonfinite_count else work.ravel()
-    low, high = np.percentile(sample, [ROBUST_LOW_PERCENTILE, ROBUST_HIGH_PERCENTILE])
+    # Python floats, so a float32 array is not promoted to float64 by the arithmetic below.
+    low, high = (float(value) for value in
+                 np.percentile(sample, [ROBUST_LOW_PERCENTILE, ROBUST_HIGH_PERCENTILE]))
     if high <= low:
-        low, high = sample.min(), sample.max()
+        low, high = float(sample.min()), float(sample.max())
     notes: list[str] = []
     if high <= low:
         notes.append("constant image (no contrast); mapped to 0")
         scaled = np.zeros(work.shape, dtype=np.float32)
     else:
-        scaled = ((work - low) / max(float(high - low), _EPSILON)).astype(np.float32)
+        scaled = np.subtract(work, low)
+        scaled *= 1.0 / max(high - low, _EPSILON)
+        scaled = scaled.astype(np.float32, copy=False)
     if nonfinite_count:
         scaled[np.isnan(work) | np.isneginf(work)] = 0.0
         scaled[np.isposinf(work)] = 1.0

@@ -69,8 +69,9 @@ def decode_with_tifffile(label: str, source: str | bytes, *, min_side: int,
         raise
     except KeyError as error:
         if "imagecodecs" in str(error):
-            raise ImageLoadError(label, ImageErrorKind.UNSUPPORTED,
-                                 f"this TIFF compression cannot be decoded here ({error})") from error
+            raise ImageLoadError(
+                label, ImageErrorKind.UNSUPPORTED,
+                f"this TIFF compression cannot be decoded here ({error})") from error
         raise TiffDecodeFailure(f"KeyError: {error}") from error
     except _TIFFFILE_ERRORS as error:
         raise TiffDecodeFailure(str(error) or type(error).__name__) from error
