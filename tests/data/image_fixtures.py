@@ -1,4 +1,4 @@
-"""Hostile and odd image files for the image-input tests, built in memory (nothing binary committed).
+"""Hostile and odd image files for the image-input tests, built in memory (no binary fixtures).
 
 ``HOSTILE_FILES`` is a table: file name, a builder returning the file's bytes (or a marker for a
 folder / a missing file), and the error kind expected (None when the file must decode). The
