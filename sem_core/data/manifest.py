@@ -154,7 +154,7 @@ class Manifest:
 
         Args:
             frame: One row per image; missing ``split``/``sha256``/``source`` read as ``""``;
-                other columns become extras.
+                other columns become extras (an empty cell means "no such extra").
             root: Folder relative paths resolve against. Default: None.
 
         Returns:
@@ -175,7 +175,7 @@ class Manifest:
             entries.append(ManifestEntry(
                 path=row["path"].strip(), label=row["label"].strip(), split=row.get("split", "").strip(),
                 sha256=row.get("sha256", "").strip(), source=row.get("source", ""),
-                extras={name: row[name] for name in extra_columns},
+                extras={name: row[name] for name in extra_columns if row[name] != ""},
             ))
         return cls(entries=tuple(entries), root=None if root is None else str(root))
 
