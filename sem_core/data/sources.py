@@ -1,0 +1,125 @@
+"""Where images come from: a folder, a zip, a list of paths, bytes or arrays, read lazily.
+
+``iter_sources`` turns any of these into ``ImageSource`` records that decode only when asked, so a
+cascade over thousands of files holds one batch in memory at a time. Every regular file in a
+folder or zip becomes a source (not only those with image extensions): a stray PDF or a corrupt
+file must show up as an error row, not vanish.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sem_core.data.image_io import SemImage, load_image
+from sem_core.errors import ImageErrorKind, ImageLoadError
+
+_SKIPPED_ZIP_PREFIXES = ("__MACOSX/",)
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """One image to be read later.
+
+    Attributes:
+        name: What the user calls it (a path, or ``archive.zip/member.png``).
+        reader: Returns the file's bytes, or None when ``path`` or ``array`` is used.
+        path: A file on disk, decoded directly.
+        array: An already decoded (H, W) float image in [0, 1].
+    """
+
+    name: str
+    reader: Callable[[], bytes] | None = None
+    path: Path | None = None
+    array: np.ndarray | None = None
+
+    def load(self, **load_kwargs) -> SemImage:
+        """Decode the image; raises ``ImageLoadError`` naming the source on bad input."""
+        if self.path is not None:
+            return load_image(self.path, **load_kwargs)
+        if self.reader is not None:
+            return load_image(self.reader(), name=self.name, **load_kwargs)
+        raise ImageLoadError(self.name, ImageErrorKind.NOT_AN_IMAGE, "holds an array, not a file.")
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def folder_sources(folder: Path) -> Iterator[ImageSource]:
+    """Every regular, non-hidden file under ``folder``, sorted by relative path."""
+    files = sorted(
+        (path for path in folder.rglob("*") if path.is_file() and not _is_hidden(path, folder)),
+        key=lambda path: path.relative_to(folder).as_posix(),
+    )
+    for path in files:
+        yield ImageSource(name=str(path), path=path)
+
+
+def zip_sources(archive: Path) -> Iterator[ImageSource]:
+    """Every file member of a zip archive; members are read only when decoded.
+
+    An archive that cannot be opened yields one source that fails with that reason when decoded,
+    so the rest of a batch goes on.
+    """
+    try:
+        with zipfile.ZipFile(archive) as handle:
+            members = [info.filename for info in handle.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, OSError) as error:
+        yield ImageSource(name=str(archive), reader=_failing_reader(
+            ImageLoadError(str(archive), ImageErrorKind.CORRUPT,
+                           f"the zip archive cannot be opened ({error}).")))
+        return
+    for member in sorted(members):
+        if member.startswith(_SKIPPED_ZIP_PREFIXES) or Path(member).name.startswith("."):
+            continue
+        yield ImageSource(name=f"{archive.name}/{member}", reader=_member_reader(archive, member))
+
+
+def _failing_reader(error: ImageLoadError) -> Callable[[], bytes]:
+    def read() -> bytes:
+        raise error
+
+    return read
+
+
+def _member_reader(archive: Path, member: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        with zipfile.ZipFile(archive) as handle:
+            return handle.read(member)
+
+    return read
+
+
+def iter_sources(
+    inputs: str | os.PathLike | Iterable[str | os.PathLike | np.ndarray | tuple[str, bytes]],
+) -> Iterator[ImageSource]:
+    """Expand a folder, a zip, a file or a list of those (or arrays, or (name, bytes)) lazily.
+
+    Args:
+        inputs: One path, or an iterable of paths, ``(name, bytes)`` pairs or (H, W) arrays.
+
+    Yields:
+        ``ImageSource`` records in a stable order. A path that does not exist yields a source that
+        fails with NOT_FOUND when decoded, so it is reported like any other bad file.
+    """
+    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
+    for position, item in enumerate(items):
+        if isinstance(item, np.ndarray):
+            yield ImageSource(name=f"array[{position}]", array=item)
+        elif isinstance(item, tuple):
+            name, payload = item
+            yield ImageSource(name=str(name), reader=lambda payload=payload: payload)
+        else:
+            path = Path(item)
+            if path.is_dir():
+                yield from folder_sources(path)
+            elif path.suffix.lower() == ".zip" and path.is_file():
+                yield from zip_sources(path)
+            else:
+                yield ImageSource(name=str(path), path=path)
