@@ -78,7 +78,11 @@ class CascadeResult:
         return self.error is None
 
     def to_row(self) -> dict[str, object]:
-        """A flat row for a results table (CSV/Parquet)."""
+        """A flat row for a results table (CSV/Parquet).
+
+        ``p_<class>`` are the stage-2 probabilities (empty when stage 2 did not run);
+        ``prob_<class>`` the 8-class final probabilities.
+        """
         row: dict[str, object] = {
             "source": self.source, "final_label": self.final_label, "confidence": self.confidence,
             "stage1_probability": self.stage1_probability, "stage1_decision": self.stage1_decision,
@@ -87,6 +91,8 @@ class CascadeResult:
         }
         for name, value in zip(STAGE2_CLASSES, self.stage2_probabilities or (None,) * 7):
             row[f"p_{name}"] = value
+        for name, value in zip(CLASSES, self.final_probabilities or (None,) * len(CLASSES)):
+            row[f"prob_{name}"] = value
         for stage, milliseconds in self.timings_ms.items():
             row[f"{stage}_ms"] = milliseconds
         return row
