@@ -52,7 +52,10 @@ class DuplicateGroup:
         """One line per file: ``path  [label, split]``."""
         kind = "identical files" if self.exact else "near duplicates"
         lines = [f"  {len(self.paths)} {kind}:"]
-        lines += [f"    {path}  [{label}, {split}]" for path, label, split in zip(self.paths, self.labels, self.splits)]
+        lines += [
+            f"    {path}  [{label}, {split}]"
+            for path, label, split in zip(self.paths, self.labels, self.splits, strict=True)
+        ]
         return "\n".join(lines)
 
 
@@ -90,18 +93,32 @@ class DatasetReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON: counts as {split: {class: n}}, groups as lists of files."""
+
         def group_rows(groups: tuple[DuplicateGroup, ...]) -> list[dict[str, Any]]:
-            return [{"exact": group.exact, "files": [
-                {"path": path, "label": label, "split": split}
-                for path, label, split in zip(group.paths, group.labels, group.splits)]} for group in groups]
+            return [
+                {
+                    "exact": group.exact,
+                    "files": [
+                        {"path": path, "label": label, "split": split}
+                        for path, label, split in zip(
+                            group.paths, group.labels, group.splits, strict=True
+                        )
+                    ],
+                }
+                for group in groups
+            ]
 
         return {
             "location": self.location,
             "layout": self.layout.value,
             "image_count": self.image_count,
-            "class_counts": {split: {label: int(count) for label, count in row.items()}
-                             for split, row in self.class_counts.iterrows()},
-            "bad_files": [{"path": bad.path, "kind": bad.kind, "reason": bad.reason} for bad in self.bad_files],
+            "class_counts": {
+                split: {label: int(count) for label, count in row.items()}
+                for split, row in self.class_counts.iterrows()
+            },
+            "bad_files": [
+                {"path": bad.path, "kind": bad.kind, "reason": bad.reason} for bad in self.bad_files
+            ],
             "unknown_folders": list(self.unknown_folders),
             "duplicate_groups": group_rows(self.duplicate_groups),
             "leakage": group_rows(self.leakage),
@@ -118,17 +135,26 @@ class DatasetReport:
         counts["Total"] = counts.sum(axis=1)
         counts.loc["Total"] = counts.sum(axis=0)
         sections = [
-            f"Dataset {self.location} ({self.layout.value} layout): {self.image_count} usable images, "
-            f"{len(self.bad_files)} bad files, {len(self.duplicate_groups)} duplicate groups, "
-            f"{len(self.leakage)} leaking across splits, {len(self.conflicts)} with conflicting labels.",
+            f"Dataset {self.location} ({self.layout.value} layout): "
+            f"{self.image_count} usable images, {len(self.bad_files)} bad files, "
+            f"{len(self.duplicate_groups)} duplicate groups, {len(self.leakage)} leaking across "
+            f"splits, {len(self.conflicts)} with conflicting labels.",
             "Images per split and class:\n" + counts.to_string(),
-            _listing("Bad files (left out)", [f"  {bad.path}: {bad.reason}" for bad in self.bad_files]),
-            _listing("Unknown folders (left out; map them with --class-map)",
-                     [f"  {name}" for name in self.unknown_folders]),
+            _listing(
+                "Bad files (left out)", [f"  {bad.path}: {bad.reason}" for bad in self.bad_files]
+            ),
+            _listing(
+                "Unknown folders (left out; map them with --class-map)",
+                [f"  {name}" for name in self.unknown_folders],
+            ),
             _listing("Leakage: the same image in more than one split", _described(self.leakage)),
-            _listing("Conflicts: the same image under more than one label", _described(self.conflicts)),
-            _listing("Duplicate groups within one split",
-                     _described(tuple(group for group in self.duplicate_groups if not group.leaks))),
+            _listing(
+                "Conflicts: the same image under more than one label", _described(self.conflicts)
+            ),
+            _listing(
+                "Duplicate groups within one split",
+                _described(tuple(group for group in self.duplicate_groups if not group.leaks)),
+            ),
         ]
         return "\n\n".join(sections) + "\n"
 
@@ -136,7 +162,9 @@ class DatasetReport:
 def _described(groups: tuple[DuplicateGroup, ...]) -> list[str]:
     lines = [group.describe() for group in groups[:_TEXT_LIMIT_GROUPS]]
     if len(groups) > _TEXT_LIMIT_GROUPS:
-        lines.append(f"  ... and {len(groups) - _TEXT_LIMIT_GROUPS} more groups (see --json for all).")
+        lines.append(
+            f"  ... and {len(groups) - _TEXT_LIMIT_GROUPS} more groups (see --json for all)."
+        )
     return lines
 
 
@@ -154,19 +182,27 @@ def duplicate_groups(loaded: LoadedDataset) -> tuple[DuplicateGroup, ...]:
         if len(indices) < 2:
             continue
         entries = [loaded.manifest.entries[index] for index in indices]
-        groups.append(DuplicateGroup(
-            paths=tuple(entry.path for entry in entries), labels=tuple(entry.label for entry in entries),
-            splits=tuple(entry.split for entry in entries), exact=len({entry.sha256 for entry in entries}) == 1,
-        ))
+        groups.append(
+            DuplicateGroup(
+                paths=tuple(entry.path for entry in entries),
+                labels=tuple(entry.label for entry in entries),
+                splits=tuple(entry.split for entry in entries),
+                exact=len({entry.sha256 for entry in entries}) == 1,
+            )
+        )
     return tuple(sorted(groups, key=lambda group: group.paths))
 
 
 def report_for(loaded: LoadedDataset, location: str | os.PathLike) -> DatasetReport:
     """Build the report of an already loaded dataset."""
     return DatasetReport(
-        location=str(location), layout=loaded.layout, image_count=len(loaded.manifest),
-        class_counts=loaded.manifest.class_counts(), bad_files=loaded.bad_files,
-        unknown_folders=loaded.unknown_folders, duplicate_groups=duplicate_groups(loaded),
+        location=str(location),
+        layout=loaded.layout,
+        image_count=len(loaded.manifest),
+        class_counts=loaded.manifest.class_counts(),
+        bad_files=loaded.bad_files,
+        unknown_folders=loaded.unknown_folders,
+        duplicate_groups=duplicate_groups(loaded),
     )
 
 

@@ -10,26 +10,39 @@ the eight permuted hashes, a canonical value equal for all orientations of an im
 ``hash_distance`` compares two hashes over all eight relative orientations, which keeps it robust
 when resizing noise makes two copies pick different canonical orientations. Near duplicates are
 grouped with a union-find over these distances; equal SHA-256 digests are always grouped.
+``fingerprint_entries`` decodes a manifest's files once for both digests, listing every file
+that cannot be used as a ``BadFile`` with its reason.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.fft import dctn
+from tqdm import tqdm
 
-REDUCED_SIZE = 32          # images are averaged down to 32 x 32 before the DCT
-DEAD_ZONE = 0.15           # coefficients within 0.15 RMS of zero set neither bit
-DEFAULT_MAX_DISTANCE = 8   # bits; copies measured at <= 6, distinct textures at >= 12
+from sem_core.data.image_io import load_image, sha256_file
+from sem_core.data.manifest import Manifest, ManifestEntry
+from sem_core.errors import ImageLoadError
+
+REDUCED_SIZE = 32  # images are averaged down to 32 x 32 before the DCT
+DEAD_ZONE = 0.15  # coefficients within 0.15 RMS of zero set neither bit
+DEFAULT_MAX_DISTANCE = 8  # bits; copies measured at <= 6, distinct textures at >= 12
 
 # The lowest AC frequencies, a set closed under transposition: u + v <= 6 plus four of the
 # seventh diagonal. Lowest first, so the high bits come from the strongest coefficients.
-_COEFFICIENTS: tuple[tuple[int, int], ...] = tuple(sorted(
-    [(u, v) for u in range(7) for v in range(7) if 0 < u + v <= 6] + [(0, 7), (7, 0), (1, 6), (6, 1)],
-    key=lambda uv: (sum(uv), uv),
-))
+_COEFFICIENTS: tuple[tuple[int, int], ...] = tuple(
+    sorted(
+        [(u, v) for u in range(7) for v in range(7) if 0 < u + v <= 6]
+        + [(0, 7), (7, 0), (1, 6), (6, 1)],
+        key=lambda uv: (sum(uv), uv),
+    )
+)
 HASH_BITS = 2 * len(_COEFFICIENTS)
+_PROGRESS_MIN_FILES = 50
 _SHIFTS = np.arange(HASH_BITS - 1, -1, -1, dtype=np.uint64)
 
 
@@ -62,7 +75,9 @@ def _area_matrix(source_size: int, target_size: int) -> np.ndarray:
     """Weights that average ``source_size`` samples into ``target_size`` equal-width bins."""
     edges = np.arange(target_size + 1, dtype=np.float64) * source_size / target_size
     starts = np.arange(source_size, dtype=np.float64)
-    overlap = np.minimum(edges[1:, None], starts[None, :] + 1) - np.maximum(edges[:-1, None], starts[None, :])
+    overlap = np.minimum(edges[1:, None], starts[None, :] + 1) - np.maximum(
+        edges[:-1, None], starts[None, :]
+    )
     return np.clip(overlap, 0.0, None) / (source_size / target_size)
 
 
@@ -185,7 +200,7 @@ def group_near_duplicates(
     if max_distance >= 0 and count > 1:
         oriented = orientation_hashes(hashes)
         for index in range(count - 1):
-            distances = np.bitwise_count(oriented[index + 1:] ^ oriented[index, 0]).min(axis=1)
+            distances = np.bitwise_count(oriented[index + 1 :] ^ oriented[index, 0]).min(axis=1)
             for offset in np.flatnonzero(distances <= max_distance):
                 sets.union(index, index + 1 + int(offset))
     if sha256s is not None:
@@ -195,3 +210,65 @@ def group_near_duplicates(
                 sets.union(index, first_with_digest.setdefault(digest, index))
     group_ids: dict[int, int] = {}
     return [group_ids.setdefault(sets.find(index), len(group_ids)) for index in range(count)]
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """A file that belongs to the dataset but cannot be used.
+
+    Attributes:
+        path: The file, relative to the dataset root (or as written in the CSV).
+        reason: Why, as a sentence (from ``ImageLoadError.detail`` when decoding failed).
+        kind: Short machine-readable cause (an ``ImageErrorKind`` value, ``unreadable`` or
+            ``sha256_mismatch``).
+    """
+
+    path: str
+    reason: str
+    kind: str = ""
+
+
+def fingerprint_entries(
+    manifest: Manifest, *, progress: bool = False
+) -> tuple[list[ManifestEntry], list[int], list[BadFile]]:
+    """Decode every entry's file, recording its SHA-256 and perceptual hash.
+
+    Args:
+        manifest: The entries and the root their paths resolve against.
+        progress: Show a progress bar on stderr for 50 or more files. Default: False.
+
+    Returns:
+        The usable entries (with ``sha256`` filled), their perceptual hashes, and a ``BadFile``
+        for each file that cannot be decoded or read, or whose bytes differ from the sha256
+        the manifest recorded. A bad file never stops the run.
+    """
+    kept, hashes, bad = [], [], []
+    entries = tqdm(
+        manifest.entries,
+        desc="Hashing images",
+        unit="file",
+        file=sys.stderr,
+        disable=not progress or len(manifest) < _PROGRESS_MIN_FILES,
+    )
+    for entry in entries:
+        file_path = manifest.resolve(entry)
+        try:
+            image = load_image(file_path)
+            digest = sha256_file(file_path)
+        except ImageLoadError as error:
+            bad.append(BadFile(entry.path, error.detail, error.kind.value))
+            continue
+        except OSError as error:
+            reason = f"the file cannot be read ({error.strerror or error})"
+            bad.append(BadFile(entry.path, reason, "unreadable"))
+            continue
+        if entry.sha256 and entry.sha256.lower() != digest:
+            reason = (
+                f"the file changed since the manifest was written (sha256 {digest[:12]}..., "
+                f"manifest says {entry.sha256[:12]}...)"
+            )
+            bad.append(BadFile(entry.path, reason, "sha256_mismatch"))
+            continue
+        kept.append(replace(entry, sha256=digest))
+        hashes.append(perceptual_hash(image.pixels))
+    return kept, hashes, bad

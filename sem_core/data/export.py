@@ -60,8 +60,9 @@ def _plan(manifest: Manifest, out_dir: Path) -> list[_Placement]:
     unsplit = [entry.path for entry in manifest.entries if entry.split not in SPLITS]
     if unsplit:
         raise DatasetError(
-            f"{len(unsplit)} manifest entries have no Train/Validation/Test split (first: {unsplit[0]}); "
-            f"load the dataset with load_dataset to assign splits before exporting."
+            f"{len(unsplit)} manifest entries have no Train/Validation/Test split "
+            f"(first: {unsplit[0]}); load the dataset with load_dataset to assign splits "
+            "before exporting."
         )
     stage1_only = any(entry.label == DEFECTIVE for entry in manifest.entries)
     ordered = sorted(manifest.entries, key=lambda entry: (entry.split, entry.label, entry.path))
@@ -84,7 +85,9 @@ def _same_content(first: Path, second: Path) -> bool:
     try:
         if os.path.samefile(first, second):
             return True
-        return first.stat().st_size == second.stat().st_size and sha256_file(first) == sha256_file(second)
+        return first.stat().st_size == second.stat().st_size and sha256_file(first) == sha256_file(
+            second
+        )
     except OSError:
         return False
 
@@ -104,12 +107,19 @@ def _place(placement: _Placement, link: LinkMode) -> None:
 
 def _exported_manifest(manifest: Manifest, placements: list[_Placement], out_dir: Path) -> Manifest:
     """The manifest of the exported master view (or stage-1 view for stage-1-only data)."""
-    main_view = out_dir / (KaggleView.STAGE1.value if any(
-        entry.label == DEFECTIVE for entry in manifest.entries) else KaggleView.MASTER.value)
+    main_view = out_dir / (
+        KaggleView.STAGE1.value
+        if any(entry.label == DEFECTIVE for entry in manifest.entries)
+        else KaggleView.MASTER.value
+    )
     entries = [
-        replace(placement.entry, path=placement.target.relative_to(out_dir).as_posix(),
-                source=placement.entry.source or str(placement.source))
-        for placement in placements if placement.target.is_relative_to(main_view)
+        replace(
+            placement.entry,
+            path=placement.target.relative_to(out_dir).as_posix(),
+            source=placement.entry.source or str(placement.source),
+        )
+        for placement in placements
+        if placement.target.is_relative_to(main_view)
     ]
     return Manifest(entries=tuple(sorted(entries, key=lambda entry: entry.path)), root=str(out_dir))
 
@@ -138,21 +148,30 @@ def export_kaggle_layout(
         raise ValueError(f"Expected link='hard' or 'copy', received `link={link!r}`.") from None
     out_path = Path(out_dir)
     placements = _plan(manifest, out_path)
-    missing = sorted({str(placement.source) for placement in placements if not placement.source.is_file()})
+    missing = sorted(
+        {str(placement.source) for placement in placements if not placement.source.is_file()}
+    )
     if missing:
-        raise DatasetError(f"{len(missing)} source files are missing (first: {missing[0]}); nothing was exported.")
-    clashes = [str(placement.target) for placement in placements
-               if placement.target.exists() and not _same_content(placement.source, placement.target)]
+        raise DatasetError(
+            f"{len(missing)} source files are missing (first: {missing[0]}); nothing was exported."
+        )
+    clashes = [
+        str(placement.target)
+        for placement in placements
+        if placement.target.exists() and not _same_content(placement.source, placement.target)
+    ]
     if clashes:
         raise DatasetError(
-            f"{clashes[0]} already exists with other content ({len(clashes)} such files); nothing was "
-            f"exported. Choose an empty output folder or remove those files."
+            f"{clashes[0]} already exists with other content ({len(clashes)} such files); "
+            "nothing was exported. Choose an empty output folder or remove those files."
         )
     exported = _exported_manifest(manifest, placements, out_path)
     manifest_path = out_path / MANIFEST_NAME
     new_text = exported.to_frame().to_csv(index=False)
     if manifest_path.exists() and manifest_path.read_text(encoding="utf-8") != new_text:
-        raise DatasetError(f"{manifest_path} already exists with other content; nothing was exported.")
+        raise DatasetError(
+            f"{manifest_path} already exists with other content; nothing was exported."
+        )
     for placement in placements:
         _place(placement, mode)
     manifest_path.write_text(new_text, encoding="utf-8")

@@ -22,24 +22,31 @@ as ``BadFile`` with the loader's reason and left out of the manifest.
 from __future__ import annotations
 
 import os
-import sys
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from tqdm import tqdm
-
-from sem_core.classes import CLASSES, CLEAN, DEFECTIVE, STAGE1_CLASSES, STAGE2_CLASSES, canonical_class
-from sem_core.data.dedup import DEFAULT_MAX_DISTANCE, group_near_duplicates, perceptual_hash
-from sem_core.data.image_io import list_image_files, load_image, sha256_file
+from sem_core.classes import (
+    CLASSES,
+    CLEAN,
+    DEFECTIVE,
+    STAGE1_CLASSES,
+    STAGE2_CLASSES,
+    canonical_class,
+)
+from sem_core.data.dedup import (
+    DEFAULT_MAX_DISTANCE,
+    BadFile,
+    fingerprint_entries,
+    group_near_duplicates,
+)
+from sem_core.data.image_io import list_image_files
 from sem_core.data.manifest import Manifest, ManifestEntry
 from sem_core.data.splits import assign_missing_splits, validate_fractions
 from sem_core.data.vocabulary import DEFAULT_SPLIT_FRACTIONS, SPLIT_SYNONYMS, KaggleView
-from sem_core.errors import DatasetError, ImageLoadError
+from sem_core.errors import DatasetError
 
-_PROGRESS_MIN_FILES = 50
 _SKIPPED_FOLDERS = ("__MACOSX",)
 
 
@@ -50,22 +57,6 @@ class DatasetLayout(str, Enum):
     CLASS_FOLDERS_SPLIT = "class_folders_split"
     CLASS_FOLDERS = "class_folders"
     CSV = "csv"
-
-
-@dataclass(frozen=True)
-class BadFile:
-    """A file that belongs to the dataset but cannot be used.
-
-    Attributes:
-        path: The file, relative to the dataset root (or as written in the CSV).
-        reason: Why, as a sentence (from ``ImageLoadError.detail`` when decoding failed).
-        kind: Short machine-readable cause (an ``ImageErrorKind`` value, ``unreadable`` or
-            ``sha256_mismatch``).
-    """
-
-    path: str
-    reason: str
-    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,7 +88,8 @@ def _split_name(name: str) -> str | None:
 
 def _subfolders(folder: Path) -> list[Path]:
     return sorted(
-        child for child in folder.iterdir()
+        child
+        for child in folder.iterdir()
         if child.is_dir() and not child.name.startswith(".") and child.name not in _SKIPPED_FOLDERS
     )
 
@@ -109,7 +101,9 @@ def _relative(path: Path, root: Path) -> str:
 def _loose_images(folder: Path, root: Path) -> list[str]:
     """Report images lying directly in ``folder`` (outside any class folder)."""
     count = len(list_image_files(folder, recursive=False))
-    return [f"{_relative(folder, root) or '.'} ({count} image files outside class folders)"] if count else []
+    return (
+        [f"{_relative(folder, root)} ({count} image files outside class folders)"] if count else []
+    )
 
 
 def _class_folder_entries(folder: Path, root: Path, label: str, split: str) -> list[ManifestEntry]:
@@ -118,8 +112,14 @@ def _class_folder_entries(folder: Path, root: Path, label: str, split: str) -> l
     for file_path in list_image_files(folder):
         parts = file_path.relative_to(folder).parts
         file_split = split or (_split_name(parts[0]) or "" if len(parts) > 1 else "")
-        entries.append(ManifestEntry(
-            path=_relative(file_path, root), label=label, split=file_split, source=_relative(folder, root)))
+        entries.append(
+            ManifestEntry(
+                path=_relative(file_path, root),
+                label=label,
+                split=file_split,
+                source=_relative(folder, root),
+            )
+        )
     return entries
 
 
@@ -159,47 +159,41 @@ def _scan_class_tree(
 
 def _find_views(root: Path) -> dict[KaggleView, Path]:
     names = {view.value.lower(): view for view in KaggleView}
-    return {names[child.name.lower()]: child for child in _subfolders(root) if child.name.lower() in names}
+    return {
+        names[child.name.lower()]: child
+        for child in _subfolders(root)
+        if child.name.lower() in names
+    }
 
 
 def _scan_kaggle(root: Path, class_map: Mapping[str, str] | None) -> _Scan:
     """Read the preferred Kaggle views (see the module docstring)."""
     views = _find_views(root)
-    scan = _Scan(unknown=[_relative(child, root) for child in _subfolders(root) if child not in views.values()])
+    scan = _Scan(
+        unknown=[
+            _relative(child, root) for child in _subfolders(root) if child not in views.values()
+        ]
+    )
     if KaggleView.MASTER in views:
         scan.add(_scan_class_tree(views[KaggleView.MASTER], root, CLASSES, class_map))
     elif KaggleView.STAGE2 in views:
         scan.add(_scan_class_tree(views[KaggleView.STAGE2], root, STAGE2_CLASSES, class_map))
         if KaggleView.STAGE1 in views:
             # Stage-1 Defective images repeat stage 2's; only its Clean folder adds a class.
-            scan.add(_scan_class_tree(views[KaggleView.STAGE1], root, STAGE1_CLASSES, class_map), keep=(CLEAN,))
+            scan.add(
+                _scan_class_tree(views[KaggleView.STAGE1], root, STAGE1_CLASSES, class_map),
+                keep=(CLEAN,),
+            )
     else:
         scan.add(_scan_class_tree(views[KaggleView.STAGE1], root, STAGE1_CLASSES, class_map))
     return scan
 
 
-def _scan_csv(path: Path, class_map: Mapping[str, str] | None) -> tuple[Manifest, list[str]]:
-    """Read a manifest CSV, canonicalising labels and splits; unknown labels are reported."""
-    manifest = Manifest.read_csv(path)
-    entries, unknown_labels = [], Counter()
-    for row_number, entry in enumerate(manifest.entries, start=2):
-        label = canonical_class(entry.label, class_map)
-        if label is None:
-            unknown_labels[entry.label] += 1
-            continue
-        split = _split_name(entry.split) if entry.split else ""
-        if split is None:
-            raise DatasetError(
-                f"{path}: line {row_number} has split {entry.split!r}; expected Train, Validation, Test or empty."
-            )
-        entries.append(replace(entry, label=label, split=split))
-    unknown = [f"label {name!r} ({count} rows)" for name, count in sorted(unknown_labels.items())]
-    return manifest.with_entries(entries), unknown
-
-
 def detect_layout(path: str | os.PathLike) -> DatasetLayout:
-    """Say which layout ``path`` holds (class folders with and without splits both read as
-    ``class_folders`` here; ``load_dataset`` tells them apart after reading).
+    """Say which layout ``path`` holds, as far as its top level shows.
+
+    Class folders with and without split folders both read as ``CLASS_FOLDERS`` here;
+    ``load_dataset`` tells them apart after reading the folders.
 
     Raises:
         DatasetError: When ``path`` is neither a CSV file nor a folder.
@@ -208,38 +202,37 @@ def detect_layout(path: str | os.PathLike) -> DatasetLayout:
     if location.is_file() and location.suffix.lower() == ".csv":
         return DatasetLayout.CSV
     if not location.is_dir():
-        raise DatasetError(f"{location}: not a dataset folder or manifest CSV (it does not exist or is another file).")
+        raise DatasetError(
+            f"{location}: not a dataset folder or manifest CSV "
+            "(it does not exist or is another kind of file)."
+        )
     return DatasetLayout.KAGGLE if _find_views(location) else DatasetLayout.CLASS_FOLDERS
 
 
-def _fingerprint(
-    manifest: Manifest, progress: bool
-) -> tuple[list[ManifestEntry], list[int], list[BadFile]]:
-    """Decode and hash every entry; undecodable or changed files become ``BadFile``."""
-    kept, hashes, bad = [], [], []
-    entries = tqdm(
-        manifest.entries, desc="Hashing images", unit="file", file=sys.stderr,
-        disable=not progress or len(manifest) < _PROGRESS_MIN_FILES,
-    )
-    for entry in entries:
-        file_path = manifest.resolve(entry)
-        try:
-            image = load_image(file_path)
-            digest = sha256_file(file_path)
-        except ImageLoadError as error:
-            bad.append(BadFile(entry.path, error.detail, error.kind.value))
-            continue
-        except OSError as error:
-            bad.append(BadFile(entry.path, f"the file cannot be read ({error.strerror or error})", "unreadable"))
-            continue
-        if entry.sha256 and entry.sha256.lower() != digest:
-            bad.append(BadFile(entry.path, f"the file changed since the manifest was written "
-                                           f"(sha256 {digest[:12]}..., manifest says {entry.sha256[:12]}...)",
-                               "sha256_mismatch"))
-            continue
-        kept.append(replace(entry, sha256=digest))
-        hashes.append(perceptual_hash(image.pixels))
-    return kept, hashes, bad
+def _read_folders(
+    location: Path, layout: DatasetLayout, class_map: Mapping[str, str] | None
+) -> tuple[Manifest, list[str], DatasetLayout]:
+    """Scan a Kaggle or class-folder dataset into an (unhashed) manifest sorted by path."""
+    try:
+        scan = (
+            _scan_kaggle(location, class_map)
+            if layout is DatasetLayout.KAGGLE
+            else _scan_class_tree(location, location, (*CLASSES, DEFECTIVE), class_map)
+        )
+    except OSError as error:
+        raise DatasetError(f"{location}: a folder cannot be read ({error}).") from error
+    if scan.class_folders == 0:
+        raise DatasetError(
+            f"{location}: no class folder found "
+            f"(found: {', '.join(scan.unknown) or 'nothing'}). Expected folders named after "
+            f"classes ({', '.join(CLASSES)}), optionally inside or above train/validation/test "
+            "folders, the Kaggle layout, or a manifest CSV; map other names with a class map "
+            "such as cmp=Other."
+        )
+    if layout is DatasetLayout.CLASS_FOLDERS and any(entry.split for entry in scan.entries):
+        layout = DatasetLayout.CLASS_FOLDERS_SPLIT
+    entries = tuple(sorted(scan.entries, key=lambda entry: entry.path))
+    return Manifest(entries=entries, root=str(location)), scan.unknown, layout
 
 
 def load_dataset(
@@ -280,31 +273,29 @@ def load_dataset(
     location = Path(path)
     layout = detect_layout(location)
     if layout is DatasetLayout.CSV:
-        manifest, unknown = _scan_csv(location, class_map)
+        try:
+            manifest, unknown_labels = Manifest.read_csv(location).canonicalised(class_map)
+        except DatasetError as error:
+            raise DatasetError(f"{location}: {error}") from error
+        unknown = [f"label {name!r} ({count} rows)" for name, count in unknown_labels.items()]
     else:
-        if layout is DatasetLayout.KAGGLE:
-            scan = _scan_kaggle(location, class_map)
-        else:
-            scan = _scan_class_tree(location, location, (*CLASSES, DEFECTIVE), class_map)
-        if scan.class_folders == 0:
-            raise DatasetError(
-                f"{location}: no class folder found (found: {', '.join(scan.unknown) or 'nothing'}). Expected "
-                f"folders named after classes ({', '.join(CLASSES)}), optionally inside or above "
-                f"train/validation/test folders, the Kaggle layout, or a manifest CSV; map other names with a "
-                f"class map such as cmp=Other."
-            )
-        entries, unknown = scan.entries, scan.unknown
-        if layout is DatasetLayout.CLASS_FOLDERS and any(entry.split for entry in entries):
-            layout = DatasetLayout.CLASS_FOLDERS_SPLIT
-        manifest = Manifest(entries=tuple(sorted(entries, key=lambda entry: entry.path)), root=str(location))
+        manifest, unknown, layout = _read_folders(location, layout, class_map)
     if hash_images:
-        entries, hashes, bad = _fingerprint(manifest, progress)
-        groups = group_near_duplicates(hashes, max_distance, sha256s=[entry.sha256 for entry in entries])
+        entries, hashes, bad = fingerprint_entries(manifest, progress=progress)
+        groups = group_near_duplicates(
+            hashes, max_distance, sha256s=[entry.sha256 for entry in entries]
+        )
     else:
         entries, hashes, bad = list(manifest.entries), [], []
-        groups = group_near_duplicates([0] * len(entries), -1, sha256s=[entry.sha256 for entry in entries])
+        groups = group_near_duplicates(
+            [0] * len(entries), -1, sha256s=[entry.sha256 for entry in entries]
+        )
     entries = assign_missing_splits(entries, groups, fractions=fractions, seed=seed)
     return LoadedDataset(
-        manifest=manifest.with_entries(entries), unknown_folders=tuple(unknown), bad_files=tuple(bad),
-        layout=layout, groups=tuple(groups) if hash_images else (), perceptual_hashes=tuple(hashes),
+        manifest=manifest.with_entries(entries),
+        unknown_folders=tuple(unknown),
+        bad_files=tuple(bad),
+        layout=layout,
+        groups=tuple(groups) if hash_images else (),
+        perceptual_hashes=tuple(hashes),
     )

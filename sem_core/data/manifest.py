@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,8 +19,15 @@ from types import MappingProxyType
 
 import pandas as pd
 
-from sem_core.classes import CLASSES, DEFECTIVE, STAGE1_CLASSES, STAGE2_CLASSES, stage1_label
-from sem_core.data.vocabulary import MANIFEST_COLUMNS, SPLITS
+from sem_core.classes import (
+    CLASSES,
+    DEFECTIVE,
+    STAGE1_CLASSES,
+    STAGE2_CLASSES,
+    canonical_class,
+    stage1_label,
+)
+from sem_core.data.vocabulary import MANIFEST_COLUMNS, SPLIT_SYNONYMS, SPLITS
 from sem_core.errors import DatasetError
 
 _REQUIRED_COLUMNS: tuple[str, ...] = ("path", "label")
@@ -47,11 +55,16 @@ class ManifestEntry:
     extras: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        frozen = MappingProxyType({str(key): str(value) for key, value in dict(self.extras).items()})
+        frozen = MappingProxyType(
+            {str(key): str(value) for key, value in dict(self.extras).items()}
+        )
         object.__setattr__(self, "extras", frozen)
 
     def __reduce__(self):  # a mapping proxy cannot be pickled; rebuild from a plain dict
-        return (type(self), (self.path, self.label, self.split, self.sha256, self.source, dict(self.extras)))
+        return (
+            type(self),
+            (self.path, self.label, self.split, self.sha256, self.source, dict(self.extras)),
+        )
 
 
 def _label_order(labels: Iterable[str]) -> list[str]:
@@ -102,7 +115,9 @@ class Manifest:
     def stage1(self) -> Manifest:
         """Stage-1 view: every image, labelled ``Clean`` or ``Defective``."""
         return self.with_entries(
-            entry if entry.label in STAGE1_CLASSES else replace(entry, label=stage1_label(entry.label))
+            entry
+            if entry.label in STAGE1_CLASSES
+            else replace(entry, label=stage1_label(entry.label))
             for entry in self.entries
         )
 
@@ -121,7 +136,9 @@ class Manifest:
         rows = [*SPLITS, *extra_splits]
         columns = _label_order(entry.label for entry in self.entries)
         pairs = pd.DataFrame(
-            [(entry.split, entry.label) for entry in self.entries], columns=["split", "label"], dtype=str
+            [(entry.split, entry.label) for entry in self.entries],
+            columns=["split", "label"],
+            dtype=str,
         )
         counts = pairs.groupby(["split", "label"]).size().unstack(fill_value=0)
         counts = counts.reindex(index=rows, columns=columns, fill_value=0).astype("int64")
@@ -133,7 +150,9 @@ class Manifest:
 
         Entries without a sha256 contribute their path instead.
         """
-        triples = sorted(f"{entry.sha256 or entry.path}\t{entry.label}\t{entry.split}" for entry in self.entries)
+        triples = sorted(
+            f"{entry.sha256 or entry.path}\t{entry.label}\t{entry.split}" for entry in self.entries
+        )
         return hashlib.sha256("\n".join(triples).encode("utf-8")).hexdigest()
 
     def to_frame(self) -> pd.DataFrame:
@@ -142,11 +161,19 @@ class Manifest:
         for entry in self.entries:
             extra_columns.update(dict.fromkeys(entry.extras))
         records = [
-            {"path": entry.path, "label": entry.label, "split": entry.split, "sha256": entry.sha256,
-             "source": entry.source, **{key: entry.extras.get(key, "") for key in extra_columns}}
+            {
+                "path": entry.path,
+                "label": entry.label,
+                "split": entry.split,
+                "sha256": entry.sha256,
+                "source": entry.source,
+                **{key: entry.extras.get(key, "") for key in extra_columns},
+            }
             for entry in self.entries
         ]
-        return pd.DataFrame.from_records(records, columns=[*MANIFEST_COLUMNS, *extra_columns]).astype(str)
+        return pd.DataFrame.from_records(
+            records, columns=[*MANIFEST_COLUMNS, *extra_columns]
+        ).astype(str)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, root: str | os.PathLike | None = None) -> Manifest:
@@ -165,18 +192,26 @@ class Manifest:
         """
         missing = [name for name in _REQUIRED_COLUMNS if name not in frame.columns]
         if missing:
-            raise DatasetError(f"Manifest table lacks column(s) {', '.join(missing)}; it has {list(frame.columns)}.")
+            raise DatasetError(
+                f"Manifest table lacks column(s) {', '.join(missing)}; "
+                f"it has {list(frame.columns)}."
+            )
         table = frame.fillna("").astype(str)
         extra_columns = [name for name in table.columns if name not in MANIFEST_COLUMNS]
         entries = []
         for row_number, row in enumerate(table.to_dict("records"), start=1):
             if not row["path"].strip():
                 raise DatasetError(f"Manifest row {row_number} has an empty path.")
-            entries.append(ManifestEntry(
-                path=row["path"].strip(), label=row["label"].strip(), split=row.get("split", "").strip(),
-                sha256=row.get("sha256", "").strip(), source=row.get("source", ""),
-                extras={name: row[name] for name in extra_columns if row[name] != ""},
-            ))
+            entries.append(
+                ManifestEntry(
+                    path=row["path"].strip(),
+                    label=row["label"].strip(),
+                    split=row.get("split", "").strip(),
+                    sha256=row.get("sha256", "").strip(),
+                    source=row.get("source", ""),
+                    extras={name: row[name] for name in extra_columns if row[name] != ""},
+                )
+            )
         return cls(entries=tuple(entries), root=None if root is None else str(root))
 
     def write_csv(self, path: str | os.PathLike) -> Path:
@@ -194,7 +229,11 @@ class Manifest:
         relocated = []
         for entry in self.entries:
             file_path = self.resolve(entry).resolve()
-            stored = file_path.relative_to(folder).as_posix() if file_path.is_relative_to(folder) else str(file_path)
+            stored = (
+                file_path.relative_to(folder).as_posix()
+                if file_path.is_relative_to(folder)
+                else str(file_path)
+            )
             relocated.append(replace(entry, path=stored))
         self.with_entries(relocated).to_frame().to_csv(target, index=False)
         return target
@@ -221,3 +260,31 @@ class Manifest:
             return cls.from_frame(frame, root=source.parent)
         except DatasetError as error:
             raise DatasetError(f"{source}: {error}") from error
+
+    def canonicalised(
+        self, class_map: Mapping[str, str] | None = None
+    ) -> tuple[Manifest, dict[str, int]]:
+        """Map labels to canonical classes and split names to Train/Validation/Test.
+
+        Args:
+            class_map: Extra label mapping, e.g. ``{"cmp": "Other"}``. Default: None.
+
+        Returns:
+            The manifest without entries of unknown labels, and the count of each unknown label.
+
+        Raises:
+            DatasetError: When a split is not a known split name or empty; names the file.
+        """
+        entries, unknown = [], Counter()
+        for entry in self.entries:
+            label = canonical_class(entry.label, class_map)
+            split = SPLIT_SYNONYMS.get(entry.split.strip().lower(), "") if entry.split else ""
+            if entry.split and not split:
+                raise DatasetError(
+                    f"{entry.path}: split {entry.split!r} is not Train, Validation, Test or empty."
+                )
+            if label is None:
+                unknown[entry.label] += 1
+            else:
+                entries.append(replace(entry, label=label, split=split))
+        return self.with_entries(entries), dict(sorted(unknown.items()))

@@ -27,10 +27,15 @@ def validate_fractions(fractions: Sequence[float]) -> np.ndarray:
         ValueError: Unless there are three non-negative fractions with a positive sum.
     """
     values = np.asarray(fractions, dtype=np.float64)
-    if values.shape != (3,) or np.any(values < 0) or not np.isfinite(values).all() or values.sum() <= _EPSILON:
+    if (
+        values.shape != (3,)
+        or np.any(values < 0)
+        or not np.isfinite(values).all()
+        or values.sum() <= _EPSILON
+    ):
         raise ValueError(
-            f"Expected three non-negative split fractions (train, validation, test) with a positive sum, "
-            f"received `fractions={tuple(fractions)}`."
+            "Expected three non-negative split fractions (train, validation, test) with a "
+            f"positive sum, received `fractions={tuple(fractions)}`."
         )
     return values / values.sum()
 
@@ -38,7 +43,7 @@ def validate_fractions(fractions: Sequence[float]) -> np.ndarray:
 def _group_labels(labels: Sequence[str], groups: Sequence[int]) -> dict[int, tuple[str, int]]:
     """Each group's majority label (ties: alphabetical) and its size, in group-id order."""
     members: dict[int, Counter] = defaultdict(Counter)
-    for label, group in zip(labels, groups):
+    for label, group in zip(labels, groups, strict=True):
         members[group][label] += 1
     return {
         group: (min(counter, key=lambda name: (-counter[name], name)), sum(counter.values()))
@@ -56,8 +61,8 @@ def _deal_class(sizes: list[int], shares: np.ndarray, rng: np.random.Generator) 
     open_splits = [index for index in np.argsort(-shares, kind="stable") if shares[index] > 0]
     if len(order) >= len(open_splits):
         # Largest group to the largest split, the smallest ones to the others.
-        reserved = [order[0], *order[len(order) - len(open_splits) + 1:][::-1]]
-        for group, split in zip(reserved, open_splits):
+        reserved = [order[0], *order[len(order) - len(open_splits) + 1 :][::-1]]
+        for group, split in zip(reserved, open_splits, strict=True):
             assignment[group] = split
             filled[split] += sizes[group]
         order = [group for group in order if group not in reserved]
@@ -104,7 +109,9 @@ def stratified_group_split(
     for label in sorted(by_class):
         class_groups = by_class[label]
         dealt = _deal_class([size for _, size in class_groups], shares, rng)
-        group_split.update({group: SPLITS[split] for (group, _), split in zip(class_groups, dealt)})
+        group_split.update(
+            {group: SPLITS[split] for (group, _), split in zip(class_groups, dealt, strict=True)}
+        )
     return [group_split[group] for group in groups]
 
 
@@ -136,21 +143,27 @@ def assign_missing_splits(
     if len(entries) != len(groups):
         raise ValueError(f"Received {len(entries)} entries for {len(groups)} group ids.")
     fixed: dict[int, str] = {}
-    for entry, group in zip(entries, groups):
+    for entry, group in zip(entries, groups, strict=True):
         if entry.split:
             fixed.setdefault(group, entry.split)
     pending = sorted(
-        (index for index, entry in enumerate(entries) if not entry.split and groups[index] not in fixed),
+        (
+            index
+            for index, entry in enumerate(entries)
+            if not entry.split and groups[index] not in fixed
+        ),
         key=lambda index: (entries[index].sha256, entries[index].path),
     )
     canonical: dict[int, int] = {}
     for index in pending:
         canonical.setdefault(groups[index], len(canonical))
     dealt = stratified_group_split(
-        [entries[index].label for index in pending], [canonical[groups[index]] for index in pending],
-        fractions=fractions, seed=seed,
+        [entries[index].label for index in pending],
+        [canonical[groups[index]] for index in pending],
+        fractions=fractions,
+        seed=seed,
     )
-    new_split = dict(zip(pending, dealt))
+    new_split = dict(zip(pending, dealt, strict=True))
     return [
         entry if entry.split else replace(entry, split=new_split.get(index) or fixed[groups[index]])
         for index, entry in enumerate(entries)

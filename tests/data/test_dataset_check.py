@@ -16,13 +16,19 @@ from sem_core.data.check import check_dataset
 def _save_texture(path: Path, seed: int, size: int = 40) -> Path:
     field = gaussian_filter(np.random.default_rng(seed).random((size, size)), 1.5)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(((field - field.min()) / (np.ptp(field) + 1e-9) * 255).astype(np.uint8)).save(path)
+    Image.fromarray(((field - field.min()) / (np.ptp(field) + 1e-9) * 255).astype(np.uint8)).save(
+        path
+    )
     return path
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sem_core", "dataset", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sem_core", "dataset", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture()
@@ -31,23 +37,34 @@ def split_dataset(tmp_path) -> Path:
     for split_index, split in enumerate(("train", "val", "test")):
         for class_index, label in enumerate(("Bridges", "Opens")):
             for index in range(2):
-                _save_texture(tmp_path / split / label / f"{label}_{split}_{index}.png",
-                              seed=10 * split_index + 3 * class_index + index)
+                _save_texture(
+                    tmp_path / split / label / f"{label}_{split}_{index}.png",
+                    seed=10 * split_index + 3 * class_index + index,
+                )
     original = np.asarray(Image.open(tmp_path / "train" / "Bridges" / "Bridges_train_0.png"))
     Image.fromarray(np.fliplr(original)).save(tmp_path / "test" / "Bridges" / "flipped_copy.png")
     Image.fromarray(original).resize((64, 64), Image.Resampling.BILINEAR).save(
-        tmp_path / "val" / "Bridges" / "resized_copy.png")
-    Image.fromarray(np.rot90(original)).save(tmp_path / "train" / "Opens" / "rotated_copy_as_opens.png")
+        tmp_path / "val" / "Bridges" / "resized_copy.png"
+    )
+    Image.fromarray(np.rot90(original)).save(
+        tmp_path / "train" / "Opens" / "rotated_copy_as_opens.png"
+    )
     return tmp_path
 
 
-def test_check_reports_copies_across_splits_as_leakage_and_across_labels_as_conflicts(split_dataset):
+def test_check_reports_copies_across_splits_as_leakage_and_across_labels_as_conflicts(
+    split_dataset,
+):
     report = check_dataset(split_dataset)
     assert report.image_count == 15
     assert len(report.duplicate_groups) == 1
     [group] = report.leakage
-    assert set(group.paths) == {"train/Bridges/Bridges_train_0.png", "test/Bridges/flipped_copy.png",
-                                "val/Bridges/resized_copy.png", "train/Opens/rotated_copy_as_opens.png"}
+    assert set(group.paths) == {
+        "train/Bridges/Bridges_train_0.png",
+        "test/Bridges/flipped_copy.png",
+        "val/Bridges/resized_copy.png",
+        "train/Opens/rotated_copy_as_opens.png",
+    }
     assert set(group.splits) == {"Train", "Validation", "Test"} and not group.exact
     assert report.conflicts == (group,)
     assert report.class_counts.loc["Train", "Opens"] == 3
@@ -82,12 +99,18 @@ def folder_with_bad_files(tmp_path) -> tuple[Path, dict[str, str]]:
     (tmp_path / "Clean" / "text_renamed.png").write_text("lot 42, wafer 7, die 3\n")
     (tmp_path / "Vias" / "truncated.png").write_bytes(good.read_bytes()[:200])
     (tmp_path / "Vias" / "only_header.tif").write_bytes(b"II*\x00")
-    expected = {"Clean/zero_bytes.png": "empty", "Clean/text_renamed.png": "not an image",
-                "Vias/truncated.png": "truncated", "Vias/only_header.tif": "corrupt"}
+    expected = {
+        "Clean/zero_bytes.png": "empty",
+        "Clean/text_renamed.png": "not an image",
+        "Vias/truncated.png": "truncated",
+        "Vias/only_header.tif": "corrupt",
+    }
     return tmp_path, expected
 
 
-def test_cli_check_exits_0_and_names_every_bad_file_with_its_reason(folder_with_bad_files, tmp_path_factory):
+def test_cli_check_exits_0_and_names_every_bad_file_with_its_reason(
+    folder_with_bad_files, tmp_path_factory
+):
     folder, expected = folder_with_bad_files
     json_path = tmp_path_factory.mktemp("out") / "report.json"
     result = _run_cli("check", str(folder), "--json", str(json_path))
@@ -99,7 +122,9 @@ def test_cli_check_exits_0_and_names_every_bad_file_with_its_reason(folder_with_
         assert len(reason) > 10 and reason_word in reason, line
     assert "2 usable images, 4 bad files" in result.stdout
     reported = {bad["path"]: bad for bad in json.loads(json_path.read_text())["bad_files"]}
-    assert set(reported) == set(expected) and all(bad["reason"] and bad["kind"] for bad in reported.values())
+    assert set(reported) == set(expected) and all(
+        bad["reason"] and bad["kind"] for bad in reported.values()
+    )
 
 
 def test_cli_check_exits_2_when_the_folder_is_unusable(tmp_path):

@@ -20,7 +20,9 @@ def _texture(rng: np.random.Generator, size: int = 48, blur: float = 1.5) -> np.
 
 
 def _resized(pixels: np.ndarray, side: int) -> np.ndarray:
-    image = Image.fromarray((pixels * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
+    image = Image.fromarray((pixels * 255).astype(np.uint8)).resize(
+        (side, side), Image.Resampling.BILINEAR
+    )
     return np.asarray(image, dtype=np.float32) / 255
 
 
@@ -40,7 +42,9 @@ def test_hash_is_identical_for_every_flip_and_rotation(name):
     rng = np.random.default_rng(3)
     for _ in range(5):
         pixels = _texture(rng, size=40 + int(rng.integers(0, 20)))
-        assert perceptual_hash(np.ascontiguousarray(DIHEDRAL[name](pixels))) == perceptual_hash(pixels)
+        assert perceptual_hash(np.ascontiguousarray(DIHEDRAL[name](pixels))) == perceptual_hash(
+            pixels
+        )
 
 
 def test_resized_and_transformed_copies_stay_within_the_default_distance():
@@ -55,7 +59,7 @@ def test_resized_and_transformed_copies_stay_within_the_default_distance():
 def test_different_images_are_further_apart_than_the_default_distance():
     rng = np.random.default_rng(11)
     hashes = [perceptual_hash(_texture(rng)) for _ in range(30)]
-    distances = [hash_distance(a, b) for i, a in enumerate(hashes) for b in hashes[i + 1:]]
+    distances = [hash_distance(a, b) for i, a in enumerate(hashes) for b in hashes[i + 1 :]]
     assert min(distances) > DEFAULT_MAX_DISTANCE
 
 
@@ -82,7 +86,12 @@ def test_reduce_image_rejects_empty_input():
 def test_grouping_joins_copies_transitively_and_exact_digests_always():
     rng = np.random.default_rng(8)
     a, b = _texture(rng), _texture(rng)
-    hashes = [perceptual_hash(a), perceptual_hash(b), perceptual_hash(np.fliplr(_resized(a, 80))), 12345]
+    hashes = [
+        perceptual_hash(a),
+        perceptual_hash(b),
+        perceptual_hash(np.fliplr(_resized(a, 80))),
+        12345,
+    ]
     groups = group_near_duplicates(hashes, sha256s=["x", "y", "z", "y"])
     assert groups == [0, 1, 0, 1]  # copy of a joins a; the odd hash joins b by equal sha256
 

@@ -21,7 +21,9 @@ from sem_core.errors import DatasetError
 def _save_texture(path: Path, seed: int, size: int = 40) -> Path:
     field = gaussian_filter(np.random.default_rng(seed).random((size, size)), 1.5)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(((field - field.min()) / (np.ptp(field) + 1e-9) * 255).astype(np.uint8)).save(path)
+    Image.fromarray(((field - field.min()) / (np.ptp(field) + 1e-9) * 255).astype(np.uint8)).save(
+        path
+    )
     return path
 
 
@@ -32,7 +34,9 @@ def class_folders(tmp_path) -> Path:
     for class_index, label in enumerate(CLASSES):
         for index in range(4):
             lot = "lot1" if index < 2 else "lot2"
-            _save_texture(root / label / lot / f"img_{index % 2}.png", seed=50 * class_index + index)
+            _save_texture(
+                root / label / lot / f"img_{index % 2}.png", seed=50 * class_index + index
+            )
     return root
 
 
@@ -50,10 +54,19 @@ def test_export_then_reload_gives_the_original_manifest(class_folders, tmp_path)
 def test_export_writes_all_three_views_with_hard_links(class_folders, tmp_path):
     manifest = load_dataset(class_folders, seed=1).manifest
     out = export_kaggle_layout(manifest, tmp_path / "kaggle")
-    counts = {view: len(list((out / view).rglob("*.png")))
-              for view in ("master_dataset", "stage1_binary_dataset", "stage2_multiclass_dataset")}
-    assert counts == {"master_dataset": 32, "stage1_binary_dataset": 32, "stage2_multiclass_dataset": 28}
-    assert {folder.name for folder in (out / "stage1_binary_dataset").glob("*/*")} == {"Clean", "Defective"}
+    counts = {
+        view: len(list((out / view).rglob("*.png")))
+        for view in ("master_dataset", "stage1_binary_dataset", "stage2_multiclass_dataset")
+    }
+    assert counts == {
+        "master_dataset": 32,
+        "stage1_binary_dataset": 32,
+        "stage2_multiclass_dataset": 28,
+    }
+    assert {folder.name for folder in (out / "stage1_binary_dataset").glob("*/*")} == {
+        "Clean",
+        "Defective",
+    }
     entry = manifest.entries[0]
     linked = next((out / "master_dataset" / entry.split / entry.label).glob("*.png"))
     assert linked.stat().st_nlink >= 3  # the source, master and stage-1 copies share one inode
@@ -91,7 +104,9 @@ def test_stage1_only_manifest_exports_only_the_stage1_view(class_folders, tmp_pa
 
 
 def test_export_refuses_entries_without_split_and_bad_link_modes(tmp_path):
-    unsplit = Manifest.from_frame(pd.DataFrame({"path": ["a.png"], "label": ["Clean"]}), root=str(tmp_path))
+    unsplit = Manifest.from_frame(
+        pd.DataFrame({"path": ["a.png"], "label": ["Clean"]}), root=str(tmp_path)
+    )
     with pytest.raises(DatasetError, match="no Train/Validation/Test split"):
         export_kaggle_layout(unsplit, tmp_path / "out")
     with pytest.raises(ValueError, match="link='symbolic'"):
@@ -99,11 +114,26 @@ def test_export_refuses_entries_without_split_and_bad_link_modes(tmp_path):
 
 
 def test_cli_export_copies_and_reports_clashes(class_folders, tmp_path):
-    command = [sys.executable, "-m", "sem_core", "dataset", "export", str(class_folders),
-               "--out", str(tmp_path / "kaggle"), "--copy", "--seed", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "sem_core",
+        "dataset",
+        "export",
+        str(class_folders),
+        "--out",
+        str(tmp_path / "kaggle"),
+        "--copy",
+        "--seed",
+        "1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert load_dataset(tmp_path / "kaggle").manifest.content_hash() == load_dataset(
-        class_folders, seed=1).manifest.content_hash()
-    clash = subprocess.run([*command[:-2], "--seed", "2"], capture_output=True, text=True, timeout=120)
+    assert (
+        load_dataset(tmp_path / "kaggle").manifest.content_hash()
+        == load_dataset(class_folders, seed=1).manifest.content_hash()
+    )
+    clash = subprocess.run(
+        [*command[:-2], "--seed", "2"], capture_output=True, text=True, timeout=120
+    )
     assert clash.returncode == 1 and "already exists with other content" in clash.stderr

@@ -15,8 +15,16 @@ from sem_core.data.layouts import DatasetLayout, load_dataset
 from sem_core.errors import DatasetError
 
 SPLIT_OF_INDEX = ("Train", "Train", "Train", "Train", "Validation", "Test")  # 6 images per class
-FOLDER_NAMES = {"Clean": "good", "Bridges": "bridge", "Cracks": "CRACK", "Opens": "open",
-                "Shorts": "Shorts", "Scratches": "scratch", "Vias": "malformed_vias", "Other": "cmp"}
+FOLDER_NAMES = {
+    "Clean": "good",
+    "Bridges": "bridge",
+    "Cracks": "CRACK",
+    "Opens": "open",
+    "Shorts": "Shorts",
+    "Scratches": "scratch",
+    "Vias": "malformed_vias",
+    "Other": "cmp",
+}
 SPLIT_FOLDERS = {"Train": "train", "Validation": "VAL", "Test": "Test"}
 
 
@@ -38,7 +46,9 @@ def images(tmp_path_factory) -> list[tuple[Path, str, str]]:
     rows = []
     for class_index, label in enumerate(CLASSES):
         for index, split in enumerate(SPLIT_OF_INDEX):
-            path = _save(_texture(100 * class_index + index), folder / f"{label.lower()}_{index}.png")
+            path = _save(
+                _texture(100 * class_index + index), folder / f"{label.lower()}_{index}.png"
+            )
             rows.append((path, label, split))
     return rows
 
@@ -46,12 +56,16 @@ def images(tmp_path_factory) -> list[tuple[Path, str, str]]:
 def _expected(rows, with_split=True) -> set:
     from sem_core.data.image_io import sha256_file
 
-    return {(sha256_file(path), label, split) if with_split else (sha256_file(path), label)
-            for path, label, split in rows}
+    return {
+        (sha256_file(path), label, split) if with_split else (sha256_file(path), label)
+        for path, label, split in rows
+    }
 
 
 def _content(loaded, with_split=True) -> set:
-    return {(e.sha256, e.label, e.split) if with_split else (e.sha256, e.label) for e in loaded.manifest}
+    return {
+        (e.sha256, e.label, e.split) if with_split else (e.sha256, e.label) for e in loaded.manifest
+    }
 
 
 def _copy(path: Path, folder: Path) -> None:
@@ -61,14 +75,22 @@ def _copy(path: Path, folder: Path) -> None:
 
 def test_every_layout_gives_the_same_manifest(images, tmp_path):
     expected = _expected(images)
-    kaggle, split_above, split_below, csv_root = (tmp_path / name for name in ("kaggle", "above", "below", "csv"))
+    kaggle, split_above, split_below, csv_root = (
+        tmp_path / name for name in ("kaggle", "above", "below", "csv")
+    )
     rows = []
     for path, label, split in images:
         _copy(path, kaggle / "master_dataset" / split / label)
         _copy(path, split_above / SPLIT_FOLDERS[split] / FOLDER_NAMES[label])
         _copy(path, split_below / FOLDER_NAMES[label] / SPLIT_FOLDERS[split])
         _copy(path, csv_root / "images")
-        rows.append({"path": f"images/{path.name}", "label": FOLDER_NAMES[label], "split": SPLIT_FOLDERS[split]})
+        rows.append(
+            {
+                "path": f"images/{path.name}",
+                "label": FOLDER_NAMES[label],
+                "split": SPLIT_FOLDERS[split],
+            }
+        )
     pd.DataFrame(rows).to_csv(csv_root / "dataset.csv", index=False)
     class_map = {"cmp": "Other"}
 
@@ -82,7 +104,11 @@ def test_every_layout_gives_the_same_manifest(images, tmp_path):
         assert _content(dataset) == expected, layout
         assert dataset.bad_files == () and dataset.unknown_folders == (), layout
     assert [dataset.layout for dataset in loaded.values()] == [
-        DatasetLayout.KAGGLE, DatasetLayout.CLASS_FOLDERS_SPLIT, DatasetLayout.CLASS_FOLDERS_SPLIT, DatasetLayout.CSV]
+        DatasetLayout.KAGGLE,
+        DatasetLayout.CLASS_FOLDERS_SPLIT,
+        DatasetLayout.CLASS_FOLDERS_SPLIT,
+        DatasetLayout.CSV,
+    ]
     assert len({dataset.manifest.content_hash() for dataset in loaded.values()}) == 1
 
 
@@ -105,17 +131,25 @@ def test_resized_flipped_and_rotated_copies_land_in_the_original_split(images, t
     original = images[9][0]  # a Bridges image
     pixels = np.asarray(Image.open(original))
     copies = {
-        "resized.png": np.asarray(Image.fromarray(pixels).resize((88, 88), Image.Resampling.BILINEAR)),
+        "resized.png": np.asarray(
+            Image.fromarray(pixels).resize((88, 88), Image.Resampling.BILINEAR)
+        ),
         "flipped.png": np.fliplr(pixels),
         "rotated.png": np.rot90(pixels),
-        "flipped_resized.png": np.asarray(Image.fromarray(np.flipud(pixels)).resize((31, 31), Image.Resampling.BOX)),
+        "flipped_resized.png": np.asarray(
+            Image.fromarray(np.flipud(pixels)).resize((31, 31), Image.Resampling.BOX)
+        ),
     }
     for name, copy in copies.items():
         _save(np.ascontiguousarray(copy), tmp_path / "Bridges" / name)
     loaded = load_dataset(tmp_path, seed=seed)
     by_name = {Path(entry.path).name: entry for entry in loaded.manifest}
-    assert {by_name[name].split for name in (original.name, *copies)} == {by_name[original.name].split}
-    assert len(set(loaded.groups)) == len(images)  # the 4 copies joined their original, nothing else merged
+    assert {by_name[name].split for name in (original.name, *copies)} == {
+        by_name[original.name].split
+    }
+    assert len(set(loaded.groups)) == len(
+        images
+    )  # the 4 copies joined their original, nothing else merged
 
 
 def test_kaggle_prefers_master_and_falls_back_to_stage2_plus_stage1_clean(images, tmp_path):
@@ -134,7 +168,13 @@ def test_kaggle_prefers_master_and_falls_back_to_stage2_plus_stage1_clean(images
 
 def test_stage1_only_kaggle_uses_clean_and_defective_labels(images, tmp_path):
     for path, label, split in images:
-        _copy(path, tmp_path / "stage1_binary_dataset" / split / ("Clean" if label == "Clean" else "Defective"))
+        _copy(
+            path,
+            tmp_path
+            / "stage1_binary_dataset"
+            / split
+            / ("Clean" if label == "Clean" else "Defective"),
+        )
     loaded = load_dataset(tmp_path)
     assert Counter(entry.label for entry in loaded.manifest) == {"Clean": 6, "Defective": 42}
     assert len(loaded.manifest.stage2()) == 0
@@ -151,7 +191,9 @@ def test_unknown_folders_are_reported_and_their_images_left_out(images, tmp_path
     assert len(loaded.manifest) == 12
     mapped = load_dataset(tmp_path, class_map={"particle": "Other"})
     assert "Train/particle" not in mapped.unknown_folders
-    assert [entry.source for entry in mapped.manifest if entry.label == "Other"] == ["Train/particle"]
+    assert [entry.source for entry in mapped.manifest if entry.label == "Other"] == [
+        "Train/particle"
+    ]
 
 
 def test_bad_files_are_listed_with_reasons_not_included(images, tmp_path):
@@ -168,10 +210,12 @@ def test_bad_files_are_listed_with_reasons_not_included(images, tmp_path):
 def test_csv_rows_with_unknown_labels_or_changed_files_are_reported(images, tmp_path):
     _copy(images[0][0], tmp_path)
     _copy(images[1][0], tmp_path)
-    pd.DataFrame([
-        {"path": images[0][0].name, "label": "clean", "split": "train", "sha256": "0" * 64},
-        {"path": images[1][0].name, "label": "mystery", "split": "train", "sha256": ""},
-    ]).to_csv(tmp_path / "m.csv", index=False)
+    pd.DataFrame(
+        [
+            {"path": images[0][0].name, "label": "clean", "split": "train", "sha256": "0" * 64},
+            {"path": images[1][0].name, "label": "mystery", "split": "train", "sha256": ""},
+        ]
+    ).to_csv(tmp_path / "m.csv", index=False)
     loaded = load_dataset(tmp_path / "m.csv")
     assert loaded.unknown_folders == ("label 'mystery' (1 rows)",)
     assert [bad.kind for bad in loaded.bad_files] == ["sha256_mismatch"]

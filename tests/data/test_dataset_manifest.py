@@ -10,11 +10,16 @@ from sem_core.errors import DatasetError
 
 
 def _manifest(root=None) -> Manifest:
-    return Manifest(entries=(
-        ManifestEntry("Bridges/a.png", "Bridges", "Train", "aa", "Bridges", {"label_true": "Bridges"}),
-        ManifestEntry("Clean/b.png", "Clean", "Test", "bb"),
-        ManifestEntry("Vias/c.png", "Vias", "Validation", "cc"),
-    ), root=root)
+    return Manifest(
+        entries=(
+            ManifestEntry(
+                "Bridges/a.png", "Bridges", "Train", "aa", "Bridges", {"label_true": "Bridges"}
+            ),
+            ManifestEntry("Clean/b.png", "Clean", "Test", "bb"),
+            ManifestEntry("Vias/c.png", "Vias", "Validation", "cc"),
+        ),
+        root=root,
+    )
 
 
 def test_csv_round_trip_keeps_entries_extras_and_relative_paths(tmp_path):
@@ -31,17 +36,23 @@ def test_csv_round_trip_keeps_entries_extras_and_relative_paths(tmp_path):
 def test_csv_written_elsewhere_keeps_files_reachable(tmp_path):
     manifest = _manifest(root=str(tmp_path / "data"))
     reread = Manifest.read_csv(manifest.write_csv(tmp_path / "elsewhere" / "m.csv"))
-    assert [reread.resolve(e) for e in reread] == [(tmp_path / "data" / e.path).resolve() for e in manifest]
+    assert [reread.resolve(e) for e in reread] == [
+        (tmp_path / "data" / e.path).resolve() for e in manifest
+    ]
 
 
 def test_content_hash_ignores_order_and_paths_but_not_labels_or_splits():
     manifest = _manifest()
     reordered = manifest.with_entries(reversed(manifest.entries))
-    moved = manifest.with_entries(ManifestEntry("x/" + e.path, e.label, e.split, e.sha256) for e in manifest)
+    moved = manifest.with_entries(
+        ManifestEntry("x/" + e.path, e.label, e.split, e.sha256) for e in manifest
+    )
     relabelled = manifest.with_entries(
-        [ManifestEntry("Bridges/a.png", "Opens", "Train", "aa"), *manifest.entries[1:]])
+        [ManifestEntry("Bridges/a.png", "Opens", "Train", "aa"), *manifest.entries[1:]]
+    )
     resplit = manifest.with_entries(
-        [ManifestEntry("Bridges/a.png", "Bridges", "Test", "aa"), *manifest.entries[1:]])
+        [ManifestEntry("Bridges/a.png", "Bridges", "Test", "aa"), *manifest.entries[1:]]
+    )
     assert manifest.content_hash() == reordered.content_hash() == moved.content_hash()
     assert manifest.content_hash() not in {relabelled.content_hash(), resplit.content_hash()}
 
@@ -49,7 +60,16 @@ def test_content_hash_ignores_order_and_paths_but_not_labels_or_splits():
 def test_class_counts_show_every_class_and_split_including_zeros():
     counts = _manifest().class_counts()
     assert list(counts.index) == ["Train", "Validation", "Test"]
-    assert list(counts.columns) == ["Clean", "Bridges", "Cracks", "Opens", "Shorts", "Scratches", "Vias", "Other"]
+    assert list(counts.columns) == [
+        "Clean",
+        "Bridges",
+        "Cracks",
+        "Opens",
+        "Shorts",
+        "Scratches",
+        "Vias",
+        "Other",
+    ]
     assert counts.loc["Train", "Bridges"] == 1 and counts.loc["Test", "Clean"] == 1
     assert counts.to_numpy().sum() == 3
 
@@ -73,7 +93,9 @@ def test_entries_are_hashable_immutable_and_picklable():
 def test_from_frame_names_missing_columns_and_defaults_optional_ones():
     with pytest.raises(DatasetError, match="label"):
         Manifest.from_frame(pd.DataFrame({"path": ["a.png"]}))
-    manifest = Manifest.from_frame(pd.DataFrame({"path": ["a.png"], "label": ["Clean"]}), root="/data")
+    manifest = Manifest.from_frame(
+        pd.DataFrame({"path": ["a.png"], "label": ["Clean"]}), root="/data"
+    )
     assert manifest.entries[0] == ManifestEntry("a.png", "Clean", "")
 
 
@@ -82,3 +104,26 @@ def test_read_csv_names_the_file_when_unreadable(tmp_path):
     broken.write_text("file,class\nx.png,Clean\n")
     with pytest.raises(DatasetError, match="broken.csv.*path"):
         Manifest.read_csv(broken)
+
+
+def test_canonicalised_maps_synonyms_and_counts_unknown_labels():
+    manifest = Manifest(
+        entries=(
+            ManifestEntry("a.png", "bridge", "train"),
+            ManifestEntry("b.png", "CMP", "VAL"),
+            ManifestEntry("c.png", "mystery", "test"),
+            ManifestEntry("d.png", "mystery", ""),
+        )
+    )
+    canonical, unknown = manifest.canonicalised({"cmp": "Other"})
+    assert [(e.label, e.split) for e in canonical] == [
+        ("Bridges", "Train"),
+        ("Other", "Validation"),
+    ]
+    assert unknown == {"mystery": 2}
+
+
+def test_canonicalised_refuses_an_unknown_split_naming_the_file():
+    manifest = Manifest(entries=(ManifestEntry("lot7/a.png", "Clean", "holdout"),))
+    with pytest.raises(DatasetError, match="lot7/a.png.*'holdout'"):
+        manifest.canonicalised()

@@ -12,9 +12,17 @@ from sem_core.data.splits import assign_missing_splits, stratified_group_split
 def test_each_class_gets_about_70_15_15_and_every_split(seed):
     labels = ["Bridges"] * 40 + ["Vias"] * 20 + ["Other"] * 3
     splits = stratified_group_split(labels, list(range(len(labels))), seed=seed)
-    counts = Counter(zip(labels, splits))
-    assert (counts["Bridges", "Train"], counts["Bridges", "Validation"], counts["Bridges", "Test"]) == (28, 6, 6)
-    assert (counts["Vias", "Train"], counts["Vias", "Validation"], counts["Vias", "Test"]) == (14, 3, 3)
+    counts = Counter(zip(labels, splits, strict=True))
+    assert (
+        counts["Bridges", "Train"],
+        counts["Bridges", "Validation"],
+        counts["Bridges", "Test"],
+    ) == (28, 6, 6)
+    assert (counts["Vias", "Train"], counts["Vias", "Validation"], counts["Vias", "Test"]) == (
+        14,
+        3,
+        3,
+    )
     assert all(counts["Other", split] == 1 for split in ("Train", "Validation", "Test"))
 
 
@@ -24,14 +32,18 @@ def test_groups_are_never_cut(seed):
     groups = [index // 3 for index in range(30)]  # ten groups of three
     splits = stratified_group_split(labels, groups, seed=seed)
     for group in set(groups):
-        assert len({split for split, g in zip(splits, groups) if g == group}) == 1
+        assert len({split for split, g in zip(splits, groups, strict=True) if g == group}) == 1
 
 
 def test_same_seed_same_split_other_seed_other_split():
     labels = ["Opens"] * 50
     groups = list(range(50))
-    assert stratified_group_split(labels, groups, seed=4) == stratified_group_split(labels, groups, seed=4)
-    assert stratified_group_split(labels, groups, seed=4) != stratified_group_split(labels, groups, seed=5)
+    assert stratified_group_split(labels, groups, seed=4) == stratified_group_split(
+        labels, groups, seed=4
+    )
+    assert stratified_group_split(labels, groups, seed=4) != stratified_group_split(
+        labels, groups, seed=5
+    )
 
 
 def test_zero_fraction_split_stays_empty():
