@@ -188,6 +188,10 @@ class AnnotationParams:
     panel_letter: PanelLetterParams = field(default_factory=PanelLetterParams)
     arrow: ArrowParams = field(default_factory=ArrowParams)
     outline: OutlineParams = field(default_factory=OutlineParams)
+    # (center row, center col, half height, half width) as fractions of the annotated area: the
+    # spot arrows and outlines mark when the image has no target (Clean), so they mark something
+    # in every class alike.
+    stand_in_target: tuple[float, float, float, float] = (0.5, 0.5, 0.05, 0.05)
 
 
 def sample_annotations(draws: UniformStream) -> AnnotationParams:
@@ -214,7 +218,7 @@ def sample_annotations(draws: UniformStream) -> AnnotationParams:
     panel_letter = PanelLetterParams(
         enabled=draws.chance(PANEL_LETTER_RATE),
         text=draws.pick(PANEL_LETTER_FORMATS).format(draws.pick("abcdefABCD")),
-        shade=draws.pick((255, 255, 0)), font_fraction=draws.uniform(0.07, 0.12),
+        shade=draws.pick((255, 255, 0)), font_fraction=draws.uniform(0.09, 0.14),
         bold=draws.chance(0.5), boxed=draws.chance(0.35),
         corners=_corner_preference(draws, bottom_first=False))
     arrow = ArrowParams(
@@ -226,7 +230,9 @@ def sample_annotations(draws: UniformStream) -> AnnotationParams:
         enabled=draws.chance(OUTLINE_RATE), shape=draws.pick(tuple(OutlineShape)),
         pad_fraction=draws.uniform(0.03, 0.08), width_fraction=draws.uniform(0.005, 0.015),
         shade=draws.pick(INK_SHADES))
-    return AnnotationParams(scale_bar, text_labels, panel_letter, arrow, outline)
+    stand_in = (draws.uniform(0.15, 0.85), draws.uniform(0.15, 0.85), draws.uniform(0.02, 0.12),
+                draws.uniform(0.02, 0.12))
+    return AnnotationParams(scale_bar, text_labels, panel_letter, arrow, outline, stand_in)
 
 
 def _corner_preference(draws: UniformStream, bottom_first: bool) -> tuple[Corner, ...]:
@@ -281,7 +287,7 @@ def draw_annotations(image: Image.Image, target_box: Box, params: AnnotationPara
     Args:
         image: Grayscale ("L") image; not modified.
         target_box: (row0, col0, row1, col1) of the target, half-open; its interior is restored
-            after drawing.
+            after drawing. An empty box (a Clean image) is replaced by ``stand_in_target``.
         params: What to draw.
         content_rows: Rows above an instrument data bar, where annotations may go (default: all).
         scale_bar_drawn: True when the data bar already carries the scale bar (default False).
@@ -293,6 +299,8 @@ def draw_annotations(image: Image.Image, target_box: Box, params: AnnotationPara
     width, height = image.size
     area = (0, 0, height if content_rows is None else content_rows, width)
     box = _clip(target_box, area)
+    if _area(box) == 0:
+        box = _stand_in_box(area, params.stand_in_target)
     canvas = image.copy()
     draw = ImageDraw.Draw(canvas)
     short_side = min(area[2], width)
@@ -376,7 +384,8 @@ def _scale_bar_block(draw: ImageDraw.ImageDraw, bar: ScaleBarParams, side: int, 
 def _letter_block(draw: ImageDraw.ImageDraw, letter: PanelLetterParams, side: int, scale: float
                   ) -> Block:
     pixels = round(letter.font_fraction * side * scale)
-    stroke = max(1, pixels // 16) if letter.bold else 0
+    # A stroke fills the counters of small letters, so only large letters are set bold.
+    stroke = max(1, pixels // 20) if letter.bold and pixels >= 18 else 0
     return _text_block(draw, letter.text, pixels, stroke, letter.shade, letter.boxed)
 
 
@@ -486,6 +495,14 @@ def _at_fraction(area: Box, height: int, width: int, margin: int, spot: tuple[fl
     row = area[0] + margin + round(spot[0] * (area[2] - area[0] - height - 2 * margin))
     col = area[1] + margin + round(spot[1] * (area[3] - area[1] - width - 2 * margin))
     return row, col
+
+
+def _stand_in_box(area: Box, fractions: tuple[float, float, float, float]) -> Box:
+    rows, cols = area[2] - area[0], area[3] - area[1]
+    center_row, center_col = area[0] + fractions[0] * rows, area[1] + fractions[1] * cols
+    half_rows, half_cols = max(1.0, fractions[2] * rows), max(1.0, fractions[3] * cols)
+    return (round(center_row - half_rows), round(center_col - half_cols),
+            round(center_row + half_rows), round(center_col + half_cols))
 
 
 def _clip(box: Box, area: Box) -> Box:

@@ -13,9 +13,9 @@ from PIL import Image
 from scipy import ndimage
 
 from sem_core.data.synth import formats, overlays
-from sem_core.data.synth.formats import (FileFormat, PresentationParams, Resolution, apply_presentation,
-                                         encode_image, present_bbox, present_mask,
-                                         sample_presentation)
+from sem_core.data.synth.formats import (FileFormat, PresentationParams, Resolution,
+                                         apply_presentation, encode_image, present_bbox,
+                                         present_mask, sample_presentation)
 
 SIZE = 96
 
@@ -31,7 +31,8 @@ def _all_annotations(params: PresentationParams) -> PresentationParams:
     notes = params.annotations
     notes = dataclasses.replace(
         notes, **{item.name: dataclasses.replace(getattr(notes, item.name), enabled=True)
-                  for item in dataclasses.fields(notes)})
+                  for item in dataclasses.fields(notes)
+                  if dataclasses.is_dataclass(getattr(notes, item.name))})
     return dataclasses.replace(params, annotations=notes, resolution=formats.ResolutionParams(),
                                data_bar=formats.DataBarParams(), border=formats.BorderParams(),
                                crop=formats.CropParams(), jpeg=formats.JpegParams())
@@ -116,6 +117,18 @@ def test_each_annotation_draws_something(name):
     assert not np.array_equal(apply_presentation(image, (40, 40, 52, 52), params), image)
 
 
+@pytest.mark.parametrize("name", ["arrow", "outline"])
+def test_clean_images_get_arrows_and_outlines_at_a_stand_in_spot(name):
+    image = _stripes(8)
+    for seed in range(10):
+        params = sample_presentation(np.random.default_rng(seed), SIZE)
+        single = dataclasses.replace(getattr(params.annotations, name), enabled=True)
+        only = overlays.AnnotationParams(stand_in_target=params.annotations.stand_in_target,
+                                         **{name: single})
+        params = dataclasses.replace(_all_annotations(params), annotations=only)
+        assert not np.array_equal(apply_presentation(image, (0, 0, 0, 0), params), image)
+
+
 @pytest.mark.parametrize("file_format,mode", [
     (FileFormat.PNG_GRAY, "L"), (FileFormat.PNG_RGB, "RGB"), (FileFormat.PNG_RGBA, "RGBA"),
     (FileFormat.PNG_PALETTE, "P"), (FileFormat.TIFF_8, "L"), (FileFormat.TIFF_16, "I;16"),
@@ -148,22 +161,26 @@ def test_every_file_format_decodes_back_to_the_image(file_format, mode):
 
 
 def test_nuisance_rates_match_the_declared_rates():
-    samples = [sample_presentation(np.random.default_rng([7, index]), SIZE).to_dict()
-               for index in range(20_000)]
+    rng = np.random.default_rng(7)
+    samples = [sample_presentation(rng, SIZE) for _ in range(20_000)]
     rates = formats.presentation_rates()
-    annotation_keys = {"scale_bar": "scale_bar", "text_label": "text_labels",
-                       "panel_letter": "panel_letter", "arrow": "arrow", "outline": "outline"}
-    for name, key in annotation_keys.items():
-        observed = np.mean([sample["annotations"][key]["enabled"] for sample in samples])
-        assert abs(observed - rates[name]) < 0.015, name
-    for name, key in (("data_bar", "data_bar"), ("border", "border"), ("crop_offset", "crop"),
-                      ("jpeg_artefacts", "jpeg")):
-        observed = np.mean([sample[key]["enabled"] for sample in samples])
-        assert abs(observed - rates[name]) < 0.015, name
-    for group, key, field in (("resolution", "resolution", "mode"), ("file_format", "file", "format")):
-        for value, rate in rates[group].items():
-            observed = np.mean([sample[key][field] == value for sample in samples])
-            assert abs(observed - rate) < 0.015, (group, value)
+    assert samples[0].to_dict()["rates"] == rates
+    switches = {
+        "scale_bar": lambda p: p.annotations.scale_bar.enabled,
+        "text_label": lambda p: p.annotations.text_labels.enabled,
+        "panel_letter": lambda p: p.annotations.panel_letter.enabled,
+        "arrow": lambda p: p.annotations.arrow.enabled,
+        "outline": lambda p: p.annotations.outline.enabled,
+        "data_bar": lambda p: p.data_bar.enabled, "border": lambda p: p.border.enabled,
+        "crop_offset": lambda p: p.crop.enabled, "jpeg_artefacts": lambda p: p.jpeg.enabled}
+    for name, switch in switches.items():
+        assert abs(np.mean([switch(sample) for sample in samples]) - rates[name]) < 0.015, name
+    for value, rate in rates["resolution"].items():
+        observed = np.mean([sample.resolution.mode == value for sample in samples])
+        assert abs(observed - rate) < 0.015, value
+    for value, rate in rates["file_format"].items():
+        observed = np.mean([sample.file.format == value for sample in samples])
+        assert abs(observed - rate) < 0.015, value
 
 
 def test_patch_resolution_leaves_only_source_many_columns():
