@@ -15,6 +15,8 @@ from collections.abc import Sequence
 # Modules that contribute commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "sem_core.data.cli",
+    "sem_core.train.cli",
+    "sem_core.inference_cli",
 )
 
 

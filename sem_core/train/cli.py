@@ -1,0 +1,103 @@
+"""``python -m sem_core train``: train both stages on a dataset folder and write a bundle."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from sem_core.models.backbones import DEFAULT_BACKBONE, backbone_names
+from sem_core.train.config import TrainConfig
+
+_DEFAULTS = TrainConfig()
+
+
+def register(subparsers) -> None:
+    """Add the ``train`` command."""
+    parser = subparsers.add_parser(
+        "train", help="train the two-stage cascade and write a model bundle",
+        description="Train stage 1 (Clean vs Defective) and stage 2 (defect class) on a dataset "
+                    "(Kaggle layout, class folders or manifest CSV) and write a new bundle folder.")
+    parser.add_argument("--data", required=True, help="dataset folder or manifest CSV")
+    parser.add_argument("--out", required=True, help="bundle folder to create (must not exist)")
+    parser.add_argument("--image-size", type=int, default=_DEFAULTS.image_size, help="input size in px")
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=backbone_names(),
+                        help="stage-2 backbone")
+    parser.add_argument("--weights", default=_DEFAULTS.weights,
+                        help="initial weights: imagenet, none, default (shipped bundle), or a path "
+                             "(bundle folder, .keras model, no-top .h5 file)")
+    parser.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help="most stage-2 epochs")
+    parser.add_argument("--stage1-epochs", type=int, default=_DEFAULTS.stage1_epochs, help="most stage-1 epochs")
+    parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
+    parser.add_argument("--stage1-recall", type=float, default=_DEFAULTS.stage1_recall,
+                        help="defect recall the stage-1 threshold must reach on validation")
+    parser.add_argument("--stage1-width", type=int, default=_DEFAULTS.stage1_width)
+    parser.add_argument("--patience", type=int, default=_DEFAULTS.patience, help="early-stopping patience")
+    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--fast-nondeterministic", action="store_true",
+                        help="allow non-deterministic ops and a parallel input pipeline")
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` a parsed command line asks for."""
+    return TrainConfig(
+        image_size=args.image_size, backbone=args.backbone, weights=args.weights, epochs=args.epochs,
+        stage1_epochs=args.stage1_epochs, batch_size=args.batch_size, stage1_recall=args.stage1_recall,
+        seed=args.seed, stage1_width=args.stage1_width, patience=args.patience,
+        augment=not args.no_augment, deterministic=not args.fast_nondeterministic)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The full command, every option spelled out, so the run can be repeated exactly."""
+    parts = ["python", "-m", "sem_core", "train", "--data", args.data, "--out", args.out,
+             "--image-size", str(args.image_size), "--backbone", args.backbone, "--weights", args.weights,
+             "--epochs", str(args.epochs), "--stage1-epochs", str(args.stage1_epochs),
+             "--batch-size", str(args.batch_size), "--stage1-recall", str(args.stage1_recall),
+             "--stage1-width", str(args.stage1_width), "--patience", str(args.patience),
+             "--seed", str(args.seed)]
+    parts += ["--no-augment"] * args.no_augment + ["--fast-nondeterministic"] * args.fast_nondeterministic
+    return shlex.join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ``train`` command; returns 0 on success, 1 on a user-fixable error."""
+    from sem_core.errors import SemCoreError
+
+    try:
+        config = config_from_args(args)
+        return _train(args, config)
+    except (SemCoreError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _train(args: argparse.Namespace, config: TrainConfig) -> int:
+    from pathlib import Path
+
+    from sem_core.models.weights import WeightsKind, ensure_imagenet_available, parse_weights
+    from sem_core.registry import BundleError
+
+    # Cheap checks first: nobody should wait for a dataset scan to learn the weights are missing.
+    if parse_weights(config.weights).kind == WeightsKind.IMAGENET:
+        ensure_imagenet_available(config.backbone)
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BundleError(f"{out}: already exists; bundles are never overwritten. Choose a new folder.")
+
+    from sem_core.data.layouts import load_dataset
+    from sem_core.train.progress import TqdmProgress
+    from sem_core.train.run import train_bundle
+
+    loaded = load_dataset(args.data, seed=config.seed, progress=True)
+    for bad in loaded.bad_files:
+        print(f"skipped {bad.path}: {bad.reason}", file=sys.stderr)
+    with TqdmProgress() as progress:
+        result = train_bundle(loaded.manifest, out, config, command=command_line(args), listener=progress)
+    metrics = result.info.metrics
+    print(f"bundle: {result.bundle}\n"
+          f"stage-1 threshold {result.info.stage1_threshold:.4f}: recall {metrics['stage1_recall']:.3f}, "
+          f"overkill {metrics['stage1_overkill_rate']:.3f}; stage-2 macro-F1 {metrics['stage2_macro_f1']:.3f}; "
+          f"cascade macro-F1 {metrics['cascade_macro_f1']:.3f} (validation); {result.seconds:.0f} s")
+    return 0

@@ -1,0 +1,81 @@
+"""Training configuration: one frozen dataclass that is also the bundle.json ``training`` record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from sem_core.models.backbones import DEFAULT_BACKBONE, get_backbone
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (with the data, it fixes the result).
+
+    Attributes:
+        image_size: Square input size of both stages, in pixels. Default: 128.
+        backbone: Stage-2 backbone name. Default: "densenet121".
+        weights: Initial weights: "imagenet", "none", "default" or a path. Default: "none".
+        epochs: Most stage-2 epochs (both phases together when fine-tuning). Default: 20.
+        stage1_epochs: Most stage-1 epochs. Default: 15.
+        batch_size: Images per step. Default: 16.
+        stage1_recall: Defect recall the stage-1 threshold must reach on validation. Default: 0.99.
+        seed: Seed of every random choice (Keras, TF, NumPy, augmentation, shuffling). Default: 0.
+        stage1_width: Filters of stage 1's first block. Default: 16.
+        label_smoothing: Label smoothing of both losses. Default: 0.1.
+        scratch_learning_rate: Adam rate when training from scratch. Default: 1e-3.
+        frozen_learning_rate: Adam rate of fine-tuning phase 1 (backbone frozen). Default: 1e-4.
+        finetune_learning_rate: Adam rate of phase 2 (last layers unfrozen). Default: 1e-5.
+        stage1_learning_rate: Adam rate of stage 1. Default: 1e-3.
+        finetune_layers: Backbone layers unfrozen in phase 2. Default: 40.
+        frozen_fraction: Share of ``epochs`` spent in phase 1 when fine-tuning. Default: 0.5.
+        patience: Early-stopping patience in epochs (learning-rate patience is half). Default: 5.
+        augment: Whether to augment training batches. Default: True.
+        deterministic: Deterministic TF ops and sequential augmentation (repeatable runs,
+            somewhat slower input pipeline). Default: True.
+    """
+
+    image_size: int = 128
+    backbone: str = DEFAULT_BACKBONE
+    weights: str = "none"
+    epochs: int = 20
+    stage1_epochs: int = 15
+    batch_size: int = 16
+    stage1_recall: float = 0.99
+    seed: int = 0
+    stage1_width: int = 16
+    label_smoothing: float = 0.1
+    scratch_learning_rate: float = 1e-3
+    frozen_learning_rate: float = 1e-4
+    finetune_learning_rate: float = 1e-5
+    stage1_learning_rate: float = 1e-3
+    finetune_layers: int = 40
+    frozen_fraction: float = 0.5
+    patience: int = 5
+    augment: bool = True
+    deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        get_backbone(self.backbone)
+        for name in ("image_size", "epochs", "batch_size", "stage1_width"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1. Received `{name}={getattr(self, name)}`.")
+        if self.stage1_epochs < 0:
+            raise ValueError(f"stage1_epochs must be >= 0. Received `stage1_epochs={self.stage1_epochs}`.")
+        if not 0.0 < self.stage1_recall <= 1.0:
+            raise ValueError(f"stage1_recall must be in (0, 1]. Received `stage1_recall={self.stage1_recall}`.")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(
+                f"label_smoothing must be in [0, 1). Received `label_smoothing={self.label_smoothing}`.")
+        if not 0.0 <= self.frozen_fraction <= 1.0:
+            raise ValueError(
+                f"frozen_fraction must be in [0, 1]. Received `frozen_fraction={self.frozen_fraction}`.")
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-JSON view."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> TrainConfig:
+        """Rebuild from ``to_dict`` output; unknown keys (from newer versions) are ignored."""
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})

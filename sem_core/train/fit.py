@@ -1,0 +1,149 @@
+"""Fitting the two stages: compile, callbacks, phases, and a typed history.
+
+Stage 1 trains in one phase. Stage 2 trains in one phase from scratch (every layer trainable,
+said so in the log), or, from pretrained weights, in the notebook's two phases: the backbone
+frozen (Adam 1e-4), then its last ~40 layers unfrozen (Adam 1e-5). Every phase restores the
+weights of its best validation epoch and halves the learning rate on plateaus.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+
+from sem_core.models.stage2 import set_backbone_trainable
+from sem_core.train.callbacks import (
+    EventKind,
+    ProgressBridge,
+    ProgressEvent,
+    ProgressListener,
+    TrainingCancelled,
+)
+from sem_core.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class PhaseHistory:
+    """What one ``fit`` call did.
+
+    Attributes:
+        stage: "stage1" or "stage2".
+        phase: "train", "frozen" or "finetune".
+        learning_rate: Starting Adam learning rate.
+        trainable: What was trainable, in words.
+        epochs_run: Epochs actually run (early stopping may cut them short).
+        best_epoch: 1-based epoch whose weights were kept.
+        history: Metric name -> one value per epoch.
+    """
+
+    stage: str
+    phase: str
+    learning_rate: float
+    trainable: str
+    epochs_run: int
+    best_epoch: int
+    history: dict[str, list[float]]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-JSON view (saved as history.json in the bundle)."""
+        return {"stage": self.stage, "phase": self.phase, "learning_rate": self.learning_rate,
+                "trainable": self.trainable, "epochs_run": self.epochs_run,
+                "best_epoch": self.best_epoch, "history": self.history}
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """Data and hooks shared by the phases of one stage.
+
+    Attributes:
+        train: Training dataset (augmented, weighted).
+        validation: Validation dataset.
+        batches: Training batches per epoch.
+        listener: Receives progress events.
+        should_stop: Polled after each batch to cancel; None never cancels.
+    """
+
+    train: object
+    validation: object
+    batches: int
+    listener: ProgressListener
+    should_stop: Callable[[], bool] | None = None
+
+
+def fit_stage1(model: keras.Model, context: FitContext, config: TrainConfig) -> list[PhaseHistory]:
+    """Train stage 1 (binary cross-entropy with label smoothing) in place.
+
+    Raises:
+        TrainingCancelled: When ``should_stop`` asked to stop.
+    """
+    loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
+    metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+    return [_fit_phase(model, context, config, "stage1", "train", config.stage1_epochs,
+                       config.stage1_learning_rate, loss, metrics, "all layers")]
+
+
+def fit_stage2(model: keras.Model, context: FitContext, config: TrainConfig,
+               pretrained: bool) -> list[PhaseHistory]:
+    """Train stage 2 in place: two fine-tuning phases when pretrained, one phase otherwise.
+
+    Args:
+        model: A ``build_stage2`` model.
+        context: Data and hooks.
+        config: Epochs, rates, layers to unfreeze, patience, label smoothing.
+        pretrained: Whether the backbone starts from learned weights.
+
+    Returns:
+        One ``PhaseHistory`` per phase run.
+
+    Raises:
+        TrainingCancelled: When ``should_stop`` asked to stop.
+    """
+    def loss():
+        return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+
+    def metrics():
+        return [keras.metrics.CategoricalAccuracy(name="accuracy")]
+
+    if not pretrained:
+        layers = set_backbone_trainable(model, None)
+        context.listener(ProgressEvent(EventKind.MESSAGE, "stage2", "train", message=(
+            f"stage 2 starts from random weights: training all layers ({layers} backbone layers) "
+            f"from scratch at learning rate {config.scratch_learning_rate:g}")))
+        return [_fit_phase(model, context, config, "stage2", "train", config.epochs,
+                           config.scratch_learning_rate, loss(), metrics(),
+                           f"all layers ({layers} backbone layers), from scratch")]
+    frozen_epochs = min(config.epochs, max(1, math.ceil(config.epochs * config.frozen_fraction)))
+    set_backbone_trainable(model, 0)
+    phases = [_fit_phase(model, context, config, "stage2", "frozen", frozen_epochs,
+                         config.frozen_learning_rate, loss(), metrics(), "head only (backbone frozen)")]
+    finetune_epochs = config.epochs - frozen_epochs
+    if finetune_epochs > 0:
+        unfrozen = set_backbone_trainable(model, config.finetune_layers)
+        phases.append(_fit_phase(
+            model, context, config, "stage2", "finetune", finetune_epochs,
+            config.finetune_learning_rate, loss(), metrics(),
+            f"head + last {config.finetune_layers} backbone layers ({unfrozen} trainable, batch norm frozen)"))
+    return phases
+
+
+def _fit_phase(model: keras.Model, context: FitContext, config: TrainConfig, stage: str, phase: str,
+               epochs: int, learning_rate: float, loss, metrics, trainable: str) -> PhaseHistory:
+    if epochs < 1:
+        return PhaseHistory(stage, phase, learning_rate, trainable, 0, 0, {})
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+    bridge = ProgressBridge(context.listener, stage, phase, epochs, context.batches, context.should_stop)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6)
+    result = model.fit(context.train, validation_data=context.validation, epochs=epochs,
+                       callbacks=[stopper, plateau, bridge], verbose=0, shuffle=False)
+    if bridge.cancelled:
+        raise TrainingCancelled(f"{stage} {phase}: stopped on request")
+    history = {key: [float(value) for value in values] for key, values in result.history.items()}
+    epochs_run = len(history.get("loss", []))
+    return PhaseHistory(stage, phase, learning_rate, trainable, epochs_run,
+                        int(stopper.best_epoch) + 1, history)
