@@ -83,3 +83,58 @@ def results_frame(results: Iterable[CascadeResult]):
     import pandas as pd
 
     return pd.DataFrame([result.to_row() for result in results])
+
+
+class BundleExplainer:
+    """Grad-CAM-family explanations for either stage of a bundle, with one side model per stage.
+
+    Keeps an ``Explainer`` per stage (built on first use), so an app or a batch job pays the
+    side-model cost once. The bundle's models are never modified.
+
+    Args:
+        bundle: A loaded bundle; each stage's ``gradcam_layer`` from bundle.json is the target.
+    """
+
+    def __init__(self, bundle: LoadedBundle) -> None:
+        self.bundle = bundle
+        self._explainers: dict[int, Any] = {}
+
+    def _explainer(self, stage: int):
+        if stage not in (1, 2):
+            raise ValueError(f"Received `stage={stage!r}`; expected 1 or 2.")
+        if stage not in self._explainers:
+            from sem_core.explain import Explainer
+
+            info = self.bundle.info.stage1 if stage == 1 else self.bundle.info.stage2
+            model = self.bundle.stage1 if stage == 1 else self.bundle.stage2
+            self._explainers[stage] = Explainer(
+                model, layer_name=info.gradcam_layer or None,
+                decision_threshold=float(self.bundle.info.stage1_threshold))
+        return self._explainers[stage]
+
+    def explain(self, pixels: np.ndarray, *, stage: int, method: str = "gradcam",
+                class_name: str | None = None):
+        """Heat map of one grayscale image (any size, [0, 1]) for one stage.
+
+        Args:
+            pixels: (H, W) float image.
+            stage: 1 (Clean/Defective screener) or 2 (defect classifier).
+            method: "gradcam", "gradcampp" or "scorecam". Default: "gradcam".
+            class_name: Class to explain (stage 1: "Clean" or "Defective"; stage 2: a defect
+                class); None explains the stage's decision. Default: None.
+
+        Returns:
+            A ``sem_core.explain.HeatMap`` at the model's input size.
+
+        Raises:
+            ValueError: For an unknown stage, method or class name.
+        """
+        info = self.bundle.info.stage1 if stage == 1 else self.bundle.info.stage2
+        class_index = None
+        if class_name is not None:
+            if class_name not in info.classes:
+                raise ValueError(f"Received `class_name={class_name!r}`; stage {stage} explains "
+                                 f"{', '.join(info.classes)}.")
+            class_index = list(info.classes).index(class_name)
+        return self._explainer(stage).explain(pixels.astype(np.float32), method=method,
+                                              class_index=class_index)

@@ -52,13 +52,17 @@ def _is_hidden(path: Path, root: Path) -> bool:
 
 
 def folder_sources(folder: Path) -> Iterator[ImageSource]:
-    """Every regular, non-hidden file under ``folder``, sorted by relative path."""
+    """Every regular, non-hidden file under ``folder``, sorted by relative path; zip archives in
+    the folder are expanded into their members."""
     files = sorted(
         (path for path in folder.rglob("*") if path.is_file() and not _is_hidden(path, folder)),
         key=lambda path: path.relative_to(folder).as_posix(),
     )
     for path in files:
-        yield ImageSource(name=str(path), path=path)
+        if path.suffix.lower() == ".zip":
+            yield from zip_sources(path)
+        else:
+            yield ImageSource(name=str(path), path=path)
 
 
 def zip_sources(archive: Path) -> Iterator[ImageSource]:

@@ -1,0 +1,201 @@
+"""Commands that run a bundle: ``predict``, ``evaluate`` and ``explain``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sem_core.explain.heatmap import CamMethod
+
+RESULT_FORMATS = (".csv", ".parquet")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the predict, evaluate and explain commands."""
+    predict = subparsers.add_parser(
+        "predict", help="run the cascade on images, a folder or a zip and write one row per file",
+        description="Run a bundle's two-stage cascade. Every input file gets a row; files that "
+                    "cannot be decoded get their error in the 'error' column and the run goes on.")
+    predict.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
+    predict.add_argument("--input", required=True, nargs="+", type=Path,
+                         help="image files, folders (searched recursively) or zip archives")
+    predict.add_argument("--out", required=True, type=Path,
+                         help="results table: .csv or .parquet (never overwritten)")
+    predict.add_argument("--cam-dir", type=Path, help="also write a Grad-CAM overlay per image here")
+    predict.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
+    predict.add_argument("--review-threshold", type=float, default=0.6,
+                         help="final confidence under which a row needs review (default 0.6)")
+    predict.add_argument("--stage1-threshold", type=float,
+                         help="override the bundle's stage-1 operating threshold")
+    predict.set_defaults(func=run_predict)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="score a bundle on a labelled dataset split",
+        description="Evaluate a bundle on a labelled dataset (any layout `dataset check` reads). "
+                    "Writes the JSON report, the per-image predictions (CSV) and confusion-matrix "
+                    "HTML files beside the report.")
+    evaluate.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
+    evaluate.add_argument("--data", required=True, type=Path, help="labelled dataset folder or CSV")
+    evaluate.add_argument("--split", default="Test", choices=("Train", "Validation", "Test", "all"),
+                          help="split to evaluate; 'all' takes every image (default Test)")
+    evaluate.add_argument("--class-map", default="", help="extra folder names, e.g. cmp=Other,ler=Other")
+    evaluate.add_argument("--out", required=True, type=Path, help="report JSON path")
+    evaluate.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
+    evaluate.set_defaults(func=run_evaluate)
+
+    explain = subparsers.add_parser(
+        "explain", help="draw where a stage looked (Grad-CAM, Grad-CAM++, Score-CAM)",
+        description="Explain one image with either stage of a bundle and write the overlay PNG "
+                    "at the image's original size.")
+    explain.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
+    explain.add_argument("--image", required=True, type=Path, help="image file")
+    explain.add_argument("--method", default="gradcam", choices=[m.value for m in CamMethod],
+                         help="explanation method (default gradcam)")
+    explain.add_argument("--stage", type=int, choices=(1, 2),
+                         help="stage to explain (default: 2 when the cascade calls it defective, else 1)")
+    explain.add_argument("--class-name", help="class to explain (default: the stage's decision)")
+    explain.add_argument("--alpha", type=float, default=0.4, help="overlay opacity (default 0.4)")
+    explain.add_argument("--out", required=True, type=Path, help="overlay PNG path")
+    explain.set_defaults(func=run_explain)
+
+
+def _refuse_existing(path: Path) -> bool:
+    if path.exists():
+        print(f"error: {path} already exists; choose another --out (results are never overwritten).",
+              file=sys.stderr)
+        return True
+    return False
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Stream the cascade over the inputs and write the results table."""
+    from tqdm import tqdm
+
+    from sem_core.inference import BundleExplainer, cascade_from_bundle, results_frame
+    from sem_core.data.sources import iter_sources
+    from sem_core.registry import load_bundle
+
+    if args.out.suffix.lower() not in RESULT_FORMATS:
+        print(f"error: --out must end in .csv or .parquet; received {args.out}.", file=sys.stderr)
+        return 2
+    if _refuse_existing(args.out):
+        return 2
+    bundle = load_bundle(args.bundle)
+    cascade = cascade_from_bundle(bundle, batch_size=args.batch_size,
+                                  review_threshold=args.review_threshold,
+                                  stage1_threshold=args.stage1_threshold)
+    # Sources are light records (nothing decoded yet); listing them gives the progress total.
+    sources = list(iter_sources(args.input))
+    explainer = BundleExplainer(bundle) if args.cam_dir else None
+    results = []
+    with tqdm(total=len(sources), unit="img", desc="predict", file=sys.stderr) as bar:
+        for source, result in zip(sources, cascade.run(sources, progress=bar.update)):
+            results.append(result)
+            if explainer is not None and result.ok:
+                _write_cam(explainer, source, result, args.cam_dir, len(results))
+    frame = results_frame(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix.lower() == ".csv":
+        frame.to_csv(args.out, index=False)
+    else:
+        frame.to_parquet(args.out, index=False)
+    errors = int(frame["error"].notna().sum()) if len(frame) else 0
+    print(f"{len(frame)} files: {len(frame) - errors} classified, {errors} could not be read -> {args.out}")
+    return 0
+
+
+def _write_cam(explainer, source, result, cam_dir: Path, number: int) -> None:
+    from PIL import Image
+
+    from sem_core.explain import overlay
+
+    pixels = source.load().pixels
+    stage = 2 if result.stage1_decision == "Defective" else 1
+    heatmap = explainer.explain(pixels, stage=stage)
+    cam_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{number:06d}_{Path(result.source).stem}_{result.final_label}.png"
+    Image.fromarray(overlay(pixels, heatmap)).save(cam_dir / name)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate and write report.json, predictions CSV and confusion-matrix HTML."""
+    from tqdm import tqdm
+
+    from sem_core.data.layouts import load_dataset
+    from sem_core.evaluation import evaluate_bundle, select_split
+    from sem_core.registry import load_bundle
+
+    if _refuse_existing(args.out):
+        return 2
+    class_map = dict(pair.split("=", 1) for pair in args.class_map.split(",") if "=" in pair)
+    dataset = load_dataset(args.data, class_map=class_map or None)
+    for bad in dataset.bad_files:
+        print(f"skipped {bad.path}: {bad.reason}", file=sys.stderr)
+    bundle = load_bundle(args.bundle)
+    total = len(select_split(dataset.manifest, args.split))
+    with tqdm(total=total, unit="img", desc="evaluate", file=sys.stderr) as bar:
+        run = evaluate_bundle(bundle, dataset.manifest, split=args.split, progress=bar.update,
+                              batch_size=args.batch_size)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(run.report.to_json() + "\n", encoding="utf-8")
+    stem = args.out.with_suffix("")
+    run.predictions.to_csv(f"{stem}_predictions.csv", index=False)
+    for name, figure in confusion_figures(run.report).items():
+        figure.write_html(f"{stem}_confusion_{name}.html", include_plotlyjs="cdn")
+    report = run.report
+    print(f"{report.n_images} images ({args.split}): accuracy {report.accuracy:.4f}, "
+          f"macro-F1 {report.macro_f1:.4f}; report -> {args.out}")
+    return 0
+
+
+def confusion_figures(report) -> dict:
+    """Plotly heat maps of the stage-1, stage-2 and end-to-end confusion matrices."""
+    import plotly.express as px
+
+    data = report.to_dict()
+    matrices = {"end_to_end": data["confusion_matrix"]}
+    if data.get("stage1", {}).get("confusion_matrix"):
+        matrices["stage1"] = data["stage1"]["confusion_matrix"]
+    if data.get("stage2", {}).get("confusion_matrix"):
+        matrices["stage2"] = data["stage2"]["confusion_matrix"]
+    figures = {}
+    for name, matrix in matrices.items():
+        figure = px.imshow(matrix["matrix"], x=matrix["labels"], y=matrix["labels"], text_auto=True,
+                           color_continuous_scale="Blues",
+                           labels={"x": "predicted", "y": "true", "color": "images"},
+                           title=f"Confusion matrix ({name.replace('_', ' ')})")
+        figures[name] = figure
+    return figures
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Explain one image and write the overlay."""
+    from PIL import Image
+
+    from sem_core.data.image_io import load_image
+    from sem_core.errors import ImageLoadError
+    from sem_core.explain import overlay
+    from sem_core.inference import BundleExplainer, cascade_from_bundle
+    from sem_core.data.sources import iter_sources
+    from sem_core.registry import load_bundle
+
+    if _refuse_existing(args.out):
+        return 2
+    try:
+        pixels = load_image(args.image).pixels
+    except ImageLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    bundle = load_bundle(args.bundle)
+    (result,) = cascade_from_bundle(bundle).run(iter_sources([args.image]))
+    stage = args.stage or (2 if result.stage1_decision == "Defective" else 1)
+    heatmap = BundleExplainer(bundle).explain(pixels, stage=stage, method=args.method,
+                                              class_name=args.class_name)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(overlay(pixels, heatmap, alpha=args.alpha)).save(args.out)
+    print(json.dumps({"image": str(args.image), "final_label": result.final_label,
+                      "confidence": result.confidence, "stage": stage, "method": args.method,
+                      "seconds": round(heatmap.seconds, 4), "overlay": str(args.out)}))
+    return 0
