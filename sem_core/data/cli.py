@@ -13,6 +13,10 @@ from pathlib import Path
 
 from sem_core.data.vocabulary import DEFAULT_SPLIT_FRACTIONS
 
+# Mirrors sem_core.data.dedup.DEFAULT_MAX_DISTANCE (a test keeps them equal); importing dedup
+# here would load NumPy, SciPy and pandas just to print --help.
+_DEFAULT_MAX_DISTANCE = 6
+
 _LAYOUTS_HELP = (
     "DIR may be the Kaggle layout (master_dataset / stage1_binary_dataset / "
     "stage2_multiclass_dataset, each Train|Validation|Test/<class>), a folder of class folders "
@@ -72,6 +76,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="Seed of the split made for images without a split folder (default: 0).",
     )
     parser.add_argument(
+        "--max-distance",
+        type=int,
+        default=_DEFAULT_MAX_DISTANCE,
+        metavar="BITS",
+        help="Perceptual-hash distance up to which two images count as near duplicates "
+        f"(default: {_DEFAULT_MAX_DISTANCE}; 0 = same picture up to resizing, flips and "
+        "rotations; -1 = identical files only).",
+    )
+    parser.add_argument(
         "--fractions",
         type=_parse_fractions,
         default=DEFAULT_SPLIT_FRACTIONS,
@@ -91,6 +104,7 @@ def _load(args: argparse.Namespace):
             class_map=args.class_map,
             seed=args.seed,
             fractions=args.fractions,
+            max_distance=args.max_distance,
             progress=True,
         )
     except (DatasetError, ValueError) as error:

@@ -30,7 +30,10 @@ from sem_core.errors import ImageLoadError
 
 REDUCED_SIZE = 32  # images are averaged down to 32 x 32 before the DCT
 DEAD_ZONE = 0.15  # coefficients within 0.15 RMS of zero set neither bit
-DEFAULT_MAX_DISTANCE = 8  # bits; copies measured at <= 6, distinct textures at >= 12
+# Measured on random textures (48-128 px): resized, rotated and JPEG copies differ by <= 3 bits
+# in 95% of cases (<= 6 in 99% for white noise); distinct images pair up at <= 6 bits about once
+# per million pairs and at <= 8 bits about 15 times. 6 keeps copies together at little cost.
+DEFAULT_MAX_DISTANCE = 6
 
 # The lowest AC frequencies, a set closed under transposition: u + v <= 6 plus four of the
 # seventh diagonal. Lowest first, so the high bits come from the strongest coefficients.
@@ -71,21 +74,27 @@ def _orientation_permutations() -> np.ndarray:
 _PERMUTATIONS = _orientation_permutations()
 
 
-def _area_matrix(source_size: int, target_size: int) -> np.ndarray:
-    """Weights that average ``source_size`` samples into ``target_size`` equal-width bins."""
-    edges = np.arange(target_size + 1, dtype=np.float64) * source_size / target_size
-    starts = np.arange(source_size, dtype=np.float64)
-    overlap = np.minimum(edges[1:, None], starts[None, :] + 1) - np.maximum(
-        edges[:-1, None], starts[None, :]
-    )
-    return np.clip(overlap, 0.0, None) / (source_size / target_size)
+def _area_average_rows(array: np.ndarray, size: int) -> np.ndarray:
+    """Average the rows of ``array`` into ``size`` equal-width bins (fractional overlaps count).
+
+    A bin's sum is the difference of the running sum at its two edges, read between whole rows
+    by linear interpolation; that is exact for piecewise-constant pixels, costs one pass over
+    the image, and avoids matrix products (whose BLAS threads only add overhead here).
+    """
+    count = array.shape[0]
+    running = np.concatenate([np.zeros((1, *array.shape[1:])), np.cumsum(array, axis=0)])
+    edges = np.arange(size + 1, dtype=np.float64) * count / size
+    lower = np.minimum(np.floor(edges).astype(np.intp), count - 1)
+    weight = (edges - lower)[:, None]
+    at_edges = running[lower] * (1.0 - weight) + running[lower + 1] * weight
+    return np.diff(at_edges, axis=0) / (count / size)
 
 
 def reduce_image(pixels: np.ndarray, size: int = REDUCED_SIZE) -> np.ndarray:
     """Average a 2-D image down (or up) to ``size`` x ``size`` with exact area weights.
 
-    Area weights are symmetric, so reducing a flipped image gives the flipped reduction; that
-    keeps the hash's flip invariance exact.
+    Area averaging is symmetric, so reducing a flipped image gives the flipped reduction; that
+    keeps the hash's flip invariance exact (up to rounding).
 
     Args:
         pixels: A 2-D array (H x W); 3-D input is averaged over its last axis.
@@ -102,9 +111,7 @@ def reduce_image(pixels: np.ndarray, size: int = REDUCED_SIZE) -> np.ndarray:
         array = array.mean(axis=2)
     if array.ndim != 2 or array.size == 0:
         raise ValueError(f"Expected a non-empty 2-D image, received shape {array.shape}.")
-    rows = _area_matrix(array.shape[0], size)
-    columns = _area_matrix(array.shape[1], size)
-    return rows @ array @ columns.T
+    return _area_average_rows(_area_average_rows(array, size).T, size).T
 
 
 def _pack(bits: np.ndarray) -> np.ndarray:
@@ -182,7 +189,7 @@ def group_near_duplicates(
     Args:
         hashes: One perceptual hash per image.
         max_distance: Largest Hamming distance that still counts as a near duplicate.
-            Default: ``DEFAULT_MAX_DISTANCE`` (8). A negative value groups exact SHA-256
+            Default: ``DEFAULT_MAX_DISTANCE`` (6). A negative value groups exact SHA-256
             duplicates only.
         sha256s: Optional SHA-256 per image; equal non-empty digests are always grouped.
             Default: None.

@@ -159,3 +159,11 @@ def test_every_dataset_subcommand_has_help(command, capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert f"dataset {command}" in text and "--class-map" in text and "master_dataset" in text
+
+
+def test_cli_near_duplicate_distance_defaults_to_the_library_default():
+    from sem_core.cli import build_parser
+    from sem_core.data.dedup import DEFAULT_MAX_DISTANCE
+
+    args = build_parser().parse_args(["dataset", "check", "somewhere"])
+    assert args.max_distance == DEFAULT_MAX_DISTANCE
