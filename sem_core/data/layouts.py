@@ -273,8 +273,9 @@ def load_dataset(
     location = Path(path)
     layout = detect_layout(location)
     if layout is DatasetLayout.CSV:
+        table = Manifest.read_csv(location)  # its errors name the CSV already
         try:
-            manifest, unknown_labels = Manifest.read_csv(location).canonicalised(class_map)
+            manifest, unknown_labels = table.canonicalised(class_map)
         except DatasetError as error:
             raise DatasetError(f"{location}: {error}") from error
         unknown = [f"label {name!r} ({count} rows)" for name, count in unknown_labels.items()]
