@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from scipy.stats import norm
+from statistics import NormalDist
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> Pro
         raise ValueError(f"confidence must be in (0, 1); received confidence={confidence}.")
     if total == 0:
         return Proportion(0, 0, 0.0, 0.0, 1.0, confidence)
-    z = float(norm.ppf(0.5 + confidence / 2.0))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     rate = successes / total
     denominator = 1.0 + z * z / total
     centre = (rate + z * z / (2.0 * total)) / denominator
