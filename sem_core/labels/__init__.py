@@ -9,9 +9,9 @@ from sem_core.labels.corrected import (CorrectedDataset, ExportFormat, Relabelle
                                        correct_manifest, ensure_sha256, export_corrected,
                                        file_sha256)
 from sem_core.labels.heldout import HeldOutSplit, apply_heldout, pin_heldout, pinned_heldout
-from sem_core.labels.store import (HUMAN_SOURCES, LABELS, UNKNOWN_CLASS, DecisionSource,
-                                   LabelChange, LabelDecision, LabelStore, LabelStoreError,
-                                   default_user)
+from sem_core.labels.records import (HUMAN_SOURCES, LABELS, UNKNOWN_CLASS, DecisionSource,
+                                     LabelChange, LabelDecision, LabelStoreError, default_user)
+from sem_core.labels.store import LabelStore
 
 __all__ = [
     "HUMAN_SOURCES", "LABELS", "UNKNOWN_CLASS", "CorrectedDataset", "DecisionSource",

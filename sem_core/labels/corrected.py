@@ -19,7 +19,8 @@ from enum import Enum
 from pathlib import Path
 
 from sem_core.data.manifest import Manifest, ManifestEntry
-from sem_core.labels.store import UNKNOWN_CLASS, LabelDecision, LabelStore
+from sem_core.labels.records import UNKNOWN_CLASS, LabelDecision
+from sem_core.labels.store import LabelStore
 
 GIVEN_LABEL_EXTRA = "label_given"
 CORRECTED_INFO_FILE = "corrected.json"

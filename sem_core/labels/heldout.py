@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 
 from sem_core.data.manifest import Manifest
 from sem_core.data.vocabulary import Split
-from sem_core.labels.store import LabelStore, LabelStoreError, utc_timestamp
+from sem_core.labels.records import LabelStoreError, utc_timestamp
+from sem_core.labels.store import LabelStore
 
 
 @dataclass(frozen=True)
