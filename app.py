@@ -1,14 +1,23 @@
-"""Streamlit entry point: page config, shared state and navigation.
+"""Streamlit entry point: page config, shared state, sidebar and navigation.
 
 Run with ``make run`` (or ``streamlit run app.py``). Pages live in ``app_pages/`` and stay thin:
-widgets in, one call into ``sem_core`` through ``ui/``, results out.
+widgets in, one call into ``sem_core`` through ``ui/``, results out. Shared session state is
+initialised here, once per session; see docs/app.md for where the app keeps its files.
 """
 
 import streamlit as st
 
+from ui import shell, state
+
 st.set_page_config(page_title="SEM defect inspection", page_icon=":microscope:", layout="wide")
+state.init_shared_state()
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/inspect.py", title="Inspect", icon=":material/image_search:"),
+    st.Page("app_pages/metrics.py", title="Metrics", icon=":material/grid_on:"),
+    st.Page("app_pages/models.py", title="Models", icon=":material/model_training:"),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+shell.sidebar()
+navigation.run()

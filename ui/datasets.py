@@ -1,0 +1,168 @@
+"""Folders under the data root, uploaded dataset zips, and the synthetic demo data.
+
+Everything the app writes goes under the data root (``ui.settings.data_root()``): the demo
+images (``demo/images``), the demo labelled dataset (``demo/dataset``, written by
+``python -m sem_core synth``) and extracted dataset zips (``uploads/<name>``). A zip is
+extracted member by member after checking that no member escapes the target folder, is a link,
+or makes the total exceed ``MAX_EXTRACTED_BYTES``. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from sem_core.classes import CLASSES
+from ui import settings
+
+MAX_EXTRACTED_BYTES = 8 << 30
+MAX_FOLDER_DEPTH = 3
+DEMO_IMAGES = Path("demo") / "images"
+DEMO_DATASET = Path("demo") / "dataset"
+UPLOADS = Path("uploads")
+
+
+def folder_choices(root: Path, max_depth: int = MAX_FOLDER_DEPTH) -> list[str]:
+    """Sub-folders of ``root`` (relative, POSIX style, sorted) down to ``max_depth`` levels.
+
+    Hidden folders are skipped and symbolic links are not followed, so nothing outside the
+    root is listed.
+    """
+    if not root.is_dir():
+        return []
+    found = []
+    for directory, subdirectories, _ in os.walk(root):
+        relative = Path(directory).relative_to(root)
+        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
+        if len(relative.parts) >= max_depth:
+            subdirectories[:] = []
+        if relative.parts:
+            found.append(relative.as_posix())
+    return sorted(found)
+
+
+def _unique_folder(parent: Path, stem: str) -> Path:
+    safe = "".join(char if char.isalnum() or char in "-_." else "_" for char in stem).strip("._")
+    candidate, counter = parent / (safe or "dataset"), 1
+    while candidate.exists():
+        counter += 1
+        candidate = parent / f"{safe or 'dataset'}-{counter}"
+    return candidate
+
+
+def extract_dataset_zip(archive: Path, name: str, root: Path) -> Path:
+    """Extract an uploaded dataset zip into a new folder ``root/uploads/<name>``.
+
+    Args:
+        archive: The zip file (a temporary copy of the upload).
+        name: The uploaded file name; its stem names the folder.
+        root: The data root.
+
+    Returns:
+        The new folder.
+
+    Raises:
+        ValueError: When the file is not a zip, a member would land outside the folder or is a
+            symbolic link, or the content is too large; nothing is left behind then.
+    """
+    target = _unique_folder(root / UPLOADS, Path(name).stem)
+    try:
+        with zipfile.ZipFile(archive) as handle:
+            members = handle.infolist()
+            total = sum(member.file_size for member in members)
+            if total > MAX_EXTRACTED_BYTES:
+                raise ValueError(f"{name}: {total / 2**30:.1f} GiB uncompressed, over the "
+                                 f"{MAX_EXTRACTED_BYTES / 2**30:.0f} GiB limit.")
+            for member in members:
+                if (member.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise ValueError(f"{name}: member {member.filename!r} is a symbolic link; "
+                                     "links are not extracted.")
+                settings.resolve_inside(target, member.filename)
+            target.mkdir(parents=True)
+            handle.extractall(target)
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{name}: not a readable zip archive ({error}).") from error
+    except settings.OutsideRootError as error:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ValueError(f"{name}: a member path leaves the archive folder ({error}).") from error
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return _single_child(target)
+
+
+def _single_child(folder: Path) -> Path:
+    """A zip of one top folder (``myset/Train/...``) is that folder, not its wrapper."""
+    children = [child for child in folder.iterdir() if not child.name.startswith((".", "__MACOSX"))]
+    if len(children) == 1 and children[0].is_dir():
+        return children[0]
+    return folder
+
+
+def write_demo_images(root: Path, *, per_class: int = 1, size: int = 256, seed: int = 11) -> Path:
+    """Write a few synthetic SEM images (every class) as PNGs into ``root/demo/images``.
+
+    Args:
+        root: The data root.
+        per_class: Images per class. Default: 1.
+        size: Image side in pixels. Default: 256.
+        seed: Generator seed. Default: 11.
+
+    Returns:
+        The folder.
+
+    Raises:
+        RuntimeError: When the synthetic generator is not available in this installation.
+    """
+    from PIL import Image
+
+    try:
+        from sem_core.data.synth.config import SynthConfig
+        from sem_core.data.synth.sample import generate_sample
+    except ImportError as error:
+        raise RuntimeError(f"The synthetic SEM generator is not available ({error}).") from error
+    folder = root / DEMO_IMAGES
+    folder.mkdir(parents=True, exist_ok=True)
+    config = SynthConfig(size=size)
+    for index in range(per_class * len(CLASSES)):
+        sample = generate_sample(config, seed, 2, index)
+        label = sample.sidecar.label_true
+        Image.fromarray(sample.image).save(folder / f"demo_{index:03d}_{label}.png")
+    return folder
+
+
+def demo_dataset_command(root: Path, *, per_class: int = 12, size: int = 128,
+                         seed: int = 5) -> list[str]:
+    """The ``python -m sem_core synth`` command that writes the demo labelled dataset."""
+    return [sys.executable, "-m", "sem_core", "synth", "--out", str(root / DEMO_DATASET),
+            "--per-class", str(per_class), "--size", str(size), "--seed", str(seed)]
+
+
+def write_demo_dataset(root: Path, **options: int) -> Path:
+    """Run ``demo_dataset_command`` (a separate process, so the app stays responsive).
+
+    Args:
+        root: The data root.
+        **options: ``per_class``, ``size``, ``seed`` of ``demo_dataset_command``.
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        RuntimeError: When the generator fails; the message carries its last output lines.
+    """
+    folder = root / DEMO_DATASET
+    if folder.is_dir() and any(folder.iterdir()):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    completed = subprocess.run(demo_dataset_command(root, **options), cwd=settings.REPOSITORY,
+                               capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stderr or completed.stdout).strip().splitlines()[-5:])
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RuntimeError(f"The synthetic generator failed (exit {completed.returncode}): {tail}")
+    return folder

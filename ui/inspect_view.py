@@ -1,0 +1,166 @@
+"""Session state and rendering of the Inspect page (its keys start with ``inspect_``).
+
+The current images (``inspect_items``) and the cascade results by file hash
+(``inspect_results``) live in session state, so a rerun, a widget change or a page switch shows
+the same results without running a model again; the uploader itself forgets its files when the
+page is left, which is why items are kept separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from sem_core.classes import CLASSES
+from ui import bundles, inspection, loaders, settings, shell, state
+from ui.explanations import display_image
+
+ITEMS = "inspect_items"
+RESULTS = "inspect_results"
+UPLOAD_CACHE = "inspect_upload_items"
+THUMBNAILS = "inspect_thumbnails"
+DETAIL = "inspect_detail"
+TABLE_CHOICE = "inspect_table_choice"
+GALLERY_LIMIT = 36
+THUMBNAIL_PX = 160
+
+
+def init() -> None:
+    """Create the page's keys once per session."""
+    st.session_state.setdefault(ITEMS, [])
+    st.session_state.setdefault(RESULTS, {})
+    st.session_state.setdefault(UPLOAD_CACHE, {})
+    st.session_state.setdefault(THUMBNAILS, {})
+
+
+def items_from_uploads(files: Sequence) -> list[inspection.InspectItem]:
+    """Items of uploaded files (Streamlit ``UploadedFile``), expanding each file once per upload."""
+    cache = st.session_state[UPLOAD_CACHE]
+    items = []
+    for file in files:
+        key = (file.file_id, file.name, file.size)
+        if key not in cache:
+            cache[key] = inspection.items_from_uploads([(file.name, file.getvalue())])
+        items.extend(cache[key])
+    return items
+
+
+def items_from_server_folder(relative: str) -> list[inspection.InspectItem]:
+    """Items of a folder under the data root.
+
+    Raises:
+        ui.settings.OutsideRootError: When the folder resolves outside the data root.
+    """
+    root = settings.data_root()
+    folder = settings.resolve_inside(root, relative)
+    return inspection.items_from_folder(folder, root)
+
+
+def set_items(items: list[inspection.InspectItem]) -> None:
+    """Make ``items`` the images on show (when they differ from the current ones)."""
+    current = st.session_state[ITEMS]
+    identities = [(item.name, item.cache_key) for item in items]
+    if identities != [(item.name, item.cache_key) for item in current]:
+        st.session_state[ITEMS] = items
+        st.session_state.pop(DETAIL, None)
+
+
+def clear() -> None:
+    """Forget the images on show (results stay cached by hash)."""
+    st.session_state[ITEMS] = []
+    st.session_state.pop(DETAIL, None)
+
+
+def current_items() -> list[inspection.InspectItem]:
+    """The images on show."""
+    return st.session_state[ITEMS]
+
+
+def run_cascade(entry: bundles.CatalogEntry) -> pd.DataFrame:
+    """Results of the images on show with the active bundle (only new files are computed)."""
+    items = current_items()
+    cache = st.session_state[RESULTS]
+    key = state.bundle_key(entry)
+    update, finish = None, None
+    if inspection.pending(items, key, cache):
+        update, finish = shell.progress_reporter("Running the cascade:")
+    results = inspection.run_inspection(lambda: loaders.loaded_bundle(entry.path), key, items,
+                                        cache, progress=update)
+    if finish:
+        finish()
+    return inspection.results_table(items, results)
+
+
+def results_table(frame: pd.DataFrame) -> None:
+    """The filtered results as a table; clicking a row opens it in the detail view."""
+    shown = frame[[column for column in inspection.TABLE_COLUMNS if column in frame.columns]]
+    event = st.dataframe(
+        shown, hide_index=True, width="stretch", key="inspect_table", on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "source": st.column_config.TextColumn("file"),
+            "final_label": st.column_config.TextColumn("final label"),
+            "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0,
+                                                          max_value=1.0, format="%.3f"),
+            "stage1_probability": st.column_config.NumberColumn("stage-1 P(defective)",
+                                                                format="%.3f"),
+            "stage1_decision": "stage 1", "needs_review": "review", "error": "error",
+            "error_kind": "error kind", "sha256": None,
+        })
+    rows = event.selection.rows if event is not None else []
+    selected = str(shown.iloc[rows[0]]["source"]) if rows and rows[0] < len(shown) else None
+    # Only a new click moves the detail view; a selection left standing must not undo the picker.
+    if selected is not None and selected != st.session_state.get(TABLE_CHOICE):
+        st.session_state[DETAIL] = selected
+    st.session_state[TABLE_CHOICE] = selected
+
+
+def _thumbnail(item: inspection.InspectItem):
+    thumbnails = st.session_state[THUMBNAILS]
+    if item.cache_key not in thumbnails:
+        try:
+            thumbnails[item.cache_key] = display_image(inspection.decode(item).pixels, THUMBNAIL_PX)
+        except Exception:  # an unreadable file has no thumbnail; its row says why
+            thumbnails[item.cache_key] = None
+    return thumbnails[item.cache_key]
+
+
+def _open_detail(name: str) -> None:
+    st.session_state[DETAIL] = name
+
+
+def gallery(frame: pd.DataFrame, classes: Sequence[str] = CLASSES) -> None:
+    """Thumbnails grouped by final label, unreadable files last."""
+    by_name = {item.name: item for item in current_items()}
+    for label, rows in inspection.group_by_label(frame, classes).items():
+        st.markdown(f"**{label}** ({len(rows)})")
+        columns = st.columns(6)
+        for position, (_, row) in enumerate(rows.head(GALLERY_LIMIT).iterrows()):
+            item = by_name.get(row["source"])
+            with columns[position % 6]:
+                picture = None if item is None else _thumbnail(item)
+                if picture is not None:
+                    st.image(picture, width="stretch")
+                else:
+                    st.caption(f"cannot show: {row['error'] or 'no preview'}")
+                confidence = row["confidence"]
+                caption = (row["source"] if pd.isna(confidence)
+                           else f"{row['source']} ({confidence:.2f})")
+                st.button(caption, key=f"inspect_open_{label}_{position}", on_click=_open_detail,
+                          args=(row["source"],), help="Open in the detail view", type="tertiary")
+        if len(rows) > GALLERY_LIMIT:
+            st.caption(f"Showing the first {GALLERY_LIMIT} of {len(rows)}; filter the table to "
+                       "see the others.")
+
+
+def detail_names(frame: pd.DataFrame) -> list[str]:
+    """Names offered by the detail view's picker, scored images first."""
+    scored = frame[frame["error"].isna()]["source"].tolist()
+    return scored + [name for name in frame["source"].tolist() if name not in scored]
+
+
+def item_named(name: str) -> inspection.InspectItem | None:
+    """The current item called ``name``."""
+    return next((item for item in current_items() if item.name == name), None)

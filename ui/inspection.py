@@ -1,0 +1,270 @@
+"""What the Inspect page does with images: collect them, run the cascade once per file, filter.
+
+Uploads (single files, folders, zips) and folders under the data root become ``InspectItem``
+records named as the user knows them and keyed by the SHA-256 of their bytes. The cascade
+(``sem_core.inference.predict``) runs only on items whose hash it has not seen with the current
+bundle, so reruns, page switches and re-uploads cost nothing. A zip that cannot be opened, like
+any undecodable file, becomes a result row with its reason. No Streamlit here: the result cache
+is a plain dict the caller keeps (in session state).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+
+import pandas as pd
+
+from sem_core.cascade import CascadeResult
+from sem_core.data.image_io import SemImage, load_image, sha256_bytes, sha256_file
+from sem_core.data.sources import iter_sources, zip_sources
+from sem_core.errors import ImageErrorKind, ImageLoadError
+from sem_core.registry import LoadedBundle
+
+UNREADABLE = "Unreadable"
+TABLE_COLUMNS = ("source", "final_label", "confidence", "stage1_probability", "stage1_decision",
+                 "needs_review", "error", "error_kind", "width", "height", "sha256")
+
+
+@dataclass(frozen=True)
+class InspectItem:
+    """One file to inspect.
+
+    Attributes:
+        name: What the user calls it (upload name, ``archive.zip/member`` or data-root path).
+        sha256: Hash of its bytes ("" when they could not be read).
+        payload: The bytes of an uploaded file, or None for a file on disk.
+        path: The file on disk, or None for an upload.
+        failure: Why the bytes could not even be read (a broken zip), or None.
+    """
+
+    name: str
+    sha256: str
+    payload: bytes | None = None
+    path: str | None = None
+    failure: ImageLoadError | None = None
+
+    @property
+    def cache_key(self) -> str:
+        """The hash, or the name for items without bytes (so each keeps its own row)."""
+        return self.sha256 or f"unreadable:{self.name}"
+
+
+def _zip_items(name: str, payload: bytes) -> list[InspectItem]:
+    with tempfile.TemporaryDirectory(prefix="sem-upload-") as folder:
+        archive = Path(folder) / Path(name).name
+        archive.write_bytes(payload)
+        items = []
+        for source in zip_sources(archive):
+            label = source.name if source.name != str(archive) else name
+            try:
+                member = source.reader()
+            except ImageLoadError as error:
+                items.append(InspectItem(label, "", failure=error))
+                continue
+            items.append(InspectItem(label, sha256_bytes(member), payload=member))
+        return items
+
+
+def items_from_uploads(files: Iterable[tuple[str, bytes]]) -> list[InspectItem]:
+    """Uploaded files as items; a ``.zip`` is expanded into one item per member.
+
+    Args:
+        files: (name, bytes) pairs as uploaded (a folder upload gives relative names).
+
+    Returns:
+        Items in upload order (zip members sorted by name).
+    """
+    items: list[InspectItem] = []
+    for name, payload in files:
+        if name.lower().endswith(".zip"):
+            items.extend(_zip_items(name, payload))
+        else:
+            items.append(InspectItem(name, sha256_bytes(payload), payload=payload))
+    return items
+
+
+def items_from_folder(folder: Path, root: Path) -> list[InspectItem]:
+    """Every file under ``folder`` (a folder already checked to be inside ``root``) as items.
+
+    Names are relative to ``root``; files that cannot be read become failure items.
+    """
+    items = []
+    for source in iter_sources(folder):
+        path = Path(source.name)
+        name = path.relative_to(root).as_posix() if root in path.parents else str(path)
+        try:
+            items.append(InspectItem(name, sha256_file(path), path=str(path)))
+        except OSError as error:
+            reason = f"the file cannot be read ({error.strerror or error})"
+            items.append(InspectItem(name, "", failure=ImageLoadError(
+                name, ImageErrorKind.NOT_FOUND, reason)))
+    return items
+
+
+def _failure_result(item: InspectItem) -> CascadeResult:
+    return CascadeResult(source=item.name, error=item.failure.detail,
+                         error_kind=item.failure.kind.value)
+
+
+def pending(items: Sequence[InspectItem], bundle_key: str,
+            cache: MutableMapping[tuple[str, str], CascadeResult]) -> int:
+    """How many items have no cached result for this bundle yet."""
+    return sum((bundle_key, item.cache_key) not in cache for item in items)
+
+
+def run_inspection(bundle: Callable[[], LoadedBundle], bundle_key: str,
+                   items: Sequence[InspectItem],
+                   cache: MutableMapping[tuple[str, str], CascadeResult],
+                   progress: Callable[[int, int], None] | None = None) -> list[CascadeResult]:
+    """Cascade results for every item, computing only those not yet in ``cache``.
+
+    Args:
+        bundle: Returns the loaded active bundle; called only when something is computed.
+        bundle_key: Identifies the bundle in cache keys (its folder and time stamp).
+        items: The files, in display order.
+        cache: (bundle_key, item.cache_key) -> result; updated in place.
+        progress: Called with (images done, images to do) after each batch. Default: None.
+
+    Returns:
+        One result per item, in order, each named as its item.
+    """
+    from sem_core.inference import predict
+
+    todo: dict[str, InspectItem] = {}
+    for item in items:
+        key = (bundle_key, item.cache_key)
+        if key in cache:
+            continue
+        if item.failure is not None:
+            cache[key] = _failure_result(item)
+        else:
+            todo.setdefault(item.cache_key, item)
+    if todo:
+        waiting = list(todo.values())
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress:
+                progress(done, len(waiting))
+
+        inputs = [(item.name, item.payload) if item.payload is not None else Path(item.path)
+                  for item in waiting]
+        for item, result in zip(waiting, predict(bundle(), inputs, progress=advance)):
+            cache[(bundle_key, item.cache_key)] = result
+    return [replace(cache[(bundle_key, item.cache_key)], source=item.name) for item in items]
+
+
+def results_table(items: Sequence[InspectItem], results: Sequence[CascadeResult]) -> pd.DataFrame:
+    """The results as a table (``CascadeResult.to_row`` plus the file hash), one row per item."""
+    from sem_core.inference import results_frame
+
+    frame = results_frame(results)
+    if frame.empty:
+        return pd.DataFrame(columns=list(TABLE_COLUMNS))
+    frame["sha256"] = [item.sha256 for item in items]
+    return frame
+
+
+class Status(str, Enum):
+    """Which rows the results table shows."""
+
+    ALL = "All"
+    SCORED = "Scored"
+    REVIEW = "Needs review"
+    ERRORS = "Errors"
+
+
+class SortKey(str, Enum):
+    """How the results table is ordered."""
+
+    INPUT = "Input order"
+    CONFIDENCE = "Confidence"
+    STAGE1 = "Stage-1 probability"
+    LABEL = "Final label"
+    NAME = "File name"
+
+
+_SORT_COLUMNS = {SortKey.CONFIDENCE: "confidence", SortKey.STAGE1: "stage1_probability",
+                 SortKey.LABEL: "final_label", SortKey.NAME: "source"}
+
+
+@dataclass(frozen=True)
+class ResultFilter:
+    """Filters and ordering of the results table.
+
+    Attributes:
+        labels: Final labels to show (``UNREADABLE`` for error rows); empty shows all.
+        status: Which rows by status. Default: all.
+        min_confidence: Hide scored rows below this confidence. Default: 0.0.
+        sort_by: Ordering. Default: input order.
+        descending: Reverse the ordering. Default: False.
+    """
+
+    labels: tuple[str, ...] = ()
+    status: Status = Status.ALL
+    min_confidence: float = 0.0
+    sort_by: SortKey = SortKey.INPUT
+    descending: bool = False
+
+
+def failed(row: dict) -> bool:
+    """True when a results-table row is an unreadable file."""
+    error = row.get("error")
+    return error is not None and not pd.isna(error)
+
+
+def label_or_unreadable(frame: pd.DataFrame) -> pd.Series:
+    """Each row's final label, or ``UNREADABLE`` for error rows."""
+    return frame["final_label"].where(frame["error"].isna(), UNREADABLE).fillna(UNREADABLE)
+
+
+def filter_results(frame: pd.DataFrame, chosen: ResultFilter) -> pd.DataFrame:
+    """The rows ``chosen`` asks for, in its order (the index keeps the input position)."""
+    if frame.empty:
+        return frame
+    scored = frame["error"].isna()
+    keep = pd.Series(True, index=frame.index)
+    if chosen.labels:
+        keep &= label_or_unreadable(frame).isin(chosen.labels)
+    if chosen.status is Status.SCORED:
+        keep &= scored
+    elif chosen.status is Status.REVIEW:
+        keep &= scored & frame["needs_review"].astype(bool)
+    elif chosen.status is Status.ERRORS:
+        keep &= ~scored
+    if chosen.min_confidence > 0.0:
+        keep &= ~scored | (frame["confidence"] >= chosen.min_confidence)
+    shown = frame[keep]
+    if chosen.sort_by is SortKey.INPUT:
+        return shown.iloc[::-1] if chosen.descending else shown
+    return shown.sort_values(_SORT_COLUMNS[chosen.sort_by], ascending=not chosen.descending,
+                             na_position="last", kind="stable")
+
+
+def decode(item: InspectItem) -> SemImage:
+    """Decode an item's image for display.
+
+    Raises:
+        ImageLoadError: When it cannot be decoded.
+    """
+    if item.failure is not None:
+        raise item.failure
+    if item.payload is not None:
+        return load_image(item.payload, name=item.name)
+    return load_image(item.path)
+
+
+def group_by_label(frame: pd.DataFrame, classes: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Rows per final label, in class order, error rows last under ``UNREADABLE``."""
+    labels = label_or_unreadable(frame)
+    order = [name for name in classes if (labels == name).any()]
+    order += sorted(set(labels) - set(order) - {UNREADABLE})
+    if (labels == UNREADABLE).any():
+        order.append(UNREADABLE)
+    return {name: frame[labels == name] for name in order}
