@@ -10,13 +10,14 @@ is modified; weights are shared read-only (explanation never trains).
 A sigmoid model (one unit, P(Defective)) becomes two logits (-z/2, +z/2), whose softmax is
 exactly (1 - p, p): class 0 is Clean, class 1 is Defective, the order of ``STAGE1_CLASSES``.
 That keeps one code path for every method, including Score-CAM, which applies a softmax to the
-outputs it scores.
+outputs it scores. ``sem_core.explain.compiled`` then makes the side model fast to run.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+
 
 class _QuietModel(keras.Model):
     """Functional model whose ``predict`` prints no progress bar (Score-CAM calls predict)."""

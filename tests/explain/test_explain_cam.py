@@ -113,3 +113,27 @@ def _fit(image: np.ndarray) -> np.ndarray:
     shrinking = image.shape[0] >= SIZE and image.shape[1] >= SIZE
     resample = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
     return np.asarray(Image.fromarray(image).resize((SIZE, SIZE), resample), dtype=np.float32)
+
+
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_compiled_body_gives_the_same_maps_as_eager_execution(models, images, output):
+    compiled = Explainer(models[output])
+    eager = Explainer(models[output], compile_body=False)
+    assert compiled.compiled and not eager.compiled
+    for method in CamMethod:
+        for fast, slow in zip(compiled.explain_batch(images, method), eager.explain_batch(images, method)):
+            np.testing.assert_allclose(fast.heatmap, slow.heatmap, atol=1e-5)
+            assert fast.probability == pytest.approx(slow.probability, abs=1e-6)
+
+
+def test_layer_bypassed_by_a_skip_connection_is_explained_eagerly():
+    inputs = keras.Input((32, 32, 1))
+    first = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="first")(inputs)
+    second = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="second")(first)
+    joined = keras.layers.Add(name="join")([first, second])
+    pooled = keras.layers.GlobalAveragePooling2D()(joined)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(pooled))
+    bypassed = Explainer(model, layer_name="second")  # the head also needs "first"
+    assert not bypassed.compiled and Explainer(model, layer_name="join").compiled
+    heat_map = bypassed.explain(np.random.default_rng(2).random((32, 32)))
+    assert heat_map.heatmap.shape == (32, 32) and np.isfinite(heat_map.heatmap).all()
