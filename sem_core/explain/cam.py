@@ -2,11 +2,12 @@
 
 The maps come from tf-keras-vis 0.8.7, run on a side model (``sem_core.explain.side_model``)
 so the caller's cached model is never changed, with the layers before the target feature map
-compiled into one step (``sem_core.explain.compiled``) so large backbones explain quickly. An ``Explainer`` holds that side model for one
-model and can be reused for many images (an app keeps one per loaded model); ``explain`` and
-``explain_batch`` are one-call conveniences. Images are grayscale float in [0, 1] at any size;
-they are resized to the model's input size and the heat map is returned at that size (use
-``sem_core.explain.overlay`` to draw it over the original image).
+compiled into one step (``sem_core.explain.compiled``) so large backbones explain quickly.
+An ``Explainer`` holds that side model for one model and can be reused for many images (an app
+keeps one per loaded model); ``explain`` and ``explain_batch`` are one-call conveniences.
+Images are grayscale float in [0, 1] at any size; they are resized to the model's input size
+and the heat map is returned at that size (``sem_core.explain.overlay`` draws it over the
+original image).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ __all__ = ["CamMethod", "Explainer", "HeatMap", "explain", "explain_batch"]
 
 if TYPE_CHECKING:
     import keras
+
+# Images per tf-keras-vis call; Score-CAM holds max_n masked copies of each at once.
+CHUNK_SIZE = 16
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -133,17 +137,27 @@ class Explainer:
                 channel count. Default: 16.
 
         Returns:
-            One ``HeatMap`` per image, in order.
+            One ``HeatMap`` per image, in order; images are processed ``CHUNK_SIZE`` at a
+            time, so memory stays bounded for long batches.
 
         Raises:
             ValueError: On a bad image shape, method, class index or ``scorecam_max_n``.
         """
+        method = _method(method)
+        if scorecam_max_n < 1:
+            raise ValueError(
+                f"scorecam_max_n must be >= 1; received `scorecam_max_n={scorecam_max_n}`.")
+        batch = self._prepare(images)
+        results: list[HeatMap] = []
+        for start in range(0, len(batch), CHUNK_SIZE):
+            results.extend(self._explain_chunk(batch[start:start + CHUNK_SIZE], method,
+                                               class_index, scorecam_max_n))
+        return results
+
+    def _explain_chunk(self, batch: np.ndarray, method: CamMethod, class_index: int | None,
+                       scorecam_max_n: int) -> list[HeatMap]:
         from tf_keras_vis.utils.scores import CategoricalScore
 
-        method = _method(method)
-        batch = self._prepare(images)
-        if len(batch) == 0:
-            return []
         start = time.perf_counter()
         logits = np.asarray(self._run_model([batch], training=False), dtype=np.float64)
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -152,8 +166,6 @@ class Explainer:
         options = {"penultimate_layer": self._run_layer, "seek_penultimate_conv_layer": False,
                    "normalize_cam": False}
         if method is CamMethod.SCORECAM:
-            if scorecam_max_n < 1:
-                raise ValueError(f"scorecam_max_n must be >= 1; received `scorecam_max_n={scorecam_max_n}`.")
             channels = int(self.model.get_layer(self.layer_name).output.shape[-1])
             options["max_N"] = min(scorecam_max_n, channels)
         maps = self._visualiser(method)(CategoricalScore(classes.tolist()), batch, **options)

@@ -117,7 +117,8 @@ def overlay(image: np.ndarray, heatmap: HeatMap | np.ndarray, *,
     height, width = background.shape[:2]
     values = np.nan_to_num(values.astype(np.float32))
     if values.shape != (height, width):
-        values = np.asarray(Image.fromarray(values).resize((width, height), Image.Resampling.BILINEAR))
+        resized = Image.fromarray(values).resize((width, height), Image.Resampling.BILINEAR)
+        values = np.asarray(resized)
     colours = colorize(values, colormap).astype(np.float64) / 255.0
     blended = (1.0 - alpha) * background + alpha * colours
     return np.round(blended * 255.0).astype(np.uint8)

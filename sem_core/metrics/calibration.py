@@ -89,7 +89,8 @@ def reliability(predicted: np.ndarray, observed: np.ndarray, n_bins: int = 10) -
     mean_predicted = np.divide(sum_predicted, counts, out=np.zeros(n_bins), where=filled)
     observed_frequency = np.divide(sum_observed, counts, out=np.zeros(n_bins), where=filled)
     total = probabilities.size
-    ece = float(np.sum(counts * np.abs(observed_frequency - mean_predicted)) / total) if total else 0.0
+    gaps = counts * np.abs(observed_frequency - mean_predicted)
+    ece = float(gaps.sum() / total) if total else 0.0
     return Calibration(n_bins, ece, read_only(np.linspace(0.0, 1.0, n_bins + 1)),
                        read_only(mean_predicted), read_only(observed_frequency),
                        read_only(counts.astype(np.int64)))

@@ -172,7 +172,8 @@ def threshold_for_recall(scores: np.ndarray, is_defective: np.ndarray,
             arrays are inconsistent.
     """
     if not 0.0 < target_recall <= 1.0:
-        raise ValueError(f"target_recall must be in (0, 1]; received target_recall={target_recall}.")
+        raise ValueError(
+            f"target_recall must be in (0, 1]; received target_recall={target_recall}.")
     values, positive = _checked(scores, is_defective)
     defect_scores = np.sort(values[positive])[::-1]
     if defect_scores.size == 0:

@@ -73,8 +73,10 @@ def test_sigmoid_classes_are_clean_and_defective(models, images):
     p_defective = float(model.predict(_fit(images[0])[None, ..., None], verbose=0)[0, 0])
     explainer = Explainer(model)
     assert explainer.is_binary and explainer.n_classes == 2
-    assert explainer.explain(images[0], class_index=1).probability == pytest.approx(p_defective, abs=1e-5)
-    assert explainer.explain(images[0], class_index=0).probability == pytest.approx(1 - p_defective, abs=1e-5)
+    defective = explainer.explain(images[0], class_index=1)
+    clean = explainer.explain(images[0], class_index=0)
+    assert defective.probability == pytest.approx(p_defective, abs=1e-5)
+    assert clean.probability == pytest.approx(1 - p_defective, abs=1e-5)
     always_defective = Explainer(model, decision_threshold=0.0)
     assert always_defective.explain(images[0]).class_index == 1
 
@@ -121,7 +123,8 @@ def test_compiled_body_gives_the_same_maps_as_eager_execution(models, images, ou
     eager = Explainer(models[output], compile_body=False)
     assert compiled.compiled and not eager.compiled
     for method in CamMethod:
-        for fast, slow in zip(compiled.explain_batch(images, method), eager.explain_batch(images, method)):
+        pairs = zip(compiled.explain_batch(images, method), eager.explain_batch(images, method))
+        for fast, slow in pairs:
             np.testing.assert_allclose(fast.heatmap, slow.heatmap, atol=1e-5)
             assert fast.probability == pytest.approx(slow.probability, abs=1e-6)
 
@@ -137,3 +140,14 @@ def test_layer_bypassed_by_a_skip_connection_is_explained_eagerly():
     assert not bypassed.compiled and Explainer(model, layer_name="join").compiled
     heat_map = bypassed.explain(np.random.default_rng(2).random((32, 32)))
     assert heat_map.heatmap.shape == (32, 32) and np.isfinite(heat_map.heatmap).all()
+
+
+def test_long_batches_are_explained_in_chunks_in_order(models):
+    from sem_core.explain.cam import CHUNK_SIZE
+
+    images = np.random.default_rng(3).random((CHUNK_SIZE + 3, SIZE, SIZE)).astype(np.float32)
+    explainer = Explainer(models["softmax"])
+    heat_maps = explainer.explain_batch(images)
+    assert len(heat_maps) == CHUNK_SIZE + 3
+    alone = explainer.explain(images[-1])
+    np.testing.assert_allclose(heat_maps[-1].heatmap, alone.heatmap, atol=1e-5)

@@ -20,7 +20,8 @@ def test_overlay_is_rgb_at_the_original_size_for_any_heat_map_size():
 def test_alpha_zero_gives_the_image_and_alpha_one_the_colours():
     image = np.full((32, 40), 0.5, np.float32)
     heat = np.random.default_rng(0).random((32, 40)).astype(np.float32)
-    np.testing.assert_array_equal(overlay(image, heat, alpha=0.0), np.full((32, 40, 3), 128, np.uint8))
+    np.testing.assert_array_equal(overlay(image, heat, alpha=0.0),
+                                  np.full((32, 40, 3), 128, np.uint8))
     np.testing.assert_array_equal(overlay(image, heat, alpha=1.0, colormap="inferno"),
                                   colorize(heat, "inferno"))
     with pytest.raises(ValueError, match="alpha=1.5"):
@@ -40,8 +41,10 @@ def test_colormaps_run_from_their_low_to_their_high_colour(colormap):
     if colormap is not Colormap.JET:  # jet is dark at both ends by design
         brightness = ramp.sum(axis=1)
         assert brightness[-1] > brightness[0]
-    known = {Colormap.GRAY: ([0, 0, 0], [255, 255, 255]), Colormap.VIRIDIS: ([68, 1, 84], [253, 231, 37]),
-             Colormap.INFERNO: ([0, 0, 4], [252, 255, 164]), Colormap.HOT: ([0, 0, 0], [255, 255, 255]),
+    known = {Colormap.GRAY: ([0, 0, 0], [255, 255, 255]),
+             Colormap.VIRIDIS: ([68, 1, 84], [253, 231, 37]),
+             Colormap.INFERNO: ([0, 0, 4], [252, 255, 164]),
+             Colormap.HOT: ([0, 0, 0], [255, 255, 255]),
              Colormap.JET: ([0, 0, 128], [128, 0, 0])}
     low, high = known[colormap]
     np.testing.assert_allclose(ramp[0], low, atol=1)

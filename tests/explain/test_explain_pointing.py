@@ -76,7 +76,8 @@ def trained_screener():
                                  kernel_initializer=keras.initializers.GlorotUniform(seed=2))(x)
     model = keras.Model(inputs, outputs)
     model.compile(keras.optimizers.Adam(0.003), "binary_crossentropy", metrics=["accuracy"])
-    model.fit(train_images[..., None], train_labels, epochs=15, batch_size=32, shuffle=False, verbose=0)
+    model.fit(train_images[..., None], train_labels, epochs=15, batch_size=32, shuffle=False,
+              verbose=0)
     return model, _blob_images(rng, 60)
 
 

@@ -9,9 +9,11 @@ from sem_core.classes import CLASSES
 from sem_core.metrics import EvaluationReport, evaluate_predictions
 
 # Ten images; Opens, Scratches and Vias are absent, Other is absent but predicted once.
-TRUE = ["Clean", "Clean", "Clean", "Clean", "Bridges", "Bridges", "Cracks", "Cracks", "Shorts", "Shorts"]
+TRUE = ["Clean", "Clean", "Clean", "Clean", "Bridges", "Bridges", "Cracks", "Cracks",
+        "Shorts", "Shorts"]
 SCORES = [0.1, 0.2, 0.3, 0.7, 0.9, 0.8, 0.4, 0.95, 0.6, 0.85]
-FINAL = ["Clean", "Clean", "Clean", "Bridges", "Bridges", "Shorts", "Clean", "Cracks", "Shorts", "Other"]
+FINAL = ["Clean", "Clean", "Clean", "Bridges", "Bridges", "Shorts", "Clean", "Cracks",
+         "Shorts", "Other"]
 THRESHOLD = 0.5
 
 
@@ -34,8 +36,11 @@ def test_end_to_end_matrix_matches_hand_count_and_escape_lands_in_clean(report):
 
 def test_per_class_scores_and_averages_match_hand_values(report):
     scores = report.per_class
-    assert (scores["Clean"].precision, scores["Clean"].recall, scores["Clean"].f1) == (0.75, 0.75, 0.75)
-    assert (scores["Bridges"].precision, scores["Bridges"].recall, scores["Bridges"].f1) == (0.5, 0.5, 0.5)
+    def triple(name):
+        return scores[name].precision, scores[name].recall, scores[name].f1
+
+    assert triple("Clean") == (0.75, 0.75, 0.75)
+    assert triple("Bridges") == (0.5, 0.5, 0.5)
     assert scores["Cracks"].precision == 1.0 and scores["Cracks"].recall == 0.5
     assert scores["Cracks"].f1 == pytest.approx(2 / 3)
     # Absent and never predicted: zeros, support 0, and no NaN.
@@ -55,7 +60,8 @@ def test_averages_follow_sklearn_zero_division_zero():
     truth = rng.choice(CLASSES[:5], size=60).tolist()      # three classes never occur
     final = rng.choice(CLASSES[:6], size=60).tolist()      # one of them is predicted
     report = evaluate_predictions(truth, rng.random(60), 0.5, final)
-    assert report.macro_f1 == pytest.approx(f1_score(truth, final, average="macro", zero_division=0))
+    assert report.macro_f1 == pytest.approx(
+        f1_score(truth, final, average="macro", zero_division=0))
     assert report.weighted_f1 == pytest.approx(
         f1_score(truth, final, average="weighted", zero_division=0))
     assert report.accuracy == pytest.approx(accuracy_score(truth, final))
@@ -71,7 +77,8 @@ def test_stage1_rates_and_curves_match_hand_values(report):
     assert stage1.escape.low < stage1.escape_rate < stage1.escape.high
     # 22 of the 24 (defect, clean) pairs are ordered correctly.
     assert report.stage1.roc.auc == pytest.approx(22 / 24)
-    assert report.stage1.precision_recall.average_precision == pytest.approx((4 + 5 / 6 + 6 / 7) / 6)
+    average_precision = report.stage1.precision_recall.average_precision
+    assert average_precision == pytest.approx((4 + 5 / 6 + 6 / 7) / 6)
 
 
 def test_stage2_matrix_covers_passed_defects_and_counts_the_escape(report):
@@ -91,7 +98,8 @@ def test_stage2_labels_given_for_every_defect_include_the_escape():
     assert report.stage2.n_without_prediction == 0
     assert report.stage2.scores.confusion.matrix[1, 1] == 2
     with pytest.raises(ValueError, match=r"stage2_labels\[4\] = 'Clean'"):
-        evaluate_predictions(TRUE, SCORES, THRESHOLD, FINAL, stage2_labels=[None] * 4 + ["Clean"] * 6)
+        evaluate_predictions(TRUE, SCORES, THRESHOLD, FINAL,
+                             stage2_labels=[None] * 4 + ["Clean"] * 6)
 
 
 def test_merged_bridges_shorts_counts_their_confusion_as_correct(report):
@@ -134,7 +142,8 @@ def test_json_has_the_promised_keys_and_round_trips(report):
         assert key in data
     assert set(data["per_class"]["Clean"]) >= {"precision", "recall", "f1", "support"}
     assert set(data["confusion_matrix"]) == {"labels", "matrix"}
-    assert set(data["stage1"]) >= {"threshold", "escape_rate", "overkill_rate", "recall", "specificity"}
+    assert set(data["stage1"]) >= {"threshold", "escape_rate", "overkill_rate", "recall",
+                                   "specificity"}
     assert data["n_images"] == 10 and data["stage1"]["threshold"] == THRESHOLD
     restored = EvaluationReport.from_json(report.to_json())
     assert restored.to_dict() == report.to_dict()
@@ -149,7 +158,8 @@ def test_final_probabilities_give_top_label_calibration():
     # Every confidence is 0.9 and 6 of 10 are right: ECE = |0.6 - 0.9|.
     assert report.calibration.ece == pytest.approx(0.3)
     with pytest.raises(ValueError, match=r"shape \(10, 8\)"):
-        evaluate_predictions(TRUE, SCORES, THRESHOLD, FINAL, final_probabilities=probabilities[:, :7])
+        evaluate_predictions(TRUE, SCORES, THRESHOLD, FINAL,
+                             final_probabilities=probabilities[:, :7])
 
 
 def test_bad_input_is_named_in_the_error():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sem_core.metrics import precision_recall_curve, roc_curve, stage1_rates_at, threshold_for_recall
+from sem_core.metrics import (precision_recall_curve, roc_curve, stage1_rates_at,
+                              threshold_for_recall)
 
 SCORES = np.array([0.1, 0.2, 0.3, 0.7, 0.9, 0.8, 0.4, 0.95, 0.6, 0.85])
 DEFECTIVE = np.array([False] * 4 + [True] * 6)
