@@ -19,6 +19,7 @@ from sem_core.classes import CLASSES, CLEAN, DEFECTIVE, STAGE2_CLASSES
 from sem_core.data.image_io import load_image
 from sem_core.data.sources import ImageSource
 from sem_core.errors import ImageLoadError
+from sem_core.models.preprocessing import prepare_batch
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 
@@ -96,21 +97,6 @@ class CascadeResult:
         for stage, milliseconds in self.timings_ms.items():
             row[f"{stage}_ms"] = milliseconds
         return row
-
-
-def resize_batch(images: Sequence[np.ndarray], size: int) -> np.ndarray:
-    """Area-resize grayscale images to (N, size, size, 1) float32, as the models expect."""
-    from PIL import Image
-
-    out = np.empty((len(images), size, size, 1), dtype=np.float32)
-    for index, pixels in enumerate(images):
-        if pixels.shape != (size, size):
-            resized = Image.fromarray(pixels.astype(np.float32), mode="F").resize(
-                (size, size), Image.Resampling.BOX if min(pixels.shape) >= size else Image.Resampling.BILINEAR
-            )
-            pixels = np.asarray(resized, dtype=np.float32)
-        out[index, :, :, 0] = np.clip(pixels, 0.0, 1.0)
-    return out
 
 
 def combine_stages(
@@ -197,7 +183,7 @@ class Cascade:
                                                error_kind=error.kind.value)
         decode_ms = 1000.0 * (time.perf_counter() - started) / max(len(sources), 1)
         if decoded:
-            batch = resize_batch([item[1] for item in decoded], self.config.image_size)
+            batch = prepare_batch([item[1] for item in decoded], self.config.image_size)
             started = time.perf_counter()
             p1 = np.asarray(self.stage1(batch), dtype=np.float64).reshape(-1)
             stage1_ms = 1000.0 * (time.perf_counter() - started) / len(decoded)
