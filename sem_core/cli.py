@@ -15,8 +15,10 @@ from collections.abc import Sequence
 # Modules that contribute commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "sem_core.data.cli",
+    "sem_core.data.synth.cli",
     "sem_core.train.cli",
     "sem_core.inference_cli",
+    "sem_core.retrain_cli",
 )
 
 

@@ -1,0 +1,115 @@
+"""Secondary-electron signal of a scene (spec B3): material levels, edge bloom, texture.
+
+``S = I_base (1 + s_t T_m) + h [A_in e^(-d_in/l_in) 1_in + A_out e^(-d_out/l_out) 1_out] + extra``
+
+Distances come from ``distance_transform_edt`` on the supersampled topography. Every bloom term
+is tapered smoothly to exactly zero at ``BLOOM_REACH`` decay lengths, so a geometry edit changes
+the signal only within a known radius: the clean twin differs only inside the dilated mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from sem_core.data.synth.canvas import FieldGeometry, Material, SceneMaps
+from sem_core.data.synth.scene_params import LookParams
+
+BLOOM_REACH = 4.6
+"""Bloom is cut to zero beyond this many decay lengths (e^-4.6 = 1 %)."""
+
+
+def bloom_reach(look: LookParams) -> float:
+    """Largest distance (reference px) at which an edge still changes the signal."""
+    return BLOOM_REACH * max(look.bloom_in_length, look.bloom_out_length)
+
+
+def _decay(distance: np.ndarray, length: float) -> np.ndarray:
+    """exp(-d / length) multiplied by a smooth taper reaching 0 at BLOOM_REACH lengths."""
+    ratio = distance / (BLOOM_REACH * length)
+    taper = np.clip(1.0 - ratio * ratio, 0.0, None) ** 2
+    return np.exp(-distance / length) * taper
+
+
+def edge_pixels(topo: np.ndarray) -> np.ndarray:
+    """Pixels on either side of a topography edge (4-neighbourhood)."""
+    edges = np.zeros(topo.shape, bool)
+    vertical = topo[:-1] != topo[1:]
+    horizontal = topo[:, :-1] != topo[:, 1:]
+    edges[:-1] |= vertical
+    edges[1:] |= vertical
+    edges[:, :-1] |= horizontal
+    edges[:, 1:] |= horizontal
+    return edges
+
+
+def edge_distance(topo: np.ndarray, step: float) -> tuple[np.ndarray, tuple]:
+    """Distance (reference px) of every pixel to the nearest topography edge, and that edge pixel.
+
+    One Euclidean distance transform to the pixels that flank an edge serves both sides: a
+    pixel n pixels from the edge is n - 1 pixels from the nearest flanking pixel, and the edge
+    runs half a pixel beyond it.
+
+    Args:
+        topo: Boolean raised-region mask on the canvas.
+        step: Reference px per canvas px.
+
+    Returns:
+        (distance, nearest): distance is infinite everywhere when there is no edge; ``nearest``
+        holds the canvas indices of the nearest flanking pixel.
+    """
+    edges = edge_pixels(topo)
+    if not edges.any():
+        rows, cols = np.indices(topo.shape)
+        return np.full(topo.shape, np.inf), (rows, cols)
+    distance, nearest = ndimage.distance_transform_edt(~edges, return_indices=True)
+    return (distance + 0.5) * step, tuple(nearest)
+
+
+def neighbour_max(values: np.ndarray) -> np.ndarray:
+    """Maximum over each pixel and its 4 neighbours."""
+    out = values.copy()
+    np.maximum(out[:-1], values[1:], out=out[:-1])
+    np.maximum(out[1:], values[:-1], out=out[1:])
+    np.maximum(out[:, :-1], values[:, 1:], out=out[:, :-1])
+    np.maximum(out[:, 1:], values[:, :-1], out=out[:, 1:])
+    return out
+
+
+def upsample(values: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upsampling by an integer factor (smooth fields only)."""
+    if factor == 1:
+        return values
+    return np.repeat(np.repeat(values, factor, axis=0), factor, axis=1)
+
+
+def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
+                  textures: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Render the SE signal of a scene on the canvas.
+
+    Args:
+        maps: The (possibly defect-edited) scene maps.
+        look: Bloom and texture parameters.
+        geometry: Canvas geometry.
+        textures: Two unit-variance fields on the padded output grid (top and substrate).
+
+    Returns:
+        Float64 canvas signal.
+    """
+    step = geometry.canvas_to_reference()
+    material = np.clip(maps.material, 0, Material.COUNT - 1)
+    top_weight = np.array([0.0, 1.0, 0.0, -1.0])[material]
+    sub_weight = np.array([1.0, 0.0, 0.7, 0.0])[material]
+    texture = (top_weight * upsample(textures[0], geometry.supersample)
+               + sub_weight * upsample(textures[1], geometry.supersample))
+    signal = maps.intensity * (1.0 + look.texture_strength * texture)
+    distance, nearest = edge_distance(maps.topo, step)
+    near = distance < bloom_reach(look)
+    inside = maps.topo[near]
+    # inside: the pixel's own step height; outside: the height of the feature across the edge
+    edge_height = np.where(inside, maps.height[near], neighbour_max(maps.height)[nearest][near])
+    amplitude = np.where(inside, look.bloom_in, look.bloom_out)
+    length = np.where(inside, look.bloom_in_length, look.bloom_out_length)
+    signal[near] += amplitude * edge_height * _decay(distance[near], length)
+    signal += maps.extra
+    return signal

@@ -1,0 +1,42 @@
+"""Tone mapping to uint8 (spec B4.6) from pixels outside the dilated defect mask.
+
+The defect never sets the grey scale: percentiles come only from pixels the defect cannot have
+changed, so the defect image and its clean twin share one mapping, and no class shifts the
+global histogram through the tone map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sem_core.data.synth.imaging_params import ImagingParams
+
+HIGH_PERCENTILE = 99.7
+EPSILON = 1e-9
+
+
+def tone_range(image: np.ndarray, exclude: np.ndarray, params: ImagingParams) -> tuple[float, float]:
+    """(p_lo, p_hi) of the pixels outside ``exclude`` (all pixels if too few remain)."""
+    pool = image[~exclude]
+    if pool.size < 0.1 * image.size:
+        pool = image.ravel()
+    low, high = np.percentile(pool, [params.tone_low_percentile, HIGH_PERCENTILE])
+    return float(low), float(max(high, low + EPSILON))
+
+
+def tone_map(image: np.ndarray, exclude: np.ndarray, params: ImagingParams) -> np.ndarray:
+    """Map the noisy signal linearly to [o_lo, o_hi], clip, apply gamma, quantise to uint8.
+
+    Args:
+        image: Float signal (H, W).
+        exclude: Boolean (H, W) dilated defect mask whose pixels do not set the range.
+        params: Tone parameters (low percentile, output range, gamma).
+
+    Returns:
+        uint8 (H, W).
+    """
+    low, high = tone_range(image, exclude, params)
+    span = params.tone_out_high - params.tone_out_low
+    mapped = params.tone_out_low + (image - low) * (span / (high - low))
+    mapped = np.clip(mapped, 0.0, 1.0) ** params.tone_gamma
+    return np.rint(mapped * 255.0).astype(np.uint8)
