@@ -1,0 +1,23 @@
+"""Background retrain jobs: one at a time, in their own process, watched through a folder.
+
+``start_retrain`` (``launcher``) takes the lock (``lock``), writes the job folder (``state``) and
+starts ``python -m sem_core retrain --run-job``, whose body is ``worker.run_job``; progress lines
+go to ``events.jsonl`` with a heartbeat (``events``). ``promote`` and ``rollback``
+(``promotion``) switch the active bundle with an append-only log of evidence. Importing this
+package does not load TensorFlow.
+"""
+
+from sem_core.jobs.launcher import (JobHandle, cancel_job, job_state, list_jobs, running_job,
+                                    start_retrain)
+from sem_core.jobs.lock import JobLock, LockOwner, RetrainBusyError
+from sem_core.jobs.promotion import (PromotionAction, PromotionError, PromotionRecord,
+                                     earlier_active, promote, read_log, rollback)
+from sem_core.jobs.state import (JobState, JobStatus, RetrainRequest, TrainingMode,
+                                 default_jobs_root, read_events)
+
+__all__ = [
+    "JobHandle", "JobLock", "JobState", "JobStatus", "LockOwner", "PromotionAction",
+    "PromotionError", "PromotionRecord", "RetrainBusyError", "RetrainRequest", "TrainingMode",
+    "cancel_job", "default_jobs_root", "earlier_active", "job_state", "list_jobs", "promote",
+    "read_events", "read_log", "rollback", "running_job", "start_retrain",
+]

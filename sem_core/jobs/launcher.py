@@ -1,0 +1,213 @@
+"""Start, watch and cancel retrain jobs from any process (the app, the CLI, a test).
+
+``start_retrain`` takes the lock (refusing a second job with ``RetrainBusyError``), writes the
+job folder and starts ``python -m sem_core retrain --run-job FOLDER`` as a separate process in
+its own session, so it survives page reloads, browser disconnects and a restart of the server.
+``job_state`` reads ``state.json`` and notices a job whose process died (``interrupted``);
+``cancel_job`` asks the process to stop (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sem_core.jobs.lock import JobLock, process_alive
+from sem_core.jobs.state import (CANCEL_FILE, LOG_FILE, REQUEST_FILE, JobState, JobStatus,
+                                 RetrainRequest, atomic_write_json, read_state, updated,
+                                 write_state)
+from sem_core.jobs.worker import remove_stale_partials
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+_CHILDREN: dict[int, subprocess.Popen] = {}  # kept so finished children are reaped
+
+
+@dataclass(frozen=True)
+class JobHandle:
+    """A started job.
+
+    Attributes:
+        job_id: Its identifier.
+        folder: Its folder (request, state, events, log).
+        pid: Its process.
+    """
+
+    job_id: str
+    folder: Path
+    pid: int
+
+
+def new_job_id() -> str:
+    """A sortable, unique job identifier: ``retrain-<UTC time>-<random>``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"retrain-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def prepare_job(request: RetrainRequest, jobs_root: str | os.PathLike) -> tuple[Path, JobLock]:
+    """Take the lock and write a new job folder with its request (state ``starting``).
+
+    Raises:
+        RetrainBusyError: When another job runs.
+        sem_core.registry.BundleError: When ``request.out`` already exists.
+    """
+    from sem_core.registry import BundleError, utc_now
+
+    request = replace(request, data=_absolute(request.data), out=_absolute(request.out),
+                      base_bundle=_absolute(request.base_bundle),
+                      labels=_absolute(request.labels) if request.labels else None)
+    out = Path(request.out)
+    if out.exists():
+        raise BundleError(f"{out}: already exists; bundles are never overwritten. Choose a new folder.")
+    root = Path(jobs_root)
+    lock = JobLock(root)
+    job_id = new_job_id()
+    lock.acquire(job_id)
+    try:
+        folder = root / job_id
+        folder.mkdir(parents=True)
+        atomic_write_json(folder / REQUEST_FILE, request.to_dict())
+        write_state(folder, JobState(job_id, JobStatus.STARTING, os.getpid(), utc_now(), utc_now(),
+                                     "starting the job process"))
+    except BaseException:
+        lock.release(job_id)
+        raise
+    return folder, lock
+
+
+def start_retrain(request: RetrainRequest, jobs_root: str | os.PathLike, *,
+                  python: str = sys.executable) -> JobHandle:
+    """Start a retrain job in the background.
+
+    Args:
+        request: What to retrain.
+        jobs_root: Folder of the job folders and the lock.
+        python: Interpreter to run the job with. Default: this one.
+
+    Returns:
+        The ``JobHandle``.
+
+    Raises:
+        RetrainBusyError: When another job runs (its id, process and start time are named).
+        sem_core.registry.BundleError: When ``request.out`` already exists.
+    """
+    folder, lock = prepare_job(request, jobs_root)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH", "")]))}
+    try:
+        with open(folder / LOG_FILE, "ab") as log:
+            child = subprocess.Popen(
+                [python, "-m", "sem_core", "retrain", "--run-job", str(folder.resolve())],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=environment,
+                start_new_session=True)
+    except BaseException:
+        write_state(folder, updated(read_state(folder), status=JobStatus.FAILED,
+                                    message="the job process could not be started"))
+        lock.release(folder.name)
+        raise
+    _CHILDREN[child.pid] = child
+    lock.hand_over(folder.name, child.pid)
+    return JobHandle(folder.name, folder, child.pid)
+
+
+def job_state(folder: str | os.PathLike) -> JobState | None:
+    """The job's state; a running job whose process is gone is recorded as ``interrupted``."""
+    folder = Path(folder)
+    state = read_state(folder)
+    if state is None or state.status.finished:
+        return state
+    _reap(state.pid)
+    if state.pid and not process_alive(state.pid):
+        time.sleep(0.2)  # the process may have written its final state just now
+        state = read_state(folder) or state
+        if not state.status.finished:
+            state = write_state(folder, updated(state, status=JobStatus.INTERRUPTED, message=(
+                f"the job process {state.pid} ended without finishing (killed or crashed); no "
+                "bundle was added and the active bundle is untouched")))
+            JobLock(folder.parent).release(folder.name)
+            _cleanup_partials(folder)
+    return state
+
+
+def cancel_job(folder: str | os.PathLike, *, grace_s: float = 30.0) -> JobState | None:
+    """Ask a job to stop; kill it if it has not stopped after ``grace_s`` seconds.
+
+    Args:
+        folder: The job folder.
+        grace_s: Seconds to wait for a clean stop before SIGKILL. Default: 30.
+
+    Returns:
+        The job's state afterwards.
+    """
+    folder = Path(folder)
+    state = job_state(folder)
+    if state is None or state.status.finished:
+        return state
+    (folder / CANCEL_FILE).write_text("cancel requested\n", encoding="utf-8")
+    _signal(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and process_alive(state.pid):
+        _reap(state.pid)
+        time.sleep(0.2)
+    if process_alive(state.pid):
+        _signal(state.pid, signal.SIGKILL)
+        for _ in range(50):
+            _reap(state.pid)
+            if not process_alive(state.pid):
+                break
+            time.sleep(0.1)
+    state = read_state(folder) or state
+    if not state.status.finished:
+        state = write_state(folder, updated(state, status=JobStatus.CANCELLED,
+                                            message="cancelled on request; no bundle written"))
+        JobLock(folder.parent).release(folder.name)
+        _cleanup_partials(folder)
+    return state
+
+
+def list_jobs(jobs_root: str | os.PathLike) -> list[JobState]:
+    """Every job under ``jobs_root``, newest first."""
+    root = Path(jobs_root)
+    if not root.is_dir():
+        return []
+    states = [job_state(folder) for folder in sorted(root.iterdir(), reverse=True)
+              if folder.is_dir() and (folder / REQUEST_FILE).is_file()]
+    return [state for state in states if state is not None]
+
+
+def running_job(jobs_root: str | os.PathLike) -> JobState | None:
+    """The job holding the lock if its process runs, else None."""
+    owner = JobLock(jobs_root).live_owner()
+    return None if owner is None else job_state(Path(jobs_root) / owner.job_id)
+
+
+def _signal(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def _reap(pid: int) -> None:
+    child = _CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:
+        _CHILDREN.pop(pid, None)
+
+
+def _cleanup_partials(folder: Path) -> None:
+    from sem_core.jobs.state import read_request
+
+    try:
+        remove_stale_partials(Path(read_request(folder).out).parent)
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,94 @@
+"""Image embeddings from a bundle's penultimate layers, for the out-of-sample label model.
+
+Each image passes once through side models built on the bundle's two stages (the shared models
+are not changed): stage 1's pooled features and its probability, stage 2's pooled backbone
+features and its class probabilities. The concatenated pooled features are the embedding a small
+cross-validated classifier learns from (see ``out_of_sample``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sem_core.data.manifest import Manifest, ManifestEntry
+from sem_core.registry import LoadedBundle
+
+STAGE1_FEATURES_LAYER = "pool"
+STAGE2_FEATURES_LAYER = "head_pool"
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureSet:
+    """Embeddings and stage outputs of the images that decoded.
+
+    Attributes:
+        entries: The manifest entries, one per row below.
+        features: (N, D) float32 embeddings (stage-1 then stage-2 pooled features).
+        stage1_probability: (N,) probability of Defective.
+        stage2_probabilities: (N, 7) defect-class probabilities.
+        failures: (path, reason) of each image left out because it could not be decoded.
+    """
+
+    entries: tuple[ManifestEntry, ...]
+    features: np.ndarray
+    stage1_probability: np.ndarray
+    stage2_probabilities: np.ndarray
+    failures: tuple[tuple[str, str], ...]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _side_model(model, layer_name: str):
+    """A model sharing ``model``'s layers that returns (features, output); ``model`` is unchanged."""
+    import keras
+
+    return keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+
+
+def extract_features(
+    bundle: LoadedBundle,
+    manifest: Manifest,
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+) -> FeatureSet:
+    """Decode every image of ``manifest`` and run it through both stages' side models.
+
+    Args:
+        bundle: The loaded bundle whose layers give the embeddings.
+        manifest: The images (any split).
+        batch_size: Images per model call. Default: 32.
+        progress: Called with (images done, total) after each batch. Default: None.
+
+    Returns:
+        The ``FeatureSet`` (failed files listed, not raised).
+    """
+    from sem_core.train.pipeline import decode_images
+
+    entries = list(manifest.entries)
+    paths = [manifest.resolve(entry) for entry in entries]
+    decoded = decode_images(paths, [entry.label for entry in entries], int(bundle.info.input_size))
+    failed = {failure.path for failure in decoded.failures}
+    kept = tuple(entry for entry, path in zip(entries, paths) if str(path) not in failed)
+    stage1 = _side_model(bundle.stage1, STAGE1_FEATURES_LAYER)
+    stage2 = _side_model(bundle.stage2, STAGE2_FEATURES_LAYER)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for start in range(0, len(kept), batch_size):
+        batch = decoded.pixels[start:start + batch_size].astype(np.float32) / 255.0
+        features1, probability1 = (np.asarray(out) for out in stage1.predict_on_batch(batch))
+        features2, probabilities2 = (np.asarray(out) for out in stage2.predict_on_batch(batch))
+        parts.append((np.concatenate([features1, features2], axis=1), probability1[:, 0],
+                      probabilities2))
+        if progress is not None:
+            progress(min(start + batch_size, len(kept)), len(kept))
+    width = stage1.outputs[0].shape[-1] + stage2.outputs[0].shape[-1]
+    features, probability1, probabilities2 = (
+        (np.concatenate(column) for column in zip(*parts)) if parts else
+        (np.zeros((0, width)), np.zeros(0), np.zeros((0, stage2.outputs[1].shape[-1]))))
+    return FeatureSet(kept, features.astype(np.float32), probability1.astype(np.float64),
+                      probabilities2.astype(np.float64),
+                      tuple((failure.path, failure.reason) for failure in decoded.failures))

@@ -1,0 +1,53 @@
+"""The job folder: request round trip, atomic state, progress lines read incrementally."""
+
+import json
+import subprocess
+import sys
+
+from sem_core.jobs import JobState, JobStatus, RetrainRequest, TrainingMode, job_state, read_events
+from sem_core.jobs.state import EVENTS_FILE, read_state, write_state
+from sem_core.jobs.worker import retrain_command
+
+
+def test_request_round_trips_through_json():
+    request = RetrainRequest("data", "base", "out", labels="labels.db", mode="scratch", epochs=3)
+    again = RetrainRequest.from_dict(json.loads(json.dumps(request.to_dict())))
+    assert again == request and again.mode == TrainingMode.SCRATCH
+
+
+def test_retrain_command_repeats_the_request():
+    request = RetrainRequest("my data", "base", "out", labels="l.db", mode="scratch", epochs=2)
+    command = retrain_command(request)
+    assert command.startswith("python -m sem_core retrain --bundle base --data 'my data'")
+    assert "--from-scratch" in command and "--epochs 2" in command and "--labels l.db" in command
+
+
+def test_read_events_returns_complete_lines_and_the_next_offset(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    path.write_text('{"kind": "message", "message": "a"}\n{"kind": "batch", "ba')
+    events, offset = read_events(tmp_path)
+    assert [event["kind"] for event in events] == ["message"]
+    with open(path, "a") as handle:
+        handle.write('tch": 1}\n{"kind": "epoch"}\n')
+    more, offset = read_events(tmp_path, offset)
+    assert [event["kind"] for event in more] == ["batch", "epoch"]
+    assert read_events(tmp_path, offset) == ([], offset)
+
+
+def test_state_is_replaced_whole(tmp_path):
+    write_state(tmp_path, JobState("job", JobStatus.RUNNING, pid=12, message="training"))
+    assert read_state(tmp_path).status == JobStatus.RUNNING
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+def test_a_running_job_whose_process_died_reads_as_interrupted(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / "request.json").write_text(json.dumps(RetrainRequest("d", "b", "o").to_dict()))
+    write_state(folder, JobState("job", JobStatus.RUNNING, pid=int(finished.stdout)))
+    state = job_state(folder)
+    assert state.status == JobStatus.INTERRUPTED
+    assert "untouched" in state.message
+    assert read_state(folder).status == JobStatus.INTERRUPTED

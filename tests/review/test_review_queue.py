@@ -1,0 +1,61 @@
+"""The review queue end to end with a (tiny, untrained) bundle: what is in it, in what order,
+and that it survives a save and load."""
+
+import pytest
+
+from sem_core.data.layouts import load_dataset
+from sem_core.labels import DecisionSource, LabelStore, ensure_sha256, pinned_heldout
+from sem_core.registry import load_bundle
+from sem_core.review import ReviewConfig, ReviewQueue, ReviewReason, build_review_queue
+
+
+@pytest.fixture(scope="module")
+def loaded(review_bundle):
+    return load_bundle(review_bundle)
+
+
+@pytest.fixture(scope="module")
+def base(review_dataset):
+    return ensure_sha256(load_dataset(review_dataset).manifest)
+
+
+def test_queue_covers_train_and_validation_and_pins_the_held_out_split(loaded, base, tmp_path):
+    store = LabelStore(tmp_path / "labels.db")
+    queue = build_review_queue(loaded, base, store, ReviewConfig(include_reviewed=True))
+    assert queue.n_images == sum(entry.split != "Test" for entry in base.entries)
+    assert {item.split for item in queue.items} <= {"Train", "Validation"}
+    assert len(queue) > 0 and all(item.reasons for item in queue.items)
+    assert all(0.0 <= item.score <= 1.0 for item in queue.items)
+    pinned = pinned_heldout(store)
+    assert pinned.sha256s == {entry.sha256 for entry in base.entries if entry.split == "Test"}
+
+
+def test_flagged_first_and_decided_images_left_out(loaded, base, tmp_path):
+    store = LabelStore(tmp_path / "labels.db")
+    train = [entry for entry in base.entries if entry.split == "Train"]
+    flagged, decided = train[0], train[1]
+    store.set_label(flagged.sha256, flagged.path, flagged.label, base_label=flagged.label,
+                    source=DecisionSource.REVIEW_REQUEST, note="odd look in Inspect")
+    store.set_label(decided.sha256, decided.path, "Other", base_label=decided.label)
+    queue = build_review_queue(loaded, base, store)
+    assert queue.items[0].sha256 == flagged.sha256
+    assert ReviewReason.FLAGGED in queue.items[0].reasons
+    assert decided.sha256 not in {item.sha256 for item in queue.items}
+    with_decided = build_review_queue(loaded, base, store, ReviewConfig(include_reviewed=True))
+    again = next(item for item in with_decided.items if item.sha256 == decided.sha256)
+    assert again.given_label == "Other"  # the queue judges today's label, not the base one
+
+
+def test_queue_round_trips_through_json(loaded, base, tmp_path):
+    queue = build_review_queue(loaded, base)
+    path = queue.save(tmp_path / "queue.json")
+    again = ReviewQueue.load(path)
+    assert again == queue
+    assert list(again.to_frame().columns)[:4] == ["sha256", "path", "split", "given_label"]
+
+
+def test_loading_something_else_names_the_file(tmp_path):
+    bogus = tmp_path / "queue.json"
+    bogus.write_text("[]")
+    with pytest.raises(ValueError, match="queue.json: not a saved review queue"):
+        ReviewQueue.load(bogus)
