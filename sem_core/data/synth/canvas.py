@@ -10,7 +10,7 @@ needs per canvas pixel; defects edit it before rendering.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -128,6 +128,9 @@ class LayoutTransform:
         return float(a.min()), float(a.max()), float(b.min()), float(b.max())
 
 
+MAP_NAMES: tuple[str, ...] = ("topo", "intensity", "height", "material", "extra")
+
+
 @dataclass
 class SceneMaps:
     """Per-canvas-pixel description of the sample, edited by defects before rendering.
@@ -145,6 +148,8 @@ class SceneMaps:
     height: np.ndarray
     material: np.ndarray
     extra: np.ndarray
+    touched: list = field(default_factory=list, compare=False, repr=False)
+    """Canvas windows edited since the copy (None = everything); limits ``difference``."""
 
     @classmethod
     def blank(cls, side: int, level: float) -> SceneMaps:
@@ -154,12 +159,26 @@ class SceneMaps:
                    np.zeros(shape, np.int8), np.zeros(shape))
 
     def copy(self) -> SceneMaps:
-        """Deep copy (defects edit a copy, the clean twin keeps the original)."""
-        return SceneMaps(*(getattr(self, item.name).copy() for item in fields(self)))
+        """Deep copy with an empty edit record (defects edit a copy, the twin keeps the original)."""
+        return SceneMaps(*(getattr(self, name).copy() for name in MAP_NAMES))
+
+    def touch(self, window: tuple[slice, slice] | None) -> None:
+        """Record that ``window`` (None: the whole canvas) may have been edited."""
+        self.touched.append(window)
+
+    def edited_window(self) -> tuple[slice, slice] | None:
+        """Bounding window of all recorded edits (None when the whole canvas may differ)."""
+        if not self.touched or any(window is None for window in self.touched):
+            return None
+        rows = [w[0] for w in self.touched]
+        cols = [w[1] for w in self.touched]
+        return (slice(min(r.start for r in rows), max(r.stop for r in rows)),
+                slice(min(c.start for c in cols), max(c.stop for c in cols)))
 
     def difference(self, other: SceneMaps) -> np.ndarray:
         """Boolean map of canvas pixels where any map differs from ``other``."""
+        window = self.edited_window() or (slice(None), slice(None))
         changed = np.zeros(self.topo.shape, bool)
-        for item in fields(self):
-            changed |= getattr(self, item.name) != getattr(other, item.name)
+        for name in MAP_NAMES:
+            changed[window] |= getattr(self, name)[window] != getattr(other, name)[window]
         return changed

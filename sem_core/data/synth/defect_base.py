@@ -129,6 +129,10 @@ class Painter:
     def __init__(self, maps: SceneMaps, layout: SceneLayout, window: tuple[slice, slice]) -> None:
         self.maps, self.layout, self.window = maps, layout, window
         self.a, self.b = layout.a[window], layout.b[window]
+        side = maps.topo.shape[0]
+        whole = all(part.start in (None, 0) and part.stop in (None, side) for part in window)
+        maps.touch(None if whole else (slice(window[0].start or 0, window[0].stop or side),
+                                       slice(window[1].start or 0, window[1].stop or side)))
 
     @property
     def empty(self) -> bool:

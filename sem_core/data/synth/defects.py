@@ -11,7 +11,7 @@ import numpy as np
 
 from sem_core.classes import CLEAN, STAGE2_CLASSES
 from sem_core.data.synth import defects_lines, defects_marks, defects_other, defects_section, defects_vias
-from sem_core.data.synth.canvas import SceneMaps
+from sem_core.data.synth.canvas import MAP_NAMES, SceneMaps
 from sem_core.data.synth.config import View
 from sem_core.data.synth.defect_base import DefectRecord, Hardness
 from sem_core.data.synth.layout import SceneLayout
@@ -74,12 +74,22 @@ def edit_scene(rng: np.random.Generator, true_class: str, layout: SceneLayout, c
 
 
 def mask_change(edited: SceneMaps, clean: SceneMaps) -> tuple[np.ndarray, np.ndarray]:
-    """(changed, visible) canvas masks: any difference, and a difference worth annotating."""
+    """(changed, visible) canvas masks: any difference, and a difference worth annotating.
+
+    Only the window the editors touched is compared (the whole canvas when unknown).
+    """
     changed = edited.difference(clean)
-    visible = (edited.topo != clean.topo) | (edited.material != clean.material)
-    visible |= np.abs(edited.height - clean.height) > 0.05
+    visible = np.zeros_like(changed)
+    window = edited.edited_window() or (slice(None), slice(None))
+    if not changed[window].any():
+        return changed, visible
+    new, old = (SceneMaps(*(getattr(m, name)[window] for name in MAP_NAMES)) for m in (edited, clean))
+    part = (new.topo != old.topo) | (new.material != old.material)
+    part |= np.abs(new.height - old.height) > 0.05
     for name in ("intensity", "extra"):
-        delta = np.abs(getattr(edited, name) - getattr(clean, name))
-        peak = float(delta.max()) if delta.size else 0.0
-        visible |= delta > min(VISIBLE_CHANGE, 0.3 * peak) if peak > 0 else False
+        delta = np.abs(getattr(new, name) - getattr(old, name))
+        peak = float(delta.max())
+        if peak > 0:
+            part |= delta > min(VISIBLE_CHANGE, 0.3 * peak)
+    visible[window] = part
     return changed, visible

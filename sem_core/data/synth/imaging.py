@@ -89,8 +89,8 @@ def warp(canvas: np.ndarray, d_rows: np.ndarray, d_cols: np.ndarray) -> np.ndarr
 
 
 def warp_mask(mask: np.ndarray, d_rows: np.ndarray, d_cols: np.ndarray) -> np.ndarray:
-    """Move a boolean mask like ``warp`` moves pixels: True where any of the 2 x 2 source
-    pixels of the bilinear sample is True (so the mask never loses a changed pixel)."""
+    """Move a mask like ``warp`` moves pixels: the OR (bitwise for integer codes) of the 2 x 2
+    source pixels of the bilinear sample, so the mask never loses a changed pixel."""
     side_r, side_c = mask.shape
     rows = np.arange(side_r)[:, None] + d_rows
     cols = np.arange(side_c)[None, :] + d_cols
@@ -101,19 +101,33 @@ def warp_mask(mask: np.ndarray, d_rows: np.ndarray, d_cols: np.ndarray) -> np.nd
 
 
 def block_mean(canvas: np.ndarray, factor: int) -> np.ndarray:
-    """Average ``factor`` x ``factor`` blocks (pixel integration)."""
+    """Average ``factor`` x ``factor`` blocks (pixel integration), as a sum of strided views."""
     if factor == 1:
         return canvas
-    rows, cols = canvas.shape[0] // factor, canvas.shape[1] // factor
-    return canvas.reshape(rows, factor, cols, factor).mean(axis=(1, 3))
+    total = np.zeros((canvas.shape[0] // factor, canvas.shape[1] // factor))
+    for dr in range(factor):
+        for dc in range(factor):
+            total += canvas[dr::factor, dc::factor]
+    return total * (1.0 / (factor * factor))
 
 
 def block_any(mask: np.ndarray, factor: int) -> np.ndarray:
-    """True where any canvas pixel of a block is True."""
+    """True where any canvas pixel of a block is True (work limited to the mask's bounding box)."""
     if factor == 1:
         return mask
-    rows, cols = mask.shape[0] // factor, mask.shape[1] // factor
-    return mask.reshape(rows, factor, cols, factor).any(axis=(1, 3))
+    out = np.zeros((mask.shape[0] // factor, mask.shape[1] // factor), bool)
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if rows.size == 0:
+        return out
+    r0, r1 = rows[0] // factor, rows[-1] // factor + 1
+    c0, c1 = cols[0] // factor, cols[-1] // factor + 1
+    part = mask[r0 * factor:r1 * factor, c0 * factor:c1 * factor]
+    block = np.zeros((r1 - r0, c1 - c0), bool)
+    for dr in range(factor):
+        for dc in range(factor):
+            block |= part[dr::factor, dc::factor]
+    out[r0:r1, c0:c1] = block
+    return out
 
 
 def cubic_weights(count: int, side: int) -> np.ndarray:

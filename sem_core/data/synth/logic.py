@@ -111,7 +111,9 @@ def build_logic(rng: np.random.Generator, layout: SceneLayout,
     position_a = (layout.a + rough_a - origin_a) / step - 0.5
     position_b = (layout.b + rough_b - origin_b) / step - 0.5
     inside = _bilinear(raster, position_a, position_b) > 0.5
-    in_via = (_bilinear(vias_raster, position_a, position_b) > 0.5) & inside
+    nearest = (np.clip(np.rint(position_a), 0, shape[0] - 1).astype(np.intp) * shape[1]
+               + np.clip(np.rint(position_b), 0, shape[1] - 1).astype(np.intp))
+    in_via = (vias_raster.ravel().take(nearest) > 0.5) & inside
     track = np.clip(np.rint((layout.a - offset) / pitch).astype(np.intp) - first, 0, count - 1)
 
     under = _underlayer(rng, layout)
@@ -145,7 +147,7 @@ def _coverage(low: float, high: float, origin: float, step: float, size: int
         return slice(0, 0), np.zeros(0)
     edges = origin + np.arange(first, last + 1) * step
     cover = (np.minimum(edges[1:], high) - np.maximum(edges[:-1], low)) / step
-    return slice(first, last), np.clip(cover, 0.0, 1.0)
+    return slice(first, last), cover
 
 
 def _ensure_pair(layout: SceneLayout, tracks: list, centres: np.ndarray, pitch: float) -> None:
@@ -171,13 +173,14 @@ def _ensure_pair(layout: SceneLayout, tracks: list, centres: np.ndarray, pitch: 
 
 
 def _bilinear(raster: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Bilinear samples of ``raster`` at fractional (rows, cols), edge-clamped."""
-    r0 = np.clip(np.floor(rows).astype(np.intp), 0, raster.shape[0] - 2)
-    c0 = np.clip(np.floor(cols).astype(np.intp), 0, raster.shape[1] - 2)
-    tr = np.clip(rows - r0, 0.0, 1.0)
-    tc = np.clip(cols - c0, 0.0, 1.0)
-    top = raster[r0, c0] * (1 - tc) + raster[r0, c0 + 1] * tc
-    bottom = raster[r0 + 1, c0] * (1 - tc) + raster[r0 + 1, c0 + 1] * tc
+    """Bilinear samples of ``raster`` at fractional (rows, cols), edge-clamped (flat takes)."""
+    width = raster.shape[1]
+    r0 = np.clip(rows.astype(np.intp), 0, raster.shape[0] - 2)
+    c0 = np.clip(cols.astype(np.intp), 0, width - 2)
+    tr, tc = np.clip(rows - r0, 0.0, 1.0), np.clip(cols - c0, 0.0, 1.0)
+    flat, index = raster.ravel(), r0 * width + c0
+    top = flat.take(index) * (1 - tc) + flat.take(index + 1) * tc
+    bottom = flat.take(index + width) * (1 - tc) + flat.take(index + width + 1) * tc
     return top * (1 - tr) + bottom * tr
 
 

@@ -152,12 +152,12 @@ def _render(config: SynthConfig, master_seed: int, split_id: int, idx: int, appl
         signal = imaging.apply_psf(signal, imaging.psf_kernel(imaging_params, geometry))
     with timer.stage("masks"):
         s = geometry.supersample
-        move = (imaging.block_mean(d_rows, s) / s, imaging.block_mean(d_cols, s) / s)
+        move = (d_rows[::s, ::s] / s, d_cols[::s, ::s] / s)  # the mask only needs the gist
         reach = max(bloom_reach(scene_params.look), record.params.get("reach", 0.0))
         radius = imaging.influence_radius(imaging_params, rows, geometry, reach)
-        target_mask = _project_mask(visible, move, rows, geometry)
+        target_mask, changed_mask = _project_masks(visible, changed, move, rows, geometry)
         raw_mask = target_mask if true_class != CLEAN else np.zeros_like(target_mask)
-        influence = _dilate(_project_mask(changed, move, rows, geometry), radius)
+        influence = _dilate(changed_mask, radius)
     with timer.stage("scan"):
         signal *= imaging.background(imaging_params, geometry.padded)
         signal = imaging.scan_artefacts(signal, rows, geometry.scale)
@@ -199,21 +199,31 @@ def _render(config: SynthConfig, master_seed: int, split_id: int, idx: int, appl
                        raw_mask=raw_mask, influence=influence, presentation=presentation)
 
 
-def _project_mask(canvas_mask: np.ndarray, move: tuple[np.ndarray, np.ndarray], rows,
-                  geometry: FieldGeometry) -> np.ndarray:
-    """Carry a canvas mask to the padded output grid through drift and row shifts."""
-    coarse = imaging.block_any(canvas_mask, geometry.supersample)
-    if not coarse.any():
-        return coarse
-    moved = imaging.warp_mask(coarse, move[0], move[1])
-    return imaging.shift_rows(moved.astype(np.float64), rows.shift * geometry.scale) > 0.0
+def _project_masks(visible: np.ndarray, changed: np.ndarray, move: tuple[np.ndarray, np.ndarray],
+                   rows, geometry: FieldGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Carry the two canvas masks to the padded output grid through drift and row shifts."""
+    s = geometry.supersample
+    coded = imaging.block_any(visible, s).astype(np.uint8) | (imaging.block_any(changed, s).astype(np.uint8) << 1)
+    if not coded.any():
+        empty = np.zeros(coded.shape, bool)
+        return empty, empty
+    moved = imaging.warp_mask(coded, move[0], move[1])
+    moved = imaging.shift_rows(moved.astype(np.float64), rows.shift * geometry.scale)
+    moved = np.rint(moved).astype(np.uint8) | np.ceil(moved).astype(np.uint8)
+    return (moved & 1) > 0, (moved & 2) > 0
 
 
 def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
-    """Pixels within ``radius`` px of the mask."""
+    """Pixels within ``radius`` px of the mask (distance transform on its bounding box only)."""
     if not mask.any():
         return mask
-    return ndimage.distance_transform_edt(~mask) <= radius
+    r0, c0, r1, c1 = bounding_box(mask)
+    pad = int(np.ceil(radius)) + 1
+    window = (slice(max(r0 - pad, 0), min(r1 + pad, mask.shape[0])),
+              slice(max(c0 - pad, 0), min(c1 + pad, mask.shape[1])))
+    out = np.zeros_like(mask)
+    out[window] = ndimage.distance_transform_edt(~mask[window]) <= radius
+    return out
 
 
 def _present(config: SynthConfig, params, raw_image: np.ndarray, raw_mask: np.ndarray,

@@ -117,16 +117,19 @@ def build_via_array(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
     shift = ((row + row0) % 2 == 1) * 0.5 * spacing_a if params.hex_lattice else 0.0
     col = np.clip(np.rint((layout.a - offset_a - shift) / spacing_a).astype(np.intp) - col0,
                   0, cols - 1)
-    da, db = layout.a - site_a[row, col], layout.b - site_b[row, col]
+    site = row * cols + col
+    da, db = layout.a - site_a.ravel().take(site), layout.b - site_b.ravel().take(site)
     distance = np.hypot(da, db)
-    radius = radii[row, col]
+    radius = radii.ravel().take(site)
     near = np.nonzero(distance < 1.4 * radius)
+    near_site = site[near]
     unit = (da[near] + 1j * db[near]) / (distance[near] + 1e-12)
     contour = np.ones(unit.shape)
     power = unit
+    flat_harmonics = harmonics.reshape(5, -1)
     for order in range(5):
         power = power * unit if order else unit * unit
-        contour += (harmonics[order][row[near], col[near]] * power).real
+        contour += (flat_harmonics[order].take(near_site) * power).real
     inside = np.zeros(layout.a.shape, bool)
     inside[near] = distance[near] <= radius[near] * contour
 
@@ -135,20 +138,20 @@ def build_via_array(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
     surround_material = Material.TOP if surround_raised else Material.SUBSTRATE
     raised, level = via_appearance(look, False, surround_level)
     _, floating_level = via_appearance(look, True, surround_level)
-    via_level = np.where(floating, floating_level, level)[row, col]
+    via_level = np.where(floating, floating_level, level).ravel().take(site)
     maps = SceneMaps.blank(geometry.canvas, surround_level)
     maps.topo = inside == raised
     maps.intensity = np.where(inside, via_level, surround_level)
     maps.height = maps.topo.astype(np.float64)
     maps.material = np.where(inside, Material.VIA, surround_material).astype(np.int8)
-    hosts = []
-    for r in range(rows):
-        for c in range(cols):
-            hosts.append(ViaHost(
-                a=float(site_a[r, c]), b=float(site_b[r, c]), radius=float(radii[r, c]),
+    field_x, field_y = layout.transform.to_field(site_a, site_b)
+    half = geometry.size / (2 * geometry.scale)
+    visible = np.argwhere((np.abs(field_x) <= half) & (np.abs(field_y) <= half))
+    layout.vias = tuple(
+        ViaHost(a=float(site_a[r, c]), b=float(site_b[r, c]), radius=float(radii[r, c]),
                 level=float(floating_level if floating[r, c] else level), raised=raised,
                 square=False, surround_raised=surround_raised, surround_level=surround_level,
-                surround_material=surround_material, floating=bool(floating[r, c])))
-    layout.vias = tuple(host for host in hosts if layout.in_field(host.a, host.b))
+                surround_material=surround_material, floating=bool(floating[r, c]))
+        for r, c in visible if layout.in_field(float(site_a[r, c]), float(site_b[r, c])))
     layout.tags.update(vias=len(layout.vias), via_radius=float(radius0))
     return maps

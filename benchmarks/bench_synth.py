@@ -1,0 +1,104 @@
+"""Benchmark of the synthetic SEM generator, end to end (render, encode, write, link, manifest).
+
+Run: ``.venv/bin/python benchmarks/bench_synth.py [--per-class 25] [--size 224] [--workers 2]``.
+Writes the dataset under benchmarks/output/ (git-ignored) and records images/s, a per-stage
+breakdown (ms per image, measured in this process on a sample) and machine facts, including the
+load average before and after (other work on the machine slows the figure down), to
+benchmarks/results/synth.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import scipy  # noqa: E402
+
+from sem_core.data.synth import GENERATOR_VERSION, SynthConfig  # noqa: E402
+from sem_core.data.synth import formats  # noqa: E402
+from sem_core.data.synth.sample import generate_sample  # noqa: E402
+from sem_core.data.synth.sidecar import StageTimer  # noqa: E402
+from sem_core.data.synth.writer import write_dataset  # noqa: E402
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or the platform string)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def stage_breakdown(size: int, count: int, seed: int) -> dict:
+    """Mean ms per image of every pipeline stage plus encoding, in this process."""
+    timer = StageTimer()
+    config = SynthConfig(size=size)
+    start = time.perf_counter()
+    for idx in range(count):
+        sample = generate_sample(config, seed, 2, idx, timer=timer)
+        with timer.stage("encode"):
+            formats.encode_image(sample.image, sample.presentation)
+    total = (time.perf_counter() - start) * 1000.0 / count
+    stages = {name: round(value, 2) for name, value in timer.mean_ms().items()}
+    return {"images": count, "ms_per_image_single_process": round(total, 2), "stages_ms": stages}
+
+
+def main() -> int:
+    """Run the benchmark and write the JSON record."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-class", type=int, default=25)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stage-images", type=int, default=48)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "output" / "synth"))
+    parser.add_argument("--result", default=str(ROOT / "benchmarks" / "results" / "synth.json"))
+    args = parser.parse_args()
+
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    load_before = os.getloadavg()
+    result = write_dataset(out, args.per_class, size=args.size, seed=args.seed,
+                           workers=args.workers, progress=False)
+    load_after = os.getloadavg()
+    rate = result.images / result.seconds
+    record = {
+        "benchmark": "write_dataset end to end (render, presentation, encode, write, links, "
+                     "masks, sidecars, manifest)",
+        "generator_version": GENERATOR_VERSION,
+        "size": args.size, "images": result.images, "workers": args.workers,
+        "seconds": round(result.seconds, 2), "images_per_second": round(rate, 2),
+        "target_images_per_second": 25.0,
+        "stage_breakdown": stage_breakdown(args.size, args.stage_images, args.seed + 1),
+        "machine": {
+            "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "load_average_before": [round(v, 2) for v in load_before],
+            "load_average_after": [round(v, 2) for v in load_after],
+        },
+        "command": "python benchmarks/bench_synth.py " + " ".join(sys.argv[1:]),
+        "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    Path(args.result).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.result).write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
