@@ -48,11 +48,12 @@ if not inspect_view.current_items():
 
 results = inspect_view.run_cascade(entry)
 scored = int(results["error"].isna().sum())
-st.caption(f"{len(results)} files: {scored} scored, {len(results) - scored} unreadable, "
-           f"{int(results['needs_review'].sum())} need review. Bundle {entry.name}.")
+st.caption(f"{len(results)} file{'s' * (len(results) != 1)}: {scored} scored, "
+           f"{len(results) - scored} unreadable, {int(results['needs_review'].sum())} flagged "
+           f"for review. Bundle {entry.name}.")
 
 label_column, status_column, confidence_column, sort_column, order_column = st.columns(
-    [3, 2, 2, 2, 1])
+    [3, 2, 2, 2, 1.3])
 labels = label_column.multiselect("Final label",
                                   sorted(set(inspection.label_or_unreadable(results))),
                                   key="inspect_filter_labels", placeholder="All labels")

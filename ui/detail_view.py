@@ -103,8 +103,12 @@ def metadata(image: SemImage, row: Mapping, sha256: str) -> None:
              "needs review": bool(row.get("needs_review")),
              **{key: round(float(value), 2) for key, value in row.items()
                 if str(key).endswith("_ms") and _number(value) is not None}}
-    st.dataframe(pd.DataFrame({"value": [str(value) for value in facts.values()]},
-                              index=list(facts)), width="stretch")
+    st.table(pd.DataFrame({"value": [_text(value) for value in facts.values()]},
+                          index=list(facts)))
+
+
+def _text(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def headline(row: Mapping) -> None:

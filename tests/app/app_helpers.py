@@ -1,0 +1,78 @@
+"""Helpers shared by the app tests: tiny images, app folders and fresh AppTest sessions."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from sem_core.classes import CLASSES
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZE = 32
+PER_SPLIT = {"Train": 4, "Validation": 2, "Test": 2}
+APP_TIMEOUT_S = 180  # the first run in a process imports TensorFlow and loads the bundle
+
+
+def tiny_image(label: str, rng: np.random.Generator) -> np.ndarray:
+    """Horizontal grey bands with noise; defect classes get a bright block sized by class."""
+    rows = np.arange(SIZE)[:, np.newaxis]
+    bands = 0.35 + 0.15 * ((rows // int(rng.integers(3, 6))) % 2)
+    image = bands + rng.normal(0.0, 0.04, (SIZE, SIZE))
+    index = CLASSES.index(label)
+    if index:
+        top, left = rng.integers(4, SIZE - 14, size=2)
+        image[top:top + 2 + index, left:left + 12 - index] = 0.95
+    return (np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """Encode a uint8 image as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class AppRoots:
+    """Folders an app under test uses."""
+
+    shipped_default: Path
+    user_models: Path
+    data_root: Path
+    dataset: Path
+
+
+def copy_bundle(source: Path, target: Path, created: str) -> Path:
+    """Copy a bundle folder under a new name with its own creation time."""
+    shutil.copytree(source, target)
+    info = json.loads((target / "bundle.json").read_text())
+    info.update(name=target.name, created=created)
+    (target / "bundle.json").write_text(json.dumps(info))
+    return target
+
+
+def app_environment(roots: AppRoots, app_dir: Path) -> dict[str, str]:
+    """Environment variables pointing the app at ``roots`` and its own state folder."""
+    return {"SEM_DEFAULT_BUNDLE": str(roots.shipped_default),
+            "SEM_MODELS_DIR": str(roots.user_models), "SEM_DATA_ROOT": str(roots.data_root),
+            "SEM_APP_DIR": str(app_dir)}
+
+
+def remember_dataset(dataset: Path) -> None:
+    """Pre-record a labelled dataset in the app state, as the Home page would."""
+    from ui import app_store, settings
+
+    app_store.remember_dataset(settings.state_file(), str(dataset))
+
+
+def new_app():
+    """A fresh AppTest session of the whole app (navigation and sidebar included)."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT_S)

@@ -1,0 +1,34 @@
+"""Every page of the app runs without an exception, on a fresh session and with a dataset known."""
+
+import pytest
+from app_helpers import new_app, remember_dataset
+
+PAGES = {
+    "app_pages/home.py": "SEM defect inspection workbench",
+    "app_pages/inspect.py": "Inspect images",
+    "app_pages/metrics.py": "Metrics",
+    "app_pages/models.py": "Models",
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_runs_without_exception(app_env, page):
+    remember_dataset(app_env.dataset)
+    app = new_app()
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert app.title[0].value == PAGES[page]
+    assert "**default** (shipped)" in [item.value for item in app.sidebar.markdown]
+
+
+def test_pages_without_any_bundle_explain_what_is_missing(app_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEM_DEFAULT_BUNDLE", str(tmp_path / "nowhere" / "default"))
+    monkeypatch.setenv("SEM_MODELS_DIR", str(tmp_path / "no_models"))
+    app = new_app()
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert not app.exception, [item.value for item in app.exception]
+    assert any("No model bundle found" in item.value for item in app.sidebar.warning)
+    app.switch_page("app_pages/inspect.py").run()
+    assert any("No model bundle is available" in item.value for item in app.error)
