@@ -17,6 +17,8 @@ pages = [
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/image_search:"),
     st.Page("app_pages/metrics.py", title="Metrics", icon=":material/grid_on:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("app_pages/relabel.py", title="Relabel", icon=":material/label:"),
+    st.Page("app_pages/retrain.py", title="Retrain", icon=":material/autorenew:"),
 ]
 navigation = st.navigation(pages)
 shell.sidebar()

@@ -10,14 +10,15 @@ package does not load TensorFlow.
 from sem_core.jobs.launcher import (JobHandle, cancel_job, job_state, list_jobs, running_job,
                                     start_retrain)
 from sem_core.jobs.lock import JobLock, LockOwner, RetrainBusyError
+from sem_core.jobs.progress import JobProgress, summarise_events
 from sem_core.jobs.promotion import (PromotionAction, PromotionError, PromotionRecord,
                                      earlier_active, promote, read_log, rollback)
 from sem_core.jobs.state import (JobState, JobStatus, RetrainRequest, TrainingMode,
                                  default_jobs_root, read_events)
 
 __all__ = [
-    "JobHandle", "JobLock", "JobState", "JobStatus", "LockOwner", "PromotionAction",
+    "JobHandle", "JobLock", "JobProgress", "JobState", "JobStatus", "LockOwner", "PromotionAction",
     "PromotionError", "PromotionRecord", "RetrainBusyError", "RetrainRequest", "TrainingMode",
     "cancel_job", "default_jobs_root", "earlier_active", "job_state", "list_jobs", "promote",
-    "read_events", "read_log", "rollback", "running_job", "start_retrain",
+    "read_events", "read_log", "rollback", "running_job", "start_retrain", "summarise_events",
 ]

@@ -51,3 +51,27 @@ def test_a_running_job_whose_process_died_reads_as_interrupted(tmp_path):
     assert state.status == JobStatus.INTERRUPTED
     assert "untouched" in state.message
     assert read_state(folder).status == JobStatus.INTERRUPTED
+
+
+def test_progress_summary_follows_the_latest_batch_and_keeps_epoch_curves():
+    from sem_core.jobs import summarise_events
+
+    events = [
+        {"kind": "message", "elapsed": 0.1, "message": "reading the dataset"},
+        {"kind": "heartbeat", "elapsed": 2.1, "activity": "reading the dataset"},
+        {"kind": "phase_start", "elapsed": 3.0, "stage": "stage1", "phase": "train", "epoch": 0,
+         "epochs": 2, "batch": 0, "batches": 4},
+        {"kind": "batch", "elapsed": 3.5, "stage": "stage1", "phase": "train", "epoch": 1,
+         "epochs": 2, "batch": 4, "batches": 4, "metrics": {"loss": 0.9}},
+        {"kind": "epoch", "elapsed": 4.0, "stage": "stage1", "phase": "train", "epoch": 1,
+         "epochs": 2, "batches": 4, "metrics": {"loss": 0.8, "val_loss": 0.7}},
+        {"kind": "batch", "elapsed": 4.5, "stage": "stage1", "phase": "train", "epoch": 2,
+         "epochs": 2, "batch": 1, "batches": 4, "metrics": {"loss": 0.6}},
+    ]
+    progress = summarise_events(events)
+    assert (progress.stage, progress.epoch, progress.batch) == ("stage1", 2, 1)
+    assert progress.phase_fraction == 5 / 8
+    assert progress.activity == "reading the dataset" and progress.elapsed_s == 4.5
+    curves = progress.curves()
+    assert curves.loc[0, "loss"] == 0.8 and curves.loc[0, "val_loss"] == 0.7
+    assert len(curves) == 1

@@ -1,0 +1,107 @@
+"""Relabel: review likely label errors with Grad-CAM, fix each in one click or key, undo, batch-edit."""
+
+import streamlit as st
+
+from sem_core.classes import CLASSES
+from sem_core.errors import ImageLoadError
+from sem_core.labels import UNKNOWN_CLASS, DecisionSource
+from ui import explanations, relabel, shell, state
+
+st.title("Review and relabel")
+shell.show_notice()
+entry = shell.require_active_bundle()
+relabel.init()
+dataset = st.session_state.get(state.DATASET)
+if not dataset:
+    st.info("Choose a labelled dataset on the Home page first: the queue ranks its images.")
+    st.stop()
+
+st.text_input("Your name (recorded with every decision)", key=relabel.WHO)
+queue = relabel.saved_queue(dataset)
+build_column, about_column = st.columns([1, 3])
+if build_column.button("Rebuild the review queue" if queue else "Build the review queue",
+                       key="relabel_build", type="secondary" if queue else "primary"):
+    update, finish = shell.progress_reporter("Embedding images with the active bundle")
+    queue = relabel.build_queue(dataset, entry.path, progress=update)
+    finish()
+if queue is None:
+    about_column.caption("The queue ranks Train and Validation images by how likely their label "
+                         "is wrong (cleanlab on cross-validated predictions), plus uncertain "
+                         "ones, stage-1 disagreements and images flagged from Inspect.")
+    st.stop()
+about_column.caption(f"{len(queue)} of {queue.n_images} images up for review, ranked with "
+                     f"bundle {queue.bundle} on {queue.created[:16]}. {queue.method}.")
+
+latest = relabel.store(dataset).current()
+remaining = relabel.open_items(queue, latest)
+done = sum(relabel.decided(item, latest) for item in queue.items)
+st.progress(done / max(len(queue), 1), text=f"{done} of {len(queue)} reviewed")
+
+
+def _decide(item, label, source):
+    relabel.decide(dataset, item, label, source, st.session_state.get("relabel_note", ""))
+    st.session_state["relabel_note"] = ""
+    state.notify(f"{item.path.rsplit('/', 1)[-1]}: {item.given_label} -> {label} (recorded).")
+
+
+def _undo():
+    undone = relabel.undo_last(dataset)
+    state.notify("Nothing of yours to undo." if undone is None else
+                 f"Undone: {undone.path.rsplit('/', 1)[-1]} is {undone.new_label} again.")
+
+
+if not remaining:
+    st.success("Nothing left to review in this queue.")
+    st.button("Show skipped images again", key="relabel_unskip", on_click=relabel.unskip_all)
+else:
+    item = remaining[0]
+    try:
+        pixels = relabel.image_pixels(item)
+        views = explanations.explain_stages(entry.path, state.bundle_key(entry), pixels,
+                                            item.sha256, cache=st.session_state[state.HEATMAPS])
+        image_column, first_column, second_column = st.columns(3)
+        image_column.image(explanations.display_image(pixels, 384), caption=item.path)
+        for column, view in ((first_column, views[0]), (second_column, views[1])):
+            column.image(view.overlay, caption=f"Stage {view.stage} Grad-CAM: {view.class_name}")
+    except ImageLoadError as error:
+        st.error(f"{item.path}: {error.detail}")
+    reasons = ", ".join(reason.value.replace("_", " ") for reason in item.reasons)
+    st.markdown(f"**Given:** {item.given_label} &nbsp; **Suggested:** {item.suggested_label} "
+                f"({item.suggested_probability:.0%} out of sample) &nbsp; **Suspicion:** "
+                f"{item.score:.2f} &nbsp; **Why:** {reasons}")
+    st.text_input("Note (optional, saved with the decision)", key="relabel_note")
+    accept, keep, skip, unknown = st.columns(4)
+    accept.button(f"Accept: {item.suggested_label}", key="relabel_accept", shortcut="a",
+                  type="primary", on_click=_decide, disabled=item.suggested_label == item.given_label,
+                  args=(item, item.suggested_label, DecisionSource.ACCEPTED_SUGGESTION))
+    keep.button(f"Keep: {item.given_label}", key="relabel_keep", shortcut="k", on_click=_decide,
+                args=(item, item.given_label, DecisionSource.MANUAL))
+    skip.button("Skip", key="relabel_skip", shortcut="s", on_click=relabel.skip, args=(item,))
+    unknown.button("Unknown / new class", key="relabel_unknown", shortcut="u", on_click=_decide,
+                   args=(item, UNKNOWN_CLASS, DecisionSource.FLAG))
+    st.caption("Or choose the class (keys 1-8):")
+    for number, (column, name) in enumerate(zip(st.columns(len(CLASSES)), CLASSES), start=1):
+        column.button(f"{number} {name}", key=f"relabel_class_{name}", shortcut=str(number),
+                      on_click=_decide, args=(item, name, DecisionSource.MANUAL))
+
+st.button("Undo my last decision", key="relabel_undo", shortcut="z", on_click=_undo)
+
+with st.expander("Batch edit the next items"):
+    batch = remaining[:50]
+    edited = st.data_editor(
+        relabel.batch_frame(batch), key="relabel_batch", hide_index=True, width="stretch",
+        disabled=["file", "given", "suggested", "score"],
+        column_config={"new_label": st.column_config.SelectboxColumn(
+            "new label", options=relabel.label_options(), help="empty: no change")})
+    if st.button("Apply these labels", key="relabel_apply_batch", disabled=not batch):
+        count = relabel.apply_batch(dataset, batch, edited)
+        del st.session_state["relabel_batch"]  # its row edits would land on the next items
+        state.notify(f"Recorded {count} decisions in one transaction.")
+        st.rerun()
+
+st.subheader("Latest decisions")
+decisions = relabel.recent_decisions(dataset)
+if decisions.empty:
+    st.caption(f"None yet. Every decision is kept in {relabel.label_db_path(dataset)}.")
+else:
+    st.dataframe(decisions, hide_index=True, width="stretch")

@@ -1,0 +1,117 @@
+"""Retrain: one click retrains on the corrected labels in the background; compare, then promote
+or roll back."""
+
+import streamlit as st
+
+from sem_core.jobs import JobStatus, RetrainBusyError
+from ui import retrain, shell, state
+
+st.title("Retrain, compare, promote")
+shell.show_notice()
+entry = shell.require_active_bundle()
+dataset = st.session_state.get(state.DATASET)
+if not dataset:
+    st.info("Choose a labelled dataset on the Home page first.")
+    st.stop()
+
+corrected = retrain.corrections(dataset)
+st.caption(f"Dataset {dataset}: {len(corrected.manifest)} images, {len(corrected.relabelled)} "
+           f"relabelled, {len(corrected.unknown)} flagged unknown (left out). Corrected version "
+           f"{corrected.version[:12]}. Base bundle: {entry.name}.")
+
+job = retrain.latest_job()
+running = job is not None and not job.status.finished
+with st.form("retrain_form"):
+    mode_column, epochs_column, stage1_column = st.columns([2, 1, 1])
+    epochs, stage1_epochs = retrain.default_epochs(entry)
+    mode = mode_column.radio("Start from", list(retrain.MODES), key="retrain_mode")
+    epochs = epochs_column.number_input("Stage-2 epochs", 1, 200, epochs, key="retrain_epochs")
+    stage1_epochs = stage1_column.number_input("Stage-1 epochs", 0, 200, stage1_epochs,
+                                               key="retrain_stage1_epochs")
+    started = st.form_submit_button("Retrain on the corrected labels", type="primary",
+                                    disabled=running)
+if started:
+    try:
+        handle = retrain.start(dataset, entry, retrain.MODES[mode], int(epochs), int(stage1_epochs))
+        state.notify(f"Started job {handle.job_id}; it runs on even if you close this page.")
+    except RetrainBusyError as error:
+        st.error(str(error))
+    else:
+        st.rerun()
+
+if job is None:
+    st.caption("No retrain job yet.")
+    st.stop()
+
+
+@st.fragment(run_every=1.0)
+def _watch(job_id: str) -> None:
+    current = retrain.job_by_id(job_id)
+    if current is None:
+        st.warning(f"Job {job_id}: its folder is gone.")
+        return
+    if current.status.finished:
+        st.rerun()  # the whole page shows the result
+    progress = retrain.progress(current)
+    where = (f"{progress.stage} {progress.phase}, epoch {progress.epoch}/{progress.epochs}, "
+             f"batch {progress.batch}/{progress.batches}" if progress.stage else "preparing")
+    st.progress(progress.phase_fraction, text=where)
+    st.caption(f"Job {job_id} ({current.status.value}): {progress.activity or current.message} "
+               f"- last update {retrain.seconds_since_update(current):.0f} s ago")
+    curves = progress.curves()
+    if len(curves):
+        st.line_chart(curves[["loss", "val_loss"]].reset_index(drop=True))
+    st.button("Cancel the job", key="retrain_cancel", on_click=retrain.cancel, args=(current,))
+
+
+st.subheader("Job")
+if running:
+    _watch(job.job_id)
+    st.stop()
+
+job = retrain.job_by_id(job.job_id) or job
+message = f"Job {job.job_id}: {job.status.value}. {job.message}"
+if job.status == JobStatus.SUCCEEDED:
+    st.success(message)
+else:
+    st.warning(message)
+result = retrain.comparison(job)
+if result is not None:
+    st.subheader("Old versus new on the held-out split")
+    st.caption(f"{result.new.n_images} held-out images (pinned before relabelling, split "
+               f"{result.heldout_digest[:12]}); {len(result.relabelled)} relabelled held-out "
+               "images are scored apart below.")
+    st.dataframe(retrain.headline_frame(result), hide_index=True)
+    st.dataframe(result.class_deltas().round(3), hide_index=True, width="stretch")
+    st.markdown(f"**{len(result.changed)} predictions changed**")
+    image_column = {"image": st.column_config.ImageColumn("image", width="small")}
+    if result.changed:
+        st.dataframe(retrain.changes_frame(result.changed), hide_index=True,
+                     column_config=image_column, width="stretch")
+    if result.relabelled:
+        st.markdown("**Relabelled held-out images**")
+        st.dataframe(retrain.changes_frame(result.relabelled), hide_index=True,
+                     column_config=image_column, width="stretch")
+    promoted = retrain.is_active(job.bundle)
+    note = st.text_input("Why promote (recorded)", key="retrain_note")
+    if st.button("Active" if promoted else "Promote the new bundle", key="retrain_promote",
+                 type="primary", disabled=promoted):
+        record = retrain.promote_job(job, result, note)
+        state.notify(f"{record.bundle.rsplit('/', 1)[-1]} is now the active bundle (logged).")
+        st.rerun()
+
+with st.expander("Roll back to an earlier bundle"):
+    choices = retrain.rollback_choices()
+    if not choices:
+        st.caption("No earlier active bundle yet.")
+    else:
+        target = st.selectbox("Bundle", choices, key="retrain_rollback_choice",
+                              format_func=lambda item: item.label)
+        reason = st.text_input("Why roll back (recorded)", key="retrain_rollback_note")
+        if st.button("Roll back", key="retrain_rollback"):
+            retrain.rollback_to(target, reason)
+            state.notify(f"Rolled back: {target.name} is the active bundle again (logged).")
+            st.rerun()
+    log = retrain.log_frame()
+    if not log.empty:
+        st.dataframe(log, hide_index=True, width="stretch")

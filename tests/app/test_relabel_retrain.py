@@ -1,0 +1,123 @@
+"""Relabel and Retrain pages under AppTest: accept a suggestion and undo it; start a tiny real
+retrain job, watch its progress, read the comparison, promote the new bundle."""
+
+import json
+import time
+from dataclasses import replace
+
+import pytest
+from app_helpers import new_app, remember_dataset
+
+from sem_core.labels import DecisionSource
+
+pytestmark = pytest.mark.slow
+
+
+def _page(page):
+    app = new_app()
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
+def _texts(app, kind):
+    return [item.value for item in getattr(app, kind)]
+
+
+def test_relabel_accept_a_suggestion_then_undo(app_env):
+    from sem_core.review import ReviewQueue
+    from ui import relabel
+
+    remember_dataset(app_env.dataset)
+    app = _page("app_pages/relabel.py")
+    app.button(key="relabel_build").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    queue = ReviewQueue.load(relabel.queue_path(app_env.dataset))
+    assert len(queue) > 0 and any("ranked with bundle default" in text for text in _texts(app, "caption"))
+    # Make the first suggestion differ from the given label, whatever the tiny model says.
+    first = queue.items[0]
+    other = "Vias" if first.given_label != "Vias" else "Opens"
+    replace_first = replace(queue, items=(replace(first, suggested_label=other), *queue.items[1:]))
+    replace_first.save(relabel.queue_path(app_env.dataset))
+
+    app = _page("app_pages/relabel.py")
+    assert app.button(key="relabel_accept").label == f"Accept: {other}"
+    app.text_input(key="relabel_note").input("mark is a via, not a crack")
+    app.button(key="relabel_accept").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    store = relabel.store(app_env.dataset)
+    decision = store.current()[first.sha256]
+    assert (decision.new_label, decision.source) == (other, DecisionSource.ACCEPTED_SUGGESTION)
+    assert decision.previous_label == first.given_label
+    assert decision.note == "mark is a via, not a crack"
+    assert any("(recorded)" in text for text in _texts(app, "success"))
+    assert app.dataframe[-1].value["to"].tolist()[0] == other  # the audit table shows it
+
+    app.button(key="relabel_undo").click().run()
+    assert not app.exception
+    latest = store.current()[first.sha256]
+    assert (latest.source, latest.new_label) == (DecisionSource.UNDO, first.given_label)
+    assert store.count() == 2
+    assert app.button(key="relabel_accept").label == f"Accept: {other}"  # the item is open again
+
+
+def _wait_for_job(app, timeout_s=300):
+    """Rerun the page (as the fragment's timer would) until the job ends; returns what was shown."""
+    seen = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.run()
+        assert not app.exception, [item.value for item in app.exception]
+        seen += _texts(app, "caption")
+        if any(item.value.startswith("Job ") for item in [*app.success, *app.warning]):
+            return seen
+        time.sleep(1.0)
+    raise AssertionError("the retrain job did not finish in time")
+
+
+def test_retrain_start_watch_compare_promote(app_env, tmp_path, monkeypatch):
+    from sem_core.jobs.promotion import read_log
+    from ui import relabel, settings
+
+    monkeypatch.setenv("SEM_JOBS_DIR", str(tmp_path / "jobs"))
+    remember_dataset(app_env.dataset)
+    store = relabel.store(app_env.dataset)
+    entry = next(item for item in relabel.base_manifest(app_env.dataset).entries
+                 if item.split == "Train" and item.label == "Cracks")
+    store.set_label(entry.sha256, entry.path, "Scratches", base_label="Cracks", who="test")
+
+    app = _page("app_pages/retrain.py")
+    assert any("1 relabelled" in text for text in _texts(app, "caption"))
+    app.number_input(key="retrain_epochs").set_value(1)
+    app.number_input(key="retrain_stage1_epochs").set_value(1)
+    start = next(button for button in app.button if button.label.startswith("Retrain on"))
+    start.click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert any("runs on even if you close this page" in text for text in _texts(app, "success"))
+    assert any("last update" in text for text in _texts(app, "caption"))  # progress is shown
+
+    seen = _wait_for_job(app)
+    assert any("last update" in text for text in seen)
+    assert any("succeeded" in text for text in _texts(app, "success")), _texts(app, "warning")
+    assert any("predictions changed" in text for text in _texts(app, "markdown"))
+    headline = app.dataframe[0].value
+    assert headline["figure"].tolist()[0] == "macro-F1"
+
+    app.text_input(key="retrain_note").input("tiny test promotion")
+    app.button(key="retrain_promote").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert any("is now the active bundle" in text for text in _texts(app, "success"))
+    sidebar = [item.value for item in app.sidebar.markdown]
+    assert any(text.startswith("**retrain-") and "(user)" in text for text in sidebar)
+    record = read_log(settings.user_models_dir())[-1]
+    assert record.note == "tiny test promotion" and "new_macro_f1" in record.evidence
+    assert record.previous.endswith("default")
+    active = json.loads((app_env.user_models / "active.json").read_text())["active"]
+    assert active.startswith("retrain-")
+
+
+@pytest.mark.parametrize("page", ["app_pages/relabel.py", "app_pages/retrain.py"])
+def test_pages_say_what_is_missing_without_a_dataset(app_env, page):
+    app = _page(page)
+    assert any("Choose a labelled dataset on the Home page" in text for text in _texts(app, "info"))

@@ -1,0 +1,177 @@
+"""The Relabel page's plumbing: where a dataset's label log and review queue live, and the calls
+that read and write them. No rendering here beyond what pages ask for by name.
+
+Each labelled dataset gets one label database and one saved review queue in the app folder
+(``<app dir>/labels/<dataset name>-<hash of its path>.db`` and ``.queue.json``), so decisions
+survive reloads and restarts and the retrain page finds the same log. Page keys start with
+``relabel_``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from sem_core.labels import (HUMAN_SOURCES, LABELS, DecisionSource, LabelChange, LabelDecision,
+                             LabelStore, default_user, ensure_sha256)
+from sem_core.review import ReviewItem, ReviewQueue, build_review_queue
+from ui import loaders, settings
+
+WHO = "relabel_who"
+SKIPPED = "relabel_skipped"
+NO_CHANGE = ""
+
+
+def _stem(dataset: str | Path) -> str:
+    path = Path(dataset).resolve()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name)[:40] or "dataset"
+    return f"{slug}-{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
+
+
+def labels_dir() -> Path:
+    """Folder of the label databases and queues (inside the app folder)."""
+    return settings.state_file().parent / "labels"
+
+
+def label_db_path(dataset: str | Path) -> Path:
+    """The label database of ``dataset``."""
+    return labels_dir() / f"{_stem(dataset)}.db"
+
+
+def queue_path(dataset: str | Path) -> Path:
+    """The saved review queue of ``dataset``."""
+    return labels_dir() / f"{_stem(dataset)}.queue.json"
+
+
+def store(dataset: str | Path) -> LabelStore:
+    """The label store of ``dataset`` (created on first use)."""
+    return LabelStore(label_db_path(dataset))
+
+
+def base_manifest(dataset: str | Path):
+    """The base dataset's manifest (cached loader), every entry with its sha256."""
+    return ensure_sha256(loaders.loaded_dataset(dataset).manifest)
+
+
+def init() -> None:
+    """Create this page's session keys."""
+    st.session_state.setdefault(WHO, default_user())
+    st.session_state.setdefault(SKIPPED, set())
+
+
+def who() -> str:
+    """The reviewer's name as typed (the OS user until changed)."""
+    return str(st.session_state.get(WHO) or "").strip() or default_user()
+
+
+def build_queue(dataset: str, bundle_folder: Path,
+                progress: Callable[[int, int], None] | None = None) -> ReviewQueue:
+    """Rank the dataset's images for review with the bundle, and save the queue."""
+    bundle = loaders.loaded_bundle(bundle_folder)
+    queue = build_review_queue(bundle, base_manifest(dataset), store(dataset), progress=progress)
+    queue.save(queue_path(dataset))
+    st.session_state[SKIPPED] = set()
+    return queue
+
+
+def saved_queue(dataset: str) -> ReviewQueue | None:
+    """The dataset's saved queue, or None when none was built (or it is unreadable)."""
+    path = queue_path(dataset)
+    if not path.is_file():
+        return None
+    try:
+        return ReviewQueue.load(path)
+    except ValueError:
+        return None
+
+
+def decided(item: ReviewItem, latest: dict[str, LabelDecision]) -> bool:
+    """True when a person has decided the item's label (an undo makes it open again)."""
+    decision = latest.get(item.sha256)
+    return decision is not None and decision.source in HUMAN_SOURCES
+
+
+def open_items(queue: ReviewQueue, latest: dict[str, LabelDecision]) -> list[ReviewItem]:
+    """Items still to review, in queue order, skipped ones (this session) left out."""
+    skipped = st.session_state.get(SKIPPED, set())
+    return [item for item in queue.items
+            if not decided(item, latest) and item.sha256 not in skipped]
+
+
+def skip(item: ReviewItem) -> None:
+    """Leave ``item`` for later (this session)."""
+    st.session_state[SKIPPED] = {*st.session_state.get(SKIPPED, set()), item.sha256}
+
+
+def unskip_all() -> None:
+    """Bring skipped items back."""
+    st.session_state[SKIPPED] = set()
+
+
+def decide(dataset: str, item: ReviewItem, label: str, source: DecisionSource,
+           note: str = "") -> LabelDecision:
+    """Record one decision about ``item`` by the current reviewer."""
+    return store(dataset).set_label(item.sha256, item.path, label, base_label=item.given_label,
+                                    who=who(), note=note, source=source)
+
+
+def undo_last(dataset: str) -> LabelDecision | None:
+    """Undo the reviewer's latest decision; None when there is nothing to undo."""
+    labels = store(dataset)
+    latest = labels.last_undoable(who=who())
+    return None if latest is None else labels.undo(latest.id, who=who())
+
+
+def batch_frame(items: Sequence[ReviewItem]) -> pd.DataFrame:
+    """Editable rows for ``st.data_editor``: ``new_label`` empty means "no change"."""
+    return pd.DataFrame({
+        "file": [Path(item.path).name for item in items],
+        "given": [item.given_label for item in items],
+        "suggested": [item.suggested_label for item in items],
+        "score": [round(item.score, 3) for item in items],
+        "new_label": [NO_CHANGE] * len(items),
+        "note": [""] * len(items),
+    })
+
+
+def label_options() -> list[str]:
+    """Choices of the batch editor's label column ("" = no change)."""
+    return [NO_CHANGE, *LABELS]
+
+
+def apply_batch(dataset: str, items: Sequence[ReviewItem], edited: pd.DataFrame) -> int:
+    """Record every row of ``edited`` with a new label, in one transaction; returns the count."""
+    changes = []
+    for item, (_, row) in zip(items, edited.iterrows()):
+        label = str(row.get("new_label") or NO_CHANGE)
+        if label == NO_CHANGE:
+            continue
+        source = DecisionSource.FLAG if label == LABELS[-1] else (
+            DecisionSource.ACCEPTED_SUGGESTION if label == item.suggested_label
+            else DecisionSource.MANUAL)
+        changes.append(LabelChange(item.sha256, item.path, label, item.given_label,
+                                   str(row.get("note") or ""), source))
+    if changes:
+        store(dataset).record(changes, who=who())
+    return len(changes)
+
+
+def recent_decisions(dataset: str, limit: int = 15) -> pd.DataFrame:
+    """The latest decisions, newest first, for the audit table."""
+    rows = store(dataset).history()[-limit:]
+    return pd.DataFrame([{"id": row.id, "when (UTC)": row.at[:19], "who": row.who,
+                          "source": row.source.value, "from": row.previous_label,
+                          "to": row.new_label, "file": Path(row.path).name, "note": row.note}
+                         for row in reversed(rows)])
+
+
+def image_pixels(item: ReviewItem):
+    """The item's image as grayscale float (H, W) in [0, 1]."""
+    from sem_core.data.image_io import load_image
+
+    return load_image(item.path).pixels
