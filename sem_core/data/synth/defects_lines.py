@@ -95,7 +95,7 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
     length = last.centre - first.centre
     start, end = (first.centre, b0), (last.centre, b0 + length * math.tan(angle))
     space = length / spans - 0.5 * (first.width + hosts[1].width)
-    amplitude, spread = 0.5 * kiss * max(space, 0.0), (1.0 + 2.0 * sd_draw) * width
+    amplitude, spread = 0.5 * kiss * max(space, 0.0), (0.7 + 1.3 * sd_draw) * width
     mid_a, mid_b = 0.5 * (start[0] + end[0]), 0.5 * (start[1] + end[1])
     painter = Painter(maps, layout, layout.canvas_window(mid_a, mid_b, 0.5 * length + neck + 3 * spread))
     if painter.empty:
@@ -112,10 +112,13 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
     bump = amplitude * np.exp(-0.5 * ((b - b0) / spread) ** 2) if spans == 1 else 0.0
     bulge = ((a >= first.centre) & (a <= first.centre + 0.5 * first.width + bump)) | (
         (a <= hosts[1].centre) & (a >= hosts[1].centre - 0.5 * hosts[1].width - bump))
-    bulge &= np.abs(b - b0) < 3 * spread
+    bulge &= np.abs(b - b0) < 2.5 * spread
     topo = painter.get("topo")
-    grown = topo | shape | (bulge & (amplitude > 0))
     step = layout.geometry.canvas_to_reference()
+    if amplitude > 0 and topo.any():
+        # bulges grow existing edges only (never re-create lines a film or a gap removed)
+        bulge &= ndimage.distance_transform_edt(~topo) * step <= amplitude + step
+    grown = topo | shape | (bulge & (amplitude > 0))
     sigma = 0.2 * width / step
     filleted = ndimage.gaussian_filter(grown.astype(np.float64), sigma) > 0.5
     near = ndimage.distance_transform_edt(~(shape | (bulge & (amplitude > 0)))) <= 3 * sigma
@@ -133,7 +136,7 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
                         {"neck_width": neck, "height_fraction": height, "angle_deg": math.degrees(angle),
                          "spans": spans, "shape": "capsule" if shape_draw < 0.6 else "superellipse",
                          "kiss_amplitude": amplitude, "kiss_spread": spread},
-                        hard_subtype=bool(neck < 0.6 * width or height < 0.7))
+                        hard_subtype=bool(neck < 0.6 * width and height < 0.7))
 
 
 def open_line(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
@@ -154,7 +157,7 @@ def open_line(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, ha
     a, b = painter.a, painter.b
     band = (np.abs(a - host.centre) < 0.5 * pitch) & (b >= host.start) & (b <= host.end)
     topo = painter.get("topo")
-    own = topo & band
+    own = band & (painter.get("material") != Material.SUBSTRATE)  # the line and its via landings
     cut = own & (np.abs(b - b0) < 0.5 * gap)
     step = layout.geometry.canvas_to_reference()
     sigma = 0.3 * width / step

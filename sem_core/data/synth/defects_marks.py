@@ -60,12 +60,12 @@ def crack(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardne
     x, y = place_point(rng, layout)
     a0, b0 = layout.transform.to_layout(np.array(x), np.array(y))
     length = lerp(0.25, 1.0, z) * FIELD
-    width0 = lerp(0.6, 3.0, z) * rng.uniform(0.8, 1.2)
+    width0 = lerp(1.0, 4.0, z) * rng.uniform(0.8, 1.2)
     heading = rng.uniform(0, 2 * math.pi)
     wander = math.radians(rng.uniform(15, 35))
     branch_rate = rng.uniform(0.01, 0.04)
-    darkening = lerp(0.15, 0.7, v)
-    rim = rng.uniform(0.1, 0.4) * v
+    darkening = lerp(0.3, 0.85, v)
+    rim = rng.uniform(0.15, 0.4) * v
     start = np.array([float(a0), float(b0)])
     arms = (crack_path(rng, start, heading, 0.5 * length, wander, branch_rate)
             + crack_path(rng, start, heading + math.pi, 0.5 * length, wander, branch_rate))
@@ -77,7 +77,7 @@ def crack(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardne
                         {"length": length, "width": width0, "wander_deg": math.degrees(wander),
                          "branch_rate": branch_rate, "branches": len(arms) - 2,
                          "darkening": darkening, "rim": rim},
-                        hard_subtype=bool(width0 < 1.0))
+                        hard_subtype=bool(width0 < 1.5))
 
 
 def _paint_crack(layout: SceneLayout, maps: SceneMaps, points: np.ndarray, radius: np.ndarray,
@@ -120,9 +120,9 @@ def scratch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hard
     arc, direction = rng.random() < 0.5, rng.uniform(0, math.pi)
     radius = rng.uniform(1.0, 10.0) * FIELD
     length = rng.uniform(0.6, 2.0) * FIELD
-    width = log_lerp(1.0, 6.0, z)
+    width = log_lerp(2.0, 8.0, z)
     faint = rng.random() < 0.3
-    depth, lip = rng.uniform(0.04, 0.35) * v, rng.uniform(0.05, 0.3) * v
+    depth, lip = rng.uniform(0.25, 0.6) * v, rng.uniform(0.1, 0.4) * v
     mean_level = float(np.mean(maps.intensity)) + 1e-6
     if faint:
         depth = rng.uniform(0.5, 2.0) * noise_sigma / mean_level
@@ -163,7 +163,7 @@ def scratch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hard
         shifted_intensity = np.roll(base_intensity, shift, axis=(0, 1))
         painter.paint(grooves, topo=shifted_topo, intensity=shifted_intensity)
     painter.paint(grooves, intensity=painter.get("intensity") * (1.0 - darkening))
-    lips = np.where(np.abs(lips) > 1e-4, lips * base_intensity, 0.0)
+    lips = np.where(np.abs(lips) > 1e-4, lips * mean_level, 0.0)
     painter.add_extra(lips)
     fx, fy = layout.transform.to_field(a0, b0)
     return DefectRecord("Scratches", "arc" if arc else "straight", fx, fy,

@@ -160,8 +160,8 @@ def surface_notch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps
         return None
     z, v = hardness.z, hardness.v
     x, _ = place_point(rng, layout)
-    width = log_lerp(3.0, 15.0, z)
-    depth = lerp(0.3, 1.0, v) * 0.5 * width
+    width = log_lerp(6.0, 30.0, z)
+    depth = lerp(0.3, 1.0, v) * 0.6 * width
     surface = layout.surface_y
     painter = _painter(layout, maps, x - width - 4, surface - 4, x + width + 4, surface + depth + 4)
     fx, fy = painter.field_xy()
@@ -172,6 +172,7 @@ def surface_notch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps
     painter.paint(region, topo=False, intensity=np.ascontiguousarray(above), height=0.0,
                   material=Material.SUBSTRATE)
     lips = (np.abs(np.abs(fx - x) - 0.5 * width) < 1.5) & (np.abs(fy - surface) < 2.0)
-    painter.add_extra(np.where(lips, 0.1 * v, 0.0))
+    wall = (fy >= profile) & (fy < profile + 2.0) & (np.abs(fx - x) < 0.5 * width)
+    painter.add_extra(np.where(lips | wall, 0.12 * v + 0.04, 0.0))
     return DefectRecord("Scratches", "section_notch", float(x), float(surface), {"width": width, "depth": depth},
-                        hard_subtype=bool(depth < 1.0))
+                        hard_subtype=bool(depth < 3.0))

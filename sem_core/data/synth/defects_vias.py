@@ -79,7 +79,8 @@ def via_defect(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, h
         details.append(_malform(rng, layout, maps, host, subtype, z, v))
     fx, fy = layout.transform.to_field(first.a, first.b)
     params = {"count": len(hosts), **details[0]}
-    return DefectRecord("Vias", subtype, fx, fy, params, hard_subtype=subtype == "partial")
+    variant = params.pop("variant", subtype)  # "merged" without a close neighbour is misshapen
+    return DefectRecord("Vias", variant, fx, fy, params, hard_subtype=variant == "partial")
 
 
 def _malform(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, host: ViaHost,
@@ -87,7 +88,8 @@ def _malform(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hos
     """Apply one sub-type to one via; returns its parameters."""
     draws = rng.random(6)
     radius = host.radius
-    partner = _neighbours(layout, host, 1)
+    partner = [other for other in _neighbours(layout, host, 1)
+               if math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * radius]
     span = radius * 3.0
     if subtype == "merged" and partner:
         span += math.hypot(partner[0].a - host.a, partner[0].b - host.b)
@@ -117,11 +119,11 @@ def _malform(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hos
             aspect = lerp(1.3, 2.5, z)
             region = _shape(host, a, b, radius, aspect=aspect, angle=draws[2] * math.pi)
             _draw(painter, host, region, host.level)
-            return {"aspect": aspect, "mode": "elongated"}
+            return {"aspect": aspect, "mode": "elongated", "variant": "misshapen"}
         amplitude = lerp(0.15, 0.3, z)
         region = _shape(host, a, b, radius, harmonic=amplitude, phase=draws[2] * 2 * math.pi)
         _draw(painter, host, region, host.level)
-        return {"harmonic": amplitude, "mode": "irregular"}
+        return {"harmonic": amplitude, "mode": "irregular", "variant": "misshapen"}
     if subtype == "size":
         factor = lerp(0.75, 0.4, z) if draws[3] < 0.5 else lerp(1.3, 1.6, z)
         _draw(painter, host, _shape(host, a, b, radius * factor), host.level)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from sem_core.data.synth.canvas import FieldGeometry, LayoutTransform, Material, SceneMaps
-from sem_core.data.synth.config import Family, View
+from sem_core.data.synth.config import Family, Look, View
 from sem_core.data.synth.layout import SceneLayout
 from sem_core.data.synth.roughness import gaussian_field_pair
 from sem_core.data.synth.scene_params import SceneParams
@@ -30,12 +30,29 @@ def layout_for(params: SceneParams, geometry: FieldGeometry) -> SceneLayout:
 
 def draw_textures(rng: np.random.Generator, params: SceneParams, geometry: FieldGeometry
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Two texture fields on the padded output grid; cross-sections get FIB curtaining."""
+    """Two texture fields (top material, substrate) on the padded output grid.
+
+    Cross-sections get FIB curtaining (streaks along y). Metal looks, and cross-section or
+    blanket metal with p = 0.5, get grain (channelling) contrast on the top material: a smooth
+    field cut into patches by quantisation, each patch given its own random level.
+    """
     length = params.look.texture_length * geometry.scale
     side = geometry.padded
     if params.view == View.CROSS_SECTION:
-        return gaussian_field_pair(rng, (side, side), (8.0 * length, 0.5 * length))
-    return gaussian_field_pair(rng, (side, side), (length, length))
+        top, substrate = gaussian_field_pair(rng, (side, side), (8.0 * length, 0.5 * length))
+    else:
+        top, substrate = gaussian_field_pair(rng, (side, side), (length, length))
+    metal_look = params.look.look in (Look.METAL_CMP, Look.VC_MODE)
+    grains = rng.random() < (1.0 if metal_look else 0.5 if params.view != View.TOP_DOWN else 0.0)
+    if grains:
+        grain = rng.uniform(2.0, 7.0) * geometry.scale
+        field, _ = gaussian_field_pair(rng, (side, side), (grain, grain))
+        patches = np.floor(field * rng.uniform(1.5, 3.0)).astype(np.intp)
+        levels = rng.standard_normal(64)
+        top = levels[np.mod(patches, 64)] + 0.3 * top
+        # channelling contrast is stronger than surface texture: 1.5-3x the look's strength
+        top = rng.uniform(1.5, 3.0) * (top - top.mean()) / (top.std() + 1e-12)
+    return top, substrate
 
 
 def build_scene(rng: np.random.Generator, params: SceneParams, geometry: FieldGeometry

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from sem_core.classes import CLASSES
@@ -53,10 +52,3 @@ def contact_sheet(path: str | Path, seed: int = 0, size: int = 224, per_class: i
     sheet.save(path)
     return path
 
-
-def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """RGB image with the mask outline in red (for reviewing masks)."""
-    rgb = np.repeat(image[..., None], 3, axis=2)
-    edge = mask & ~np.pad(mask, 1, mode="edge")[2:, 1:-1] | mask & ~np.pad(mask, 1, mode="edge")[1:-1, 2:]
-    rgb[edge] = (255, 0, 0)
-    return rgb

@@ -15,23 +15,27 @@ from sem_core.data.synth.defect_base import DefectRecord, Hardness
 from sem_core.data.synth.imaging_params import ImagingParams
 from sem_core.data.synth.scene_params import SceneParams
 
-HARD_SNR = 2.0
+HARD_SNR = 1.7
+HARD_DEFOCUS_SIGMA = 2.2
+HARD_VISIBILITY = 0.2
+HARD_SUBTYPE_VISIBILITY = 0.35
 
 
 def hard_reasons(hardness: Hardness, record: DefectRecord, imaging: ImagingParams,
                  true_class: str) -> tuple[str, ...]:
     """Why an image belongs to the tagged hard subset (spec C3); empty when it does not.
 
-    Defect images are hard for very low visibility (v < 0.25) or a hard sub-type shown at
-    below-median visibility; every image is hard when defocused or at SNR < 2.
+    Defect images are hard for very low visibility (v < 0.2) or a hard sub-type shown at low
+    visibility (v < 0.35); every image is hard when strongly defocused (sigma > 2.2 px) or at
+    SNR < 1.7. The thresholds put 10-20 % of images in the hard subset.
     """
     reasons = []
     if true_class != "Clean":
-        if hardness.v < 0.25:
+        if hardness.v < HARD_VISIBILITY:
             reasons.append("low_visibility")
-        if record.hard_subtype and hardness.v < 0.55:
+        if record.hard_subtype and hardness.v < HARD_SUBTYPE_VISIBILITY:
             reasons.append(f"hard_subtype:{record.subtype}")
-    if imaging.defocus:
+    if imaging.defocus and imaging.psf_sigma > HARD_DEFOCUS_SIGMA:
         reasons.append("defocus")
     if imaging.snr < HARD_SNR:
         reasons.append("low_snr")
