@@ -104,12 +104,20 @@ def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
                + sub_weight * upsample(textures[1], geometry.supersample))
     signal = maps.intensity * (1.0 + look.texture_strength * texture)
     distance, nearest = edge_distance(maps.topo, step)
-    near = distance < bloom_reach(look)
-    inside = maps.topo[near]
+    near = np.nonzero((distance < bloom_reach(look)).ravel())[0]
+    inside = maps.topo.ravel().take(near)
     # inside: the pixel's own step height; outside: the height of the feature across the edge
-    edge_height = np.where(inside, maps.height[near], neighbour_max(maps.height)[nearest][near])
+    # (all ones when every raised pixel has full height, the common case)
+    own_height = maps.height.ravel().take(near)
+    if np.array_equal(maps.height, maps.topo):
+        across = np.ones(near.size)
+    else:
+        flat_nearest = nearest[0].ravel().take(near) * maps.topo.shape[1] + nearest[1].ravel().take(near)
+        across = neighbour_max(maps.height).ravel().take(flat_nearest)
+    edge_height = np.where(inside, own_height, across)
     amplitude = np.where(inside, look.bloom_in, look.bloom_out)
     length = np.where(inside, look.bloom_in_length, look.bloom_out_length)
-    signal[near] += amplitude * edge_height * _decay(distance[near], length)
+    flat = signal.ravel()
+    flat[near] += amplitude * edge_height * _decay(distance.ravel().take(near), length)
     signal += maps.extra
     return signal

@@ -147,12 +147,11 @@ def _render(config: SynthConfig, master_seed: int, split_id: int, idx: int, appl
         signal = render_signal(maps, scene_params.look, geometry, layout.textures)
     with timer.stage("drift"):
         d_rows, d_cols = imaging.displacement(imaging_params, geometry)
-        signal = imaging.block_mean(imaging.warp(signal, d_rows, d_cols), geometry.supersample)
+        signal = imaging.warp(imaging.block_mean(signal, geometry.supersample), d_rows, d_cols)
     with timer.stage("psf"):
         signal = imaging.apply_psf(signal, imaging.psf_kernel(imaging_params, geometry))
     with timer.stage("masks"):
-        s = geometry.supersample
-        move = (d_rows[::s, ::s] / s, d_cols[::s, ::s] / s)  # the mask only needs the gist
+        move = (d_rows, d_cols)
         reach = max(bloom_reach(scene_params.look), record.params.get("reach", 0.0))
         radius = imaging.influence_radius(imaging_params, rows, geometry, reach)
         target_mask, changed_mask = _project_masks(visible, changed, move, rows, geometry)
