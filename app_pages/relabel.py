@@ -1,4 +1,5 @@
-"""Relabel: review likely label errors with Grad-CAM, fix each in one click or key, undo, batch-edit."""
+"""Relabel: review likely label errors with Grad-CAM, fix each in a click or a key, undo,
+batch-edit."""
 
 import streamlit as st
 
@@ -72,7 +73,8 @@ else:
     st.text_input("Note (optional, saved with the decision)", key="relabel_note")
     accept, keep, skip, unknown = st.columns(4)
     accept.button(f"Accept: {item.suggested_label}", key="relabel_accept", shortcut="a",
-                  type="primary", on_click=_decide, disabled=item.suggested_label == item.given_label,
+                  type="primary", on_click=_decide,
+                  disabled=item.suggested_label == item.given_label,
                   args=(item, item.suggested_label, DecisionSource.ACCEPTED_SUGGESTION))
     keep.button(f"Keep: {item.given_label}", key="relabel_keep", shortcut="k", on_click=_decide,
                 args=(item, item.given_label, DecisionSource.MANUAL))

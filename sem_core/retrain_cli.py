@@ -32,7 +32,8 @@ def register(subparsers) -> None:
     compare.add_argument("--old", required=True, help="old (active) bundle folder")
     compare.add_argument("--new", required=True, help="new bundle folder")
     compare.add_argument("--data", required=True, help="base dataset folder or manifest CSV")
-    compare.add_argument("--labels", default=None, help="label database (corrections, held-out pin)")
+    compare.add_argument("--labels", default=None,
+                         help="label database (corrections, held-out pin)")
     compare.add_argument("--out", default=None, help="write the comparison JSON here")
     compare.set_defaults(func=_guarded(_compare))
     promote = subparsers.add_parser("promote", help="make a compared bundle active (logged)")
@@ -56,15 +57,17 @@ def _register_retrain(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "retrain", help="retrain on the corrected dataset as a background job",
-        description="Retrain the cascade on the base dataset corrected by the label log, starting "
-                    "from a bundle's weights (or from scratch), in a separate process; one job at a "
-                    "time. The new bundle is written next to the others; the base is only read.")
+        description="Retrain the cascade on the base dataset corrected by the label log, "
+                    "starting from a bundle's weights (or from scratch), in a separate process; "
+                    "one job at a time. The new bundle is written as a new folder; the base "
+                    "bundle is only read.")
     parser.add_argument("--bundle", help="base bundle folder (fine-tuned from and compared with)")
     parser.add_argument("--data", help="base dataset folder or manifest CSV")
     parser.add_argument("--labels", default=None, help="label database with the corrections")
     parser.add_argument("--out", help="new bundle folder (must not exist)")
     parser.add_argument("--from-scratch", action="store_true", help="random initial weights")
-    parser.add_argument("--epochs", type=int, default=None, help="most stage-2 epochs (default: base's)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="most stage-2 epochs (default: the base bundle's)")
     parser.add_argument("--stage1-epochs", type=int, default=None, help="most stage-1 epochs")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)

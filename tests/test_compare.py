@@ -37,7 +37,8 @@ def test_headline_rates_of_both_bundles(comparison):
     assert comparison.new.overkill_rate == 0.0
     assert comparison.old.accuracy == pytest.approx(3 / 5)
     assert comparison.new.accuracy == pytest.approx(4 / 5)
-    assert comparison.macro_f1_delta == pytest.approx(comparison.new.macro_f1 - comparison.old.macro_f1)
+    assert comparison.macro_f1_delta == pytest.approx(
+        comparison.new.macro_f1 - comparison.old.macro_f1)
 
 
 def test_per_class_deltas(comparison):

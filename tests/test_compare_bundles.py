@@ -26,7 +26,8 @@ def test_compare_bundles_on_the_pinned_images(bundles, tmp_path):
     entries = []
     for index, (label, split) in enumerate([("Clean", "Test"), ("Cracks", "Test"),
                                             ("Vias", "Train"), ("Clean", "Train")]):
-        Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(tmp_path / f"{index}.png")
+        pixels = rng.integers(0, 255, (32, 32), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"{index}.png")
         entries.append(ManifestEntry(f"{index}.png", label, split, f"{index:064x}"))
     manifest = Manifest(tuple(entries), root=str(tmp_path))
     heldout = HeldOutSplit(frozenset({f"{0:064x}", f"{1:064x}", f"{2:064x}"}), "digest", "now")

@@ -64,7 +64,8 @@ def prepare_job(request: RetrainRequest, jobs_root: str | os.PathLike) -> tuple[
                       labels=_absolute(request.labels) if request.labels else None)
     out = Path(request.out)
     if out.exists():
-        raise BundleError(f"{out}: already exists; bundles are never overwritten. Choose a new folder.")
+        raise BundleError(f"{out}: already exists; bundles are never overwritten. Choose a new "
+                          "folder.")
     root = Path(jobs_root)
     lock = JobLock(root)
     job_id = new_job_id()

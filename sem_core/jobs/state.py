@@ -83,7 +83,8 @@ class RetrainRequest:
         for name in ("epochs", "stage1_epochs", "batch_size"):
             value = getattr(self, name)
             if value is not None and value < (0 if name == "stage1_epochs" else 1):
-                raise ValueError(f"RetrainRequest: {name} must be positive. Received `{name}={value}`.")
+                raise ValueError(f"RetrainRequest: {name} must be positive. "
+                                 f"Received `{name}={value}`.")
 
     def to_dict(self) -> dict[str, object]:
         """Plain-JSON view."""

@@ -15,17 +15,17 @@ def register(subparsers) -> None:
                     "row naming who, when and why; undo appends a row restoring the earlier label.")
     actions = parser.add_subparsers(dest="labels_action", metavar="ACTION", required=True)
 
-    set_parser = actions.add_parser("set", help="set an image's label (or 'unknown' for a new class)")
+    set_parser = actions.add_parser("set", help="set an image's label ('unknown' for a new class)")
     _image_arguments(set_parser)
     set_parser.add_argument("--label", required=True,
                             help="one of the 8 classes, or 'unknown' (unknown / new class)")
-    flag_parser = actions.add_parser("flag", help="ask for an image to be reviewed (label unchanged)")
+    flag_parser = actions.add_parser("flag", help="ask for a review of an image (label unchanged)")
     _image_arguments(flag_parser)
     undo_parser = actions.add_parser("undo", help="undo a decision (appends a row)")
     undo_parser.add_argument("--db", required=True, help="label database file")
     which = undo_parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, help="the decision to undo")
-    which.add_argument("--last", action="store_true", help="the latest decision (by --who if given)")
+    which.add_argument("--last", action="store_true", help="the latest decision (by --who if set)")
     undo_parser.add_argument("--who", default=None, help="your name (default: the OS user)")
     undo_parser.add_argument("--note", default="")
     history_parser = actions.add_parser("history", help="list decisions, oldest first")
@@ -82,7 +82,8 @@ def _set(args: argparse.Namespace) -> int:
     pin_heldout(store, base)  # fix the held-out split before the first change
     current = store.current().get(sha256)
     if args.labels_action == "flag":
-        label, source = (current.new_label if current else entry.label), DecisionSource.REVIEW_REQUEST
+        label = current.new_label if current else entry.label
+        source = DecisionSource.REVIEW_REQUEST
     elif args.label.strip().lower() in ("unknown", "new", "new_class"):
         label, source = UNKNOWN_CLASS, DecisionSource.FLAG
     else:

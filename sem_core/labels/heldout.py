@@ -56,7 +56,8 @@ def pinned_heldout(store: LabelStore) -> HeldOutSplit | None:
     return HeldOutSplit(sha256s, meta["heldout_digest"], meta["heldout_pinned_at"])
 
 
-def pin_heldout(store: LabelStore, manifest: Manifest, split: str = Split.TEST.value) -> HeldOutSplit:
+def pin_heldout(store: LabelStore, manifest: Manifest,
+                split: str = Split.TEST.value) -> HeldOutSplit:
     """Pin the images of ``split`` as the held-out set, unless a pin exists already.
 
     Args:

@@ -16,7 +16,7 @@ from sem_core.classes import CLASSES
 from sem_core.errors import SemCoreError
 
 UNKNOWN_CLASS = "Unknown"
-"""Label of an image flagged as "unknown / new class": kept out of training until it gets a class."""
+"""Label of an image flagged "unknown / new class": left out of training until it gets a class."""
 
 LABELS: tuple[str, ...] = (*CLASSES, UNKNOWN_CLASS)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -50,8 +50,8 @@ class LabelStore:
             raise LabelStoreError(f"{self.path}: not a usable label database ({error}).") from error
         version = int(self.meta().get("schema_version", "0"))
         if version > SCHEMA_VERSION:
-            raise LabelStoreError(f"{self.path}: label database schema {version} is newer than this "
-                                  f"sem_core reads ({SCHEMA_VERSION}); upgrade sem_core.")
+            raise LabelStoreError(f"{self.path}: label database schema {version} is newer than "
+                                  f"this sem_core reads ({SCHEMA_VERSION}); upgrade sem_core.")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -184,7 +184,7 @@ class LabelStore:
 
     @contextmanager
     def write(self, batch: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction; a database error becomes a ``LabelStoreError`` naming ``batch``."""
+        """One write transaction; a database error becomes a ``LabelStoreError``."""
         try:
             with self._transaction() as connection:
                 yield connection

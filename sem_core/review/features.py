@@ -43,7 +43,7 @@ class FeatureSet:
 
 
 def _side_model(model, layer_name: str):
-    """A model sharing ``model``'s layers that returns (features, output); ``model`` is unchanged."""
+    """A model sharing ``model``'s layers returning (features, output); ``model`` is unchanged."""
     import keras
 
     return keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])

@@ -90,7 +90,7 @@ def out_of_sample_probabilities(features: np.ndarray, labels: Sequence[int], n_c
         model = make_pipeline(StandardScaler(), LogisticRegression(
             C=config.regularization, max_iter=config.max_iterations))
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence warnings: a few more iterations barely move it
+            warnings.simplefilter("ignore")  # convergence: more iterations barely move it
             model.fit(x[train_index], y[train_index])
         probabilities[np.ix_(held_index, model.classes_)] = model.predict_proba(x[held_index])
     return probabilities / (probabilities.sum(axis=1, keepdims=True) + _EPSILON)

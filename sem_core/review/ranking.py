@@ -88,7 +88,8 @@ def rank_for_review(given: np.ndarray, probabilities: np.ndarray, *,
     count = len(given)
     if probabilities.shape[0] != count:
         raise ValueError(f"probabilities has {probabilities.shape[0]} rows for {count} labels.")
-    disagrees = np.zeros(count, bool) if stage_disagrees is None else np.asarray(stage_disagrees, bool)
+    disagrees = (np.zeros(count, bool) if stage_disagrees is None
+                 else np.asarray(stage_disagrees, bool))
     asked = np.zeros(count, bool) if flagged is None else np.asarray(flagged, bool)
     issues = label_issue_mask(given, probabilities) if count else np.zeros(0, bool)
     unsure = probabilities.max(axis=1) < low_confidence if count else np.zeros(0, bool)

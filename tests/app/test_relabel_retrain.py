@@ -34,7 +34,8 @@ def test_relabel_accept_a_suggestion_then_undo(app_env):
     app.button(key="relabel_build").click().run()
     assert not app.exception, [item.value for item in app.exception]
     queue = ReviewQueue.load(relabel.queue_path(app_env.dataset))
-    assert len(queue) > 0 and any("ranked with bundle default" in text for text in _texts(app, "caption"))
+    assert len(queue) > 0
+    assert any("ranked with bundle default" in text for text in _texts(app, "caption"))
     # Make the first suggestion differ from the given label, whatever the tiny model says.
     first = queue.items[0]
     other = "Vias" if first.given_label != "Vias" else "Opens"

@@ -14,7 +14,8 @@ from sem_core.registry import BundleInfo, BundleRegistry, StageInfo
 
 def _bundle(root, name, created):
     """A bundle folder with only bundle.json: enough for the registry to list it."""
-    info = BundleInfo(name, CLASSES, 32, "gray", StageInfo("stage1.keras", "cnn", STAGE1_CLASSES, "x"),
+    info = BundleInfo(name, CLASSES, 32, "gray",
+                      StageInfo("stage1.keras", "cnn", STAGE1_CLASSES, "x"),
                       StageInfo("stage2.keras", "m", STAGE2_CLASSES, "y"), 0.5, created=created)
     (root / name).mkdir(parents=True)
     (root / name / "bundle.json").write_text(json.dumps(info.to_dict()))

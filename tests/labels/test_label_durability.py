@@ -22,7 +22,8 @@ store = LabelStore(sys.argv[1])
 number = 0
 while True:
     store.record([LabelChange(f"{{number:060d}}{{item:04d}}", f"img_{{number}}_{{item}}.png",
-                              "Cracks" if item % 2 else "Vias", "Clean", note=f"{{number}}/{{item}}")
+                              "Cracks" if item % 2 else "Vias", "Clean",
+                              note=f"{{number}}/{{item}}")
                   for item in range({BATCH})], who="writer")
     print(number, flush=True)
     number += 1

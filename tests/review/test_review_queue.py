@@ -19,9 +19,15 @@ def base(review_dataset):
     return ensure_sha256(load_dataset(review_dataset).manifest)
 
 
-def test_queue_covers_train_and_validation_and_pins_the_held_out_split(loaded, base, tmp_path):
-    store = LabelStore(tmp_path / "labels.db")
-    queue = build_review_queue(loaded, base, store, ReviewConfig(include_reviewed=True))
+@pytest.fixture(scope="module")
+def built(loaded, base, tmp_path_factory):
+    """A queue over every Train and Validation image, built once with a fresh store."""
+    store = LabelStore(tmp_path_factory.mktemp("review_queue") / "labels.db")
+    return store, build_review_queue(loaded, base, store, ReviewConfig(include_reviewed=True))
+
+
+def test_queue_covers_train_and_validation_and_pins_the_held_out_split(built, base):
+    store, queue = built
     assert queue.n_images == sum(entry.split != "Test" for entry in base.entries)
     assert {item.split for item in queue.items} <= {"Train", "Validation"}
     assert len(queue) > 0 and all(item.reasons for item in queue.items)
@@ -46,8 +52,8 @@ def test_flagged_first_and_decided_images_left_out(loaded, base, tmp_path):
     assert again.given_label == "Other"  # the queue judges today's label, not the base one
 
 
-def test_queue_round_trips_through_json(loaded, base, tmp_path):
-    queue = build_review_queue(loaded, base)
+def test_queue_round_trips_through_json(built, tmp_path):
+    queue = built[1]
     path = queue.save(tmp_path / "queue.json")
     again = ReviewQueue.load(path)
     assert again == queue

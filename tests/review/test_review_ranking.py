@@ -23,7 +23,8 @@ def _noisy(seed, count=400, classes=4, flip_rate=0.1):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_out_of_sample_probabilities_expose_flipped_labels(seed):
     truth, given, flipped, features = _noisy(seed)
-    probabilities = out_of_sample_probabilities(features, given, 4, CrossValidationConfig(seed=seed))
+    probabilities = out_of_sample_probabilities(features, given, 4,
+                                                CrossValidationConfig(seed=seed))
     assert probabilities.shape == (len(given), 4)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
     # Fitted on all labels, a flexible model would agree with the flips; out of sample it does not.
@@ -35,7 +36,8 @@ def test_out_of_sample_probabilities_expose_flipped_labels(seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_top_k_of_the_ranking_holds_most_flipped_labels(seed):
     truth, given, flipped, features = _noisy(seed)
-    probabilities = out_of_sample_probabilities(features, given, 4, CrossValidationConfig(seed=seed))
+    probabilities = out_of_sample_probabilities(features, given, 4,
+                                                CrossValidationConfig(seed=seed))
     ranked = rank_for_review(given, probabilities)
     top = {item.index for item in ranked[:len(flipped)]}
     assert len(top & set(flipped)) / len(flipped) >= 0.8
@@ -62,7 +64,7 @@ def test_flagged_images_come_first_and_every_item_has_a_reason():
 
 def test_label_issue_mask_ignores_classes_nobody_uses():
     given = np.array([0, 0, 0, 2, 2, 2, 2, 0])
-    probabilities = np.array([[0.9, 0.05, 0.05]] * 3 + [[0.05, 0.05, 0.9]] * 4 + [[0.05, 0.05, 0.9]])
+    probabilities = np.array([[0.9, 0.05, 0.05]] * 3 + [[0.05, 0.05, 0.9]] * 5)
     mask = label_issue_mask(given, probabilities)
     assert mask.tolist() == [False] * 7 + [True]
 
