@@ -1,9 +1,10 @@
 """Blanket-film scenes (spec section 4): a nearly featureless film beside an array edge.
 
-The film covers 65-85 % of the field; a strip along one side shows where a patterned array
-(Manhattan lines with vias) ends. Line and via defects live in that strip; particles, residue,
-scratches and cracks may land anywhere. The strip is present in every blanket image of every
-class, so it is no shortcut.
+The film covers 55-85 % of the field; a patterned region (Manhattan lines with vias) shows where
+an array ends: a strip along one side, a block in a corner or an island. Line and via defects
+live in that region; particles, residue, scratches and cracks may land anywhere. The region is
+present in every blanket image of every class, so it is no shortcut; its varied shape keeps
+blanket images apart for near-duplicate detection.
 """
 
 from __future__ import annotations
@@ -28,22 +29,36 @@ def build_blanket(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
     maps = build_logic(rng, layout)
     geometry, look = layout.geometry, layout.params.look
     half = geometry.size / (2 * geometry.scale)
-    side = int(rng.integers(0, 4))
-    # at least 1.6 pitches wide, so that high-magnification strips still hold whole lines
-    fraction = max(rng.uniform(0.15, 0.35), 1.6 * layout.params.pitch / (2 * half))
+    kind = ("strip", "corner", "island")[int(rng.integers(0, 3))]
+    # the patterned region is at least 1.6 pitches across, so it holds whole lines at any
+    # magnification; its area is 15-45 % of the field
+    least = min(1.6 * layout.params.pitch / (2 * half), 0.9)
+    first, second = rng.uniform(0.15, 0.45), rng.uniform(0.35, 0.8)
+    shift, flip_x, flip_y = rng.random(), rng.random() < 0.5, rng.random() < 0.5
     film_level = look.substrate if rng.random() < 0.5 else 0.5 * (look.substrate + look.top)
+    if kind == "strip":
+        width, height = max(first, least), 1.0
+    elif kind == "corner":
+        width, height = max(second, least), max(first / second, least)
+    else:
+        width, height = max(second * 0.8, least), max(first / (second * 0.8), least)
+    width, height = min(width, 0.9), min(height, 1.0)
+    left = 0.0 if kind != "island" else shift * (1.0 - width)
+    top = 0.0 if kind == "corner" or kind == "strip" else (1.0 - shift) * (1.0 - height)
+    x0, x1 = -half + 2 * half * left, -half + 2 * half * (left + width)
+    y0, y1 = -half + 2 * half * top, -half + 2 * half * (top + height)
+    if flip_x:
+        x0, x1 = -x1, -x0
+    if flip_y:
+        y0, y1 = -y1, -y0
     x, y = geometry.field_coordinates()
     x, y = np.broadcast_arrays(x, y)
-    edge = -half + 2 * half * fraction
-    coordinate = (x, -x, y, -y)[side]
-    strip = coordinate < edge
-    film = ~strip
+    film = ~((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
     maps.topo[film] = False
     maps.intensity[film] = film_level
     maps.height[film] = 0.0
     maps.material[film] = Material.SUBSTRATE
-    regions = ((-half, -half, edge, half), (-edge, -half, half, half),
-               (-half, -half, half, edge), (-half, -edge, half, half))
-    layout.host_region = regions[side]
-    layout.tags.update(strip_side=side, strip_fraction=float(fraction), film_level=float(film_level))
+    layout.host_region = (float(x0), float(y0), float(x1), float(y1))
+    layout.tags.update(region_kind=kind, region=[float(v) for v in (x0, y0, x1, y1)],
+                       film_level=float(film_level))
     return maps

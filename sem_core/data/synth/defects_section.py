@@ -25,18 +25,21 @@ def _hosts(layout: SceneLayout, kind: str) -> list[SectionHost]:
                   key=lambda h: h.x0)
 
 
-def _nearest(hosts: list[SectionHost], x: float) -> SectionHost:
-    return min(hosts, key=lambda h: abs(0.5 * (h.x0 + h.x1) - x))
-
-
-def _neighbour_pair(layout: SceneLayout, x: float) -> tuple[SectionHost, SectionHost] | None:
+def _neighbour_pair(layout: SceneLayout, x: float, y: float) -> tuple[SectionHost, SectionHost] | None:
+    """Two neighbouring line cross-sections of one metal level, nearest to (x, y)."""
     lines = _hosts(layout, "line")
-    if len(lines) < 2:
+    by_level: dict[float, list[SectionHost]] = {}
+    for host in lines:
+        by_level.setdefault(host.y0, []).append(host)
+    pairs = [pair for hosts in by_level.values() for pair in zip(hosts[:-1], hosts[1:])]
+    if not pairs:
         return None
-    pairs = list(zip(lines[:-1], lines[1:]))
-    return min(pairs, key=lambda p: abs(0.5 * (p[0].x1 + p[1].x0) - x))
+    return min(pairs, key=lambda p: abs(0.5 * (p[0].x1 + p[1].x0) - x)
+               + abs(0.5 * (p[0].y0 + p[0].y1) - y))
 
 
+def _nearest_host(hosts: list[SectionHost], x: float, y: float) -> SectionHost:
+    return min(hosts, key=lambda h: abs(0.5 * (h.x0 + h.x1) - x) + abs(0.5 * (h.y0 + h.y1) - y))
 
 
 def _painter(layout: SceneLayout, maps: SceneMaps, x0: float, y0: float, x1: float, y1: float) -> Painter:
@@ -47,8 +50,8 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
            noise_sigma: float) -> DefectRecord | None:
     """A smooth neck of line metal joining two line cross-sections."""
     z, v = hardness.z, hardness.v
-    x, _ = place_point(rng, layout)
-    pair = _neighbour_pair(layout, x)
+    x, y = place_point(rng, layout)
+    pair = _neighbour_pair(layout, x, y)
     if pair is None:
         return None
     left, right = pair
@@ -73,8 +76,8 @@ def short(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardne
           noise_sigma: float) -> DefectRecord | None:
     """A bright irregular extrusion or filament between two line cross-sections."""
     z, v = hardness.z, hardness.v
-    x, _ = place_point(rng, layout)
-    pair = _neighbour_pair(layout, x)
+    x, y = place_point(rng, layout)
+    pair = _neighbour_pair(layout, x, y)
     if pair is None:
         return None
     left, right = pair
@@ -99,11 +102,11 @@ def open_cut(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, har
              noise_sigma: float) -> DefectRecord | None:
     """A thin void separating a plug (or line) from what it should contact."""
     z, v = hardness.z, hardness.v
-    x, _ = place_point(rng, layout)
+    x, y = place_point(rng, layout)
     hosts = _hosts(layout, "plug") or _hosts(layout, "line")
     if not hosts:
         return None
-    host = _nearest(hosts, x)
+    host = _nearest_host(hosts, x, y)
     interface, position = rng.random(2)
     gap = lerp(0.6, 4.0, z)
     y0 = host.y0 if interface < 0.5 else lerp(host.y0, host.y1 - gap, position)
@@ -123,11 +126,11 @@ def via_void(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, har
              noise_sigma: float) -> DefectRecord | None:
     """Plug defects: keyhole void, missing plug, half-filled plug."""
     z, v = hardness.z, hardness.v
-    x, _ = place_point(rng, layout)
+    x, y = place_point(rng, layout)
     plugs = _hosts(layout, "plug")
     if not plugs:
         return None
-    host = _nearest(plugs, x)
+    host = _nearest_host(plugs, x, y)
     kind_draw, fill_draw = rng.random(2)
     painter = _painter(layout, maps, host.x0 - 3, host.y0 - 3, host.x1 + 3, host.y1 + 3)
     fx, fy = painter.field_xy()
