@@ -7,6 +7,7 @@ turns them into a tqdm bar, the app into a live chart, a background job into a l
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -115,6 +116,35 @@ class ProgressBridge(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None) -> None:
         self.listener(self._event(EventKind.PHASE_END, logs))
+
+
+class DeadlineStop(keras.callbacks.Callback):
+    """Stop at an epoch boundary when one more epoch (as long as the last) would pass a deadline.
+
+    Args:
+        deadline: ``time.monotonic()`` value training should end by.
+        listener: Told (MESSAGE event) when the budget stops training.
+        stage: Stage name for that message.
+    """
+
+    def __init__(self, deadline: float, listener: ProgressListener, stage: str) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.listener = listener
+        self.stage = stage
+        self.stopped = False
+        self._epoch_started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        now = time.monotonic()
+        if now + (now - self._epoch_started) > self.deadline:
+            self.stopped = True
+            self.model.stop_training = True
+            self.listener(ProgressEvent(EventKind.MESSAGE, self.stage, message=(
+                f"{self.stage}: time budget reached after epoch {epoch + 1}; keeping the best weights")))
 
 
 def _is_number(value: object) -> bool:

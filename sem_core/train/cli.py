@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         "train", help="train the two-stage cascade and write a model bundle",
         description="Train stage 1 (Clean vs Defective) and stage 2 (defect class) on a dataset "
                     "(Kaggle layout, class folders or manifest CSV) and write a new bundle folder.")
-    parser.add_argument("--data", required=True, help="dataset folder or manifest CSV")
+    parser.add_argument("--data", required=True, nargs="+",
+                        help="dataset folder(s) or manifest CSV(s); several are trained on together")
     parser.add_argument("--out", required=True, help="bundle folder to create (must not exist)")
     parser.add_argument("--image-size", type=int, default=_DEFAULTS.image_size, help="input size in px")
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=backbone_names(),
@@ -34,6 +35,8 @@ def register(subparsers) -> None:
     parser.add_argument("--stage1-width", type=int, default=_DEFAULTS.stage1_width)
     parser.add_argument("--patience", type=int, default=_DEFAULTS.patience, help="early-stopping patience")
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    parser.add_argument("--max-minutes", type=float, default=0.0,
+                        help="wall-time budget; stops at an epoch boundary keeping the best weights (0: none)")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--fast-nondeterministic", action="store_true",
                         help="allow non-deterministic ops and a parallel input pipeline")
@@ -46,19 +49,31 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         image_size=args.image_size, backbone=args.backbone, weights=args.weights, epochs=args.epochs,
         stage1_epochs=args.stage1_epochs, batch_size=args.batch_size, stage1_recall=args.stage1_recall,
         seed=args.seed, stage1_width=args.stage1_width, patience=args.patience,
-        augment=not args.no_augment, deterministic=not args.fast_nondeterministic)
+        augment=not args.no_augment, deterministic=not args.fast_nondeterministic,
+        max_minutes=args.max_minutes)
 
 
 def command_line(args: argparse.Namespace) -> str:
     """The full command, every option spelled out, so the run can be repeated exactly."""
-    parts = ["python", "-m", "sem_core", "train", "--data", args.data, "--out", args.out,
+    parts = ["python", "-m", "sem_core", "train", "--data", *args.data, "--out", args.out,
              "--image-size", str(args.image_size), "--backbone", args.backbone, "--weights", args.weights,
              "--epochs", str(args.epochs), "--stage1-epochs", str(args.stage1_epochs),
              "--batch-size", str(args.batch_size), "--stage1-recall", str(args.stage1_recall),
              "--stage1-width", str(args.stage1_width), "--patience", str(args.patience),
-             "--seed", str(args.seed)]
+             "--seed", str(args.seed), "--max-minutes", f"{args.max_minutes:g}"]
     parts += ["--no-augment"] * args.no_augment + ["--fast-nondeterministic"] * args.fast_nondeterministic
     return shlex.join(parts)
+
+
+def combine_manifests(manifests: list):
+    """One manifest over several datasets, with absolute paths (a single one is returned as is)."""
+    if len(manifests) == 1:
+        return manifests[0]
+    from dataclasses import replace
+
+    entries = [replace(entry, path=str(manifest.resolve(entry).resolve()))
+               for manifest in manifests for entry in manifest.entries]
+    return manifests[0].with_entries(entries)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,11 +105,15 @@ def _train(args: argparse.Namespace, config: TrainConfig) -> int:
     from sem_core.train.progress import TqdmProgress
     from sem_core.train.run import train_bundle
 
-    loaded = load_dataset(args.data, seed=config.seed, progress=True)
-    for bad in loaded.bad_files:
-        print(f"skipped {bad.path}: {bad.reason}", file=sys.stderr)
+    manifests = []
+    for data in args.data:
+        loaded = load_dataset(data, seed=config.seed, progress=True)
+        for bad in loaded.bad_files:
+            print(f"skipped {bad.path}: {bad.reason}", file=sys.stderr)
+        manifests.append(loaded.manifest)
     with TqdmProgress() as progress:
-        result = train_bundle(loaded.manifest, out, config, command=command_line(args), listener=progress)
+        result = train_bundle(combine_manifests(manifests), out, config, command=command_line(args),
+                              listener=progress)
     metrics = result.info.metrics
     print(f"bundle: {result.bundle}\n"
           f"stage-1 threshold {result.info.stage1_threshold:.4f}: recall {metrics['stage1_recall']:.3f}, "

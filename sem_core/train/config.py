@@ -32,6 +32,9 @@ class TrainConfig:
         augment: Whether to augment training batches. Default: True.
         deterministic: Deterministic TF ops and sequential augmentation (repeatable runs,
             somewhat slower input pipeline). Default: True.
+        max_minutes: Wall-time budget of training both stages; training stops at the epoch boundary
+            where one more epoch would overrun it, keeping the best weights so far. 0 means no
+            budget. A budget makes results depend on machine speed. Default: 0.
     """
 
     image_size: int = 128
@@ -53,6 +56,7 @@ class TrainConfig:
     patience: int = 5
     augment: bool = True
     deterministic: bool = True
+    max_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         get_backbone(self.backbone)
@@ -66,6 +70,8 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(
                 f"label_smoothing must be in [0, 1). Received `label_smoothing={self.label_smoothing}`.")
+        if self.max_minutes < 0:
+            raise ValueError(f"max_minutes must be >= 0. Received `max_minutes={self.max_minutes}`.")
         if not 0.0 <= self.frozen_fraction <= 1.0:
             raise ValueError(
                 f"frozen_fraction must be in [0, 1]. Received `frozen_fraction={self.frozen_fraction}`.")

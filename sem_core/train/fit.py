@@ -16,6 +16,7 @@ import keras
 
 from sem_core.models.stage2 import set_backbone_trainable
 from sem_core.train.callbacks import (
+    DeadlineStop,
     EventKind,
     ProgressBridge,
     ProgressEvent,
@@ -64,6 +65,7 @@ class FitContext:
         batches: Training batches per epoch.
         listener: Receives progress events.
         should_stop: Polled after each batch to cancel; None never cancels.
+        deadline: ``time.monotonic()`` value by which training should end; None for no budget.
     """
 
     train: object
@@ -71,6 +73,7 @@ class FitContext:
     batches: int
     listener: ProgressListener
     should_stop: Callable[[], bool] | None = None
+    deadline: float | None = None
 
 
 def fit_stage1(model: keras.Model, context: FitContext, config: TrainConfig) -> list[PhaseHistory]:
@@ -139,8 +142,11 @@ def _fit_phase(model: keras.Model, context: FitContext, config: TrainConfig, sta
         monitor="val_loss", patience=config.patience, restore_best_weights=True)
     plateau = keras.callbacks.ReduceLROnPlateau(
         monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6)
+    callbacks = [stopper, plateau, bridge]
+    if context.deadline is not None:
+        callbacks.insert(0, DeadlineStop(context.deadline, context.listener, stage))
     result = model.fit(context.train, validation_data=context.validation, epochs=epochs,
-                       callbacks=[stopper, plateau, bridge], verbose=0, shuffle=False)
+                       callbacks=callbacks, verbose=0, shuffle=False)
     if bridge.cancelled:
         raise TrainingCancelled(f"{stage} {phase}: stopped on request")
     history = {key: [float(value) for value in values] for key, values in result.history.items()}

@@ -86,6 +86,8 @@ def train_stages(stage1, stage2, train: DecodedImages, validation: DecodedImages
     Returns:
         A ``StagesOutcome``.
     """
+    # A little time is kept back for the predictions and the bundle written after training.
+    deadline = (time.monotonic() + config.max_minutes * 60.0 - 60.0) if config.max_minutes > 0 else None
     seconds: dict[str, float] = {}
     throughput: dict[str, float] = {}
     phases: list[PhaseHistory] = []
@@ -93,7 +95,7 @@ def train_stages(stage1, stage2, train: DecodedImages, validation: DecodedImages
     defective = np.array([label != CLEAN for label in train.labels])
     context = _context(train.pixels, defective[:, None], defective.astype(int), 2, validation,
                        np.array([[label != CLEAN] for label in validation.labels]), config, 0,
-                       listener, should_stop)
+                       listener, should_stop, deadline)
     started = time.perf_counter()
     stage1_phases = fit_stage1(stage1, context, config)
     seconds["stage1"] = time.perf_counter() - started
@@ -114,7 +116,8 @@ def train_stages(stage1, stage2, train: DecodedImages, validation: DecodedImages
     validation_index = _class_indices(defects_validation.labels)
     eye = np.eye(len(STAGE2_CLASSES), dtype=np.float32)
     context = _context(defects_train.pixels, eye[train_index], train_index, len(STAGE2_CLASSES),
-                       defects_validation, eye[validation_index], config, 1, listener, should_stop)
+                       defects_validation, eye[validation_index], config, 1, listener, should_stop,
+                       deadline)
     started = time.perf_counter()
     stage2_phases = fit_stage2(stage2, context, config, pretrained)
     seconds["stage2"] = time.perf_counter() - started
@@ -131,7 +134,7 @@ def _class_indices(labels: tuple[str, ...]) -> np.ndarray:
 def _context(pixels: np.ndarray, targets: np.ndarray, classes: np.ndarray, num_classes: int,
              validation: DecodedImages, validation_targets: np.ndarray, config: TrainConfig,
              stage_offset: int, listener: ProgressListener,
-             should_stop: Callable[[], bool] | None) -> FitContext:
+             should_stop: Callable[[], bool] | None, deadline: float | None) -> FitContext:
     seed = config.seed * 10 + stage_offset
     augmenter = build_augmenter(seed=seed) if config.augment else None
     train = make_dataset(pixels, targets, config.batch_size,
@@ -139,7 +142,7 @@ def _context(pixels: np.ndarray, targets: np.ndarray, classes: np.ndarray, num_c
                          shuffle_seed=seed, augmenter=augmenter, deterministic=config.deterministic)
     held_out = make_dataset(validation.pixels, validation_targets, config.batch_size)
     batches = int(np.ceil(len(pixels) / config.batch_size))
-    return FitContext(train, held_out, batches, listener, should_stop)
+    return FitContext(train, held_out, batches, listener, should_stop, deadline)
 
 
 def _throughput(phases: list[PhaseHistory], images: int, seconds: float) -> float:

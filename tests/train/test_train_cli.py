@@ -59,3 +59,15 @@ def test_training_into_an_existing_bundle_is_refused(bundle, tiny_dataset, capsy
     assert code == 1
     assert "never overwritten" in capsys.readouterr().err
     assert (bundle / "bundle.json").read_text() == before
+
+
+def test_several_datasets_combine_into_one_manifest_with_absolute_paths(tmp_path):
+    from sem_core.data.manifest import Manifest, ManifestEntry
+    from sem_core.train.cli import combine_manifests
+
+    first = Manifest((ManifestEntry("a/x.png", "Clean", "Train"),), root=str(tmp_path / "one"))
+    second = Manifest((ManifestEntry("a/x.png", "Vias", "Validation"),), root=str(tmp_path / "two"))
+    combined = combine_manifests([first, second])
+    assert [combined.resolve(entry) for entry in combined] == [tmp_path / "one/a/x.png", tmp_path / "two/a/x.png"]
+    assert [entry.label for entry in combined] == ["Clean", "Vias"]
+    assert combine_manifests([first]) is first

@@ -68,7 +68,7 @@ def test_dataset_serves_float_batches_with_weights_and_reshuffles_each_epoch():
             np.testing.assert_allclose(image, pixels[int(label)] / 255.0, atol=1e-6)
 
 
-def _fit_tiny_stage1(seed, listener=None, should_stop=None):
+def _fit_tiny_stage1(seed, listener=None, should_stop=None, deadline=None):
     import keras
 
     from sem_core.models import build_stage1
@@ -80,7 +80,7 @@ def _fit_tiny_stage1(seed, listener=None, should_stop=None):
     train = make_dataset(pixels, targets, 8, shuffle_seed=seed, augmenter=build_augmenter(seed=seed))
     validation = make_dataset(pixels[:8], targets[:8], 8)
     events = []
-    context = FitContext(train, validation, 2, listener or events.append, should_stop)
+    context = FitContext(train, validation, 2, listener or events.append, should_stop, deadline)
     model = build_stage1(32, width=2, blocks=2)
     config = TrainConfig(image_size=32, stage1_epochs=2, patience=5)
     phases = fit_stage1(model, context, config)
@@ -111,3 +111,11 @@ def test_same_seed_gives_the_same_weights():
     second, _, _ = _fit_tiny_stage1(seed=11)
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_spent_time_budget_ends_training_after_one_epoch_and_keeps_the_model():
+    import time
+
+    _, phases, events = _fit_tiny_stage1(seed=0, deadline=time.monotonic())
+    assert phases[0].epochs_run == 1
+    assert any("time budget" in event.message for event in events if event.kind == EventKind.MESSAGE)
