@@ -37,7 +37,7 @@ with matrices:
     normalised = share_column.toggle("Row shares", key="metrics_normalised")
     metrics_view.confusion_chart(run, view, normalised)
     cell = st.session_state.get(metrics_view.CELL)
-    if cell is not None:
+    if cell is not None and cell.view == view:
         metrics_view.cell_images(entry, run, cell)
 with per_class:
     metrics_view.per_class(run)

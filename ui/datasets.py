@@ -135,11 +135,18 @@ def write_demo_images(root: Path, *, per_class: int = 1, size: int = 256, seed: 
     return folder
 
 
-def demo_dataset_command(root: Path, *, per_class: int = 12, size: int = 128,
+def demo_dataset_command(root: Path, *, per_class: int = 20, size: int = 128,
                          seed: int = 5) -> list[str]:
-    """The ``python -m sem_core synth`` command that writes the demo labelled dataset."""
+    """The ``python -m sem_core synth`` command that writes the demo labelled dataset.
+
+    Args:
+        root: The data root; the dataset goes to ``root/demo/dataset``.
+        per_class: Images per class over all splits (70/15/15). Default: 20.
+        size: Image side in pixels. Default: 128 (the default bundle's input size).
+        seed: Generator seed. Default: 5.
+    """
     return [sys.executable, "-m", "sem_core", "synth", "--out", str(root / DEMO_DATASET),
-            "--per-class", str(per_class), "--size", str(size), "--seed", str(seed)]
+            "--per-class", str(per_class), "--size", str(size), "--seed", str(seed), "--quiet"]
 
 
 def write_demo_dataset(root: Path, **options: int) -> Path:

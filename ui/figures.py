@@ -26,7 +26,7 @@ def row_normalised(matrix: np.ndarray) -> np.ndarray:
 
 
 def confusion_figure(labels: Sequence[str], matrix: np.ndarray, *, normalised: bool = False,
-                     title: str = "") -> go.Figure:
+                     title: str = "", selected: tuple[str, str] | None = None) -> go.Figure:
     """A clickable confusion-matrix heat map, true class down, predicted class across.
 
     Args:
@@ -34,6 +34,7 @@ def confusion_figure(labels: Sequence[str], matrix: np.ndarray, *, normalised: b
         matrix: Square counts, rows true.
         normalised: Show row shares (recall on the diagonal) instead of counts. Default: False.
         title: Figure title. Default: "".
+        selected: (true, predicted) cell to outline, or None. Default: None.
 
     Returns:
         The figure; cell text is the count or share, hover adds both.
@@ -56,7 +57,11 @@ def confusion_figure(labels: Sequence[str], matrix: np.ndarray, *, normalised: b
         hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata[0]} images "
                       "(%{customdata[1]:.1%} of the row)<br>click to see them<extra></extra>"))
     figure.update_layout(title=title, margin=_MARGINS, hoverdistance=-1, clickmode="event+select",
-                         xaxis={"side": "bottom", "tickangle": -30}, height=460)
+                         xaxis={"side": "bottom", "tickangle": -30}, height=480)
+    if selected is not None and all(name in labels for name in selected):
+        row, column = list(labels).index(selected[0]), list(labels).index(selected[1])
+        figure.add_shape(type="rect", x0=column - 0.5, x1=column + 0.5, y0=row - 0.5,
+                         y1=row + 0.5, line={"color": "#d62728", "width": 3})
     return figure
 
 

@@ -77,8 +77,10 @@ def confusion_chart(run, view: evaluation.MatrixView, normalised: bool) -> None:
     matrix = evaluation.matrix_of(run.report, view)
     chart_key = f"metrics_chart_{view.name}_{'share' if normalised else 'count'}"
     title = f"{view.value}: {'row shares' if normalised else 'counts'}"
+    cell = st.session_state.get(CELL)
+    selected = (cell.true_label, cell.predicted_label) if cell and cell.view == view else None
     figure = figures.confusion_figure(matrix.labels, matrix.matrix, normalised=normalised,
-                                      title=title)
+                                      title=title, selected=selected)
     st.plotly_chart(figure, key=chart_key, on_select=lambda: _remember_click(chart_key, view),
                     selection_mode="points", config={"displayModeBar": False})
     st.caption("Rows are the true class, columns the prediction. Click a cell to see its images.")

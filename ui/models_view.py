@@ -63,8 +63,9 @@ def delete_section(entries: Sequence[bundles.CatalogEntry],
     if not candidates:
         st.caption("Only user bundles that are not active can be deleted; there are none.")
         return
-    chosen = st.selectbox("Bundle to delete", candidates, format_func=lambda entry: entry.label,
-                          key="models_delete_choice")
+    labels = [entry.label for entry in candidates]
+    chosen = candidates[labels.index(st.selectbox("Bundle to delete", labels,
+                                                  key="models_delete_choice"))]
     typed = st.text_input(f"Type {chosen.name} to confirm", key="models_delete_confirm")
     if st.button("Delete permanently", key="models_delete", disabled=typed.strip() != chosen.name):
         try:

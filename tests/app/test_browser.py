@@ -151,12 +151,15 @@ def test_click_a_confusion_matrix_cell_and_see_its_images(page, server):
     _open(page, "Metrics", "Metrics")
     page.get_by_role("button", name="Evaluate default").click()
     page.get_by_text("Rows are the true class").wait_for(timeout=SLOW_MS)
-    plot = page.locator(".js-plotly-plot .nsewdrag").first
-    plot.wait_for(timeout=60_000)
-    box = plot.bounding_box()
-    size = len(matrix.labels)
-    x = box["x"] + (column + 0.5) * box["width"] / size
-    y = box["y"] + (row + 0.5) * box["height"] / size
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=60_000)
+    # Where Plotly itself draws the cell (axis data-to-pixel maps), in page coordinates.
+    x, y = page.evaluate(
+        """([predicted, truth]) => {
+            const chart = document.querySelector('.js-plotly-plot');
+            const layout = chart._fullLayout, box = chart.getBoundingClientRect();
+            return [box.left + layout.xaxis._offset + layout.xaxis.d2p(predicted),
+                    box.top + layout.yaxis._offset + layout.yaxis.d2p(truth)];
+        }""", [matrix.labels[column], matrix.labels[row]])
     page.mouse.move(x - 3, y - 3)
     page.wait_for_timeout(300)
     page.mouse.move(x, y)
