@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"synth: {error}", file=sys.stderr)
         return 2
     rate = result.images / max(result.seconds, 1e-9)
+    if result.failures:
+        print(f"synth: {len(result.failures)} image(s) failed and were left out", file=sys.stderr)
     print(f"wrote {result.images} images to {result.out_dir} in {result.seconds:.1f} s "
           f"({rate:.1f} images/s); manifest: {result.manifest}")
     if args.sheet:

@@ -110,10 +110,10 @@ def build_logic(rng: np.random.Generator, layout: SceneLayout,
     rough_a, rough_b = _roughness(rng, layout)
     position_a = (layout.a + rough_a - origin_a) / step - 0.5
     position_b = (layout.b + rough_b - origin_b) / step - 0.5
-    inside = _bilinear(raster, position_a, position_b) > 0.5
-    nearest = (np.clip(np.rint(position_a), 0, shape[0] - 1).astype(np.intp) * shape[1]
-               + np.clip(np.rint(position_b), 0, shape[1] - 1).astype(np.intp))
-    in_via = (vias_raster.ravel().take(nearest) > 0.5) & inside
+    coordinates = [position_a, position_b]
+    inside = ndimage.map_coordinates(raster, coordinates, order=1, mode="nearest") > 0.5
+    in_via = ndimage.map_coordinates(vias_raster, coordinates, order=0, mode="nearest") > 0.5
+    in_via &= inside
     track = np.clip(np.rint((layout.a - offset) / pitch).astype(np.intp) - first, 0, count - 1)
 
     under = _underlayer(rng, layout)
@@ -170,18 +170,6 @@ def _ensure_pair(layout: SceneLayout, tracks: list, centres: np.ndarray, pitch: 
     _, k, start, end = min(candidates)
     tracks[k + 1] = [seg for seg in tracks[k + 1] if seg[1] < start - pitch or seg[0] > end + pitch]
     tracks[k + 1].append([start, end])
-
-
-def _bilinear(raster: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Bilinear samples of ``raster`` at fractional (rows, cols), edge-clamped (flat takes)."""
-    width = raster.shape[1]
-    r0 = np.clip(rows.astype(np.intp), 0, raster.shape[0] - 2)
-    c0 = np.clip(cols.astype(np.intp), 0, width - 2)
-    tr, tc = np.clip(rows - r0, 0.0, 1.0), np.clip(cols - c0, 0.0, 1.0)
-    flat, index = raster.ravel(), r0 * width + c0
-    top = flat.take(index) * (1 - tc) + flat.take(index + 1) * tc
-    bottom = flat.take(index + width) * (1 - tc) + flat.take(index + width + 1) * tc
-    return top * (1 - tr) + bottom * tr
 
 
 def _force_via(layout: SceneLayout, tracks: list, centres: np.ndarray, width: float,

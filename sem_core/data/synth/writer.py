@@ -47,6 +47,7 @@ class WriteResult:
     images: int
     per_split: dict
     seconds: float
+    failures: tuple[str, ...] = ()
 
 
 def split_counts(per_class: int) -> tuple[int, int, int]:
@@ -94,7 +95,19 @@ def _mask_png(mask: np.ndarray) -> bytes:
 
 
 def write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, int]) -> dict:
-    """Render, encode and write one image with its links, mask and sidecar; returns its row."""
+    """Render and write one image; returns its manifest row, or ``{"error": message}``.
+
+    A failing image never stops the batch: its seeds and the error are reported instead.
+    """
+    try:
+        return _write_one(out_dir, config, seed, task)
+    except Exception as error:  # noqa: BLE001 - one image must not stop a dataset
+        split_id, idx = task
+        return {"error": f"seed {seed}, split {split_id}, idx {idx}: "
+                         f"{type(error).__name__}: {error}"}
+
+
+def _write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, int]) -> dict:
     from sem_core.data.synth import formats
     from sem_core.data.synth.sample import generate_sample
 
@@ -141,7 +154,8 @@ def write_dataset(out_dir: str | Path, per_class: int, size: int = 224, seed: in
         presentation: Apply the presentation layer (annotations, borders, format mix). Default: True.
 
     Returns:
-        A ``WriteResult``.
+        A ``WriteResult``; images that failed to render are left out and listed in ``failures``
+        (also printed to stderr and written to dataset.json).
 
     Raises:
         DatasetError: When ``out_dir`` is not empty (without ``overwrite``) or not a folder.
@@ -174,6 +188,10 @@ def write_dataset(out_dir: str | Path, per_class: int, size: int = 224, seed: in
                 rows.append(row)
                 bar.update()
     bar.close()
+    failures = tuple(row["error"] for row in rows if "error" in row)
+    rows = [row for row in rows if "error" not in row]
+    for failure in failures:
+        print(f"synth: image skipped ({failure})", file=sys.stderr)
     manifest = out_dir / "manifest.csv"
     with manifest.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(MANIFEST_COLUMNS) + list(EXTRA_COLUMNS))
@@ -184,6 +202,7 @@ def write_dataset(out_dir: str | Path, per_class: int, size: int = 224, seed: in
         "generator_version": GENERATOR_VERSION, "seed": seed, "per_class": per_class,
         "size": size, "label_noise": label_noise,
         "label_noise_mode": LabelNoiseMode(label_noise_mode).value,
-        "presentation": presentation, "images": len(rows), "per_split": per_split}, indent=1))
+        "presentation": presentation, "images": len(rows), "per_split": per_split,
+        "failures": list(failures)}, indent=1))
     return WriteResult(out_dir=out_dir, manifest=manifest, images=len(rows), per_split=per_split,
-                       seconds=time.perf_counter() - start)
+                       seconds=time.perf_counter() - start, failures=failures)

@@ -93,3 +93,19 @@ def test_command_writes_dataset_and_contact_sheet(tmp_path):
         [sys.executable, "-m", "sem_core", "synth", "--out", str(tmp_path / "d"), "--per-class", "1",
          "--size", "32", "--quiet"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_one_failing_image_does_not_stop_the_dataset(tmp_path, monkeypatch):
+    from sem_core.data.synth import sample
+
+    real = sample.generate_sample
+
+    def flaky(config, seed, split_id, idx, timer=None):
+        if (split_id, idx) == (0, 3):
+            raise RuntimeError("boom")
+        return real(config, seed, split_id, idx, timer)
+
+    monkeypatch.setattr(sample, "generate_sample", flaky)
+    result = write_dataset(tmp_path / "d", per_class=1, size=32, workers=1, progress=False)
+    assert result.images == 7 and len(result.failures) == 1
+    assert "idx 3" in result.failures[0] and "boom" in result.failures[0]
