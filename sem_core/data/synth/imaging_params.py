@@ -50,6 +50,8 @@ class ImagingParams:
     tone_out_low: float
     tone_out_high: float
     tone_gamma: float
+    detector_asymmetry: float = 0.0
+    detector_azimuth: float = 0.0
 
     def to_dict(self) -> dict:
         """JSON-able record for the sidecar."""
@@ -103,6 +105,9 @@ def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingP
     excess, detector_sigma = rng.uniform(1.0, 3.0), rng.uniform(0.002, 0.02)
     low_percentile = rng.uniform(0.5, 2.0)
     out_low, out_high, gamma = rng.uniform(0.0, 0.12), rng.uniform(0.85, 1.0), rng.uniform(0.8, 1.25)
+    # side detector (Everhart-Thornley): edges facing it bloom brighter; in-lens: symmetric
+    asymmetry = rng.uniform(0.0, 0.6) if rng.random() < 0.6 else 0.0
+    azimuth = rng.uniform(0.0, 2 * math.pi)
     shifts = rng.normal(0.0, 1.0, padded_rows) * jitter
     gains = 1.0 + rng.normal(0.0, 1.0, padded_rows) * gain_sigma
     offsets = rng.normal(0.0, 1.0, padded_rows) * offset_sigma
@@ -120,5 +125,5 @@ def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingP
         gradient=gradient, gradient_angle=gradient_angle, snr=snr, noise_model=model,
         excess_noise=excess if model == NoiseModel.GAMMA else 1.0, detector_sigma=detector_sigma,
         tone_low_percentile=low_percentile, tone_out_low=out_low, tone_out_high=out_high,
-        tone_gamma=gamma)
+        tone_gamma=gamma, detector_asymmetry=asymmetry, detector_azimuth=azimuth)
     return params, ScanRows(shift=shifts, gain=gains, offset=offsets)

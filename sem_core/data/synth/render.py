@@ -9,6 +9,8 @@ the signal only within a known radius: the clean twin differs only inside the di
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import ndimage
 
@@ -76,6 +78,21 @@ def neighbour_max(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _facing(topo: np.ndarray, distance: np.ndarray, near: np.ndarray, azimuth: float,
+            reach: float) -> np.ndarray:
+    """cos(angle between the outward edge normal and the detector azimuth) at ``near`` pixels.
+
+    The normal is the gradient of the signed distance (positive inside features), which is
+    smooth on both sides of an edge.
+    """
+    signed = np.where(topo, 1.0, -1.0) * np.minimum(distance, reach + 1.0)
+    grad_rows, grad_cols = np.gradient(signed)
+    gr, gc = grad_rows.ravel().take(near), grad_cols.ravel().take(near)
+    norm = np.hypot(gr, gc) + 1e-12
+    # outward normal = -gradient; image rows grow downward, so the detector's row component is -sin
+    return -(gc * math.cos(azimuth) - gr * math.sin(azimuth)) / norm
+
+
 def upsample(values: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour upsampling by an integer factor (smooth fields only)."""
     if factor == 1:
@@ -84,7 +101,8 @@ def upsample(values: np.ndarray, factor: int) -> np.ndarray:
 
 
 def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
-                  textures: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                  textures: tuple[np.ndarray, np.ndarray],
+                  detector: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Render the SE signal of a scene on the canvas.
 
     Args:
@@ -92,6 +110,8 @@ def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
         look: Bloom and texture parameters.
         geometry: Canvas geometry.
         textures: Two unit-variance fields on the padded output grid (top and substrate).
+        detector: (asymmetry a, azimuth) of a side detector: bloom is multiplied by
+            1 + a cos(outward edge normal - azimuth). Default: (0, 0), symmetric.
 
     Returns:
         Float64 canvas signal.
@@ -117,7 +137,11 @@ def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
     edge_height = np.where(inside, own_height, across)
     amplitude = np.where(inside, look.bloom_in, look.bloom_out)
     length = np.where(inside, look.bloom_in_length, look.bloom_out_length)
+    bloom = amplitude * edge_height * _decay(distance.ravel().take(near), length)
+    if detector[0] > 0.0 and near.size:
+        bloom *= 1.0 + detector[0] * _facing(maps.topo, distance, near, detector[1],
+                                             bloom_reach(look))
     flat = signal.ravel()
-    flat[near] += amplitude * edge_height * _decay(distance.ravel().take(near), length)
+    flat[near] += bloom
     signal += maps.extra
     return signal

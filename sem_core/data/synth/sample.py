@@ -144,7 +144,8 @@ def _render(config: SynthConfig, master_seed: int, split_id: int, idx: int, appl
         changed, visible = mask_change(footprint_final, clean_final)
         maps = footprint_final if (apply_defect and rendered is footprint) else clean_final
     with timer.stage("render"):
-        signal = render_signal(maps, scene_params.look, geometry, layout.textures)
+        signal = render_signal(maps, scene_params.look, geometry, layout.textures,
+                               (imaging_params.detector_asymmetry, imaging_params.detector_azimuth))
     with timer.stage("drift"):
         d_rows, d_cols = imaging.displacement(imaging_params, geometry)
         signal = imaging.warp(imaging.block_mean(signal, geometry.supersample), d_rows, d_cols)
