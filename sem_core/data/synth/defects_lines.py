@@ -64,12 +64,12 @@ def _closest_run(layout: SceneLayout, runs: list, margin: float, a: np.ndarray, 
         centre = 0.5 * (hosts[0].centre + hosts[-1].centre)
         options = np.linspace(max(low, -reach), min(high, reach), 41)
         options = np.concatenate([[float(np.clip(b, max(low, -1e9), min(high, 1e9)))], options])
-        for b0 in sorted(options, key=lambda value: abs(value - float(b))):
-            if layout.in_field(centre, float(b0), inset=inset):
-                cost = abs(centre - float(a)) + abs(float(b0) - float(b))
-                if cost < best_cost:
-                    best, best_cost = (hosts, float(b0)), cost
-                break
+        valid = options[layout.in_field_many(centre, options, inset=inset)]
+        if valid.size:
+            b0 = float(valid[np.argmin(np.abs(valid - float(b)))])
+            cost = abs(centre - float(a)) + abs(b0 - float(b))
+            if cost < best_cost:
+                best, best_cost = (hosts, b0), cost
     return best
 
 

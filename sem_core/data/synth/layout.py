@@ -110,6 +110,16 @@ class SceneLayout:
         x0, y0, x1, y1 = self.host_region
         return x0 <= x <= x1 and y0 <= y <= y1
 
+    def in_field_many(self, a: float, b: np.ndarray, inset: float = 0.0) -> np.ndarray:
+        """Vectorised ``in_field`` for one a and many b values."""
+        x, y = self.transform.to_field(np.full(np.shape(b), a), np.asarray(b, np.float64))
+        half = self.geometry.size / (2 * self.geometry.scale) - inset
+        inside = (np.abs(x) <= half) & (np.abs(y) <= half)
+        if self.host_region is not None:
+            x0, y0, x1, y1 = self.host_region
+            inside &= (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        return inside
+
     def canvas_window(self, a: float, b: float, radius: float) -> tuple[slice, slice]:
         """Canvas slices covering a layout disc of ``radius`` around (a, b), clipped."""
         points = [self.transform.to_field(a + da, b + db)

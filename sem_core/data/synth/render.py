@@ -82,15 +82,24 @@ def _facing(topo: np.ndarray, distance: np.ndarray, near: np.ndarray, azimuth: f
             reach: float) -> np.ndarray:
     """cos(angle between the outward edge normal and the detector azimuth) at ``near`` pixels.
 
-    The normal is the gradient of the signed distance (positive inside features), which is
-    smooth on both sides of an edge.
+    The normal is the central-difference gradient of the signed distance (positive inside
+    features), evaluated only at the ``near`` pixels (flat indices).
     """
-    signed = np.where(topo, 1.0, -1.0) * np.minimum(distance, reach + 1.0)
-    grad_rows, grad_cols = np.gradient(signed)
-    gr, gc = grad_rows.ravel().take(near), grad_cols.ravel().take(near)
-    norm = np.hypot(gr, gc) + 1e-12
+    rows, cols = topo.shape
+    flat_topo, flat_distance = topo.ravel(), distance.ravel()
+
+    def signed(index: np.ndarray) -> np.ndarray:
+        index = np.clip(index, 0, rows * cols - 1)
+        sign = np.where(flat_topo.take(index), 1.0, -1.0)
+        return sign * np.minimum(flat_distance.take(index), reach + 1.0)
+
+    grad_rows = signed(near + cols) - signed(near - cols)
+    column = near % cols
+    grad_cols = (signed(np.where(column < cols - 1, near + 1, near))
+                 - signed(np.where(column > 0, near - 1, near)))
+    norm = np.hypot(grad_rows, grad_cols) + 1e-12
     # outward normal = -gradient; image rows grow downward, so the detector's row component is -sin
-    return -(gc * math.cos(azimuth) - gr * math.sin(azimuth)) / norm
+    return -(grad_cols * math.cos(azimuth) - grad_rows * math.sin(azimuth)) / norm
 
 
 def upsample(values: np.ndarray, factor: int) -> np.ndarray:
