@@ -4,7 +4,8 @@
 shape (size, size, 1), and outputs one sigmoid probability of "Defective". Each conv block is
 conv -> batch norm -> ReLU, named ``block{i}_conv``, ``block{i}_bn``, ``block{i}_relu`` (and
 ``block{i}_pool`` for all but the last), so Grad-CAM and weight transfer find layers by name.
-It costs a few percent of stage 2, which is what makes the cascade worth running.
+Global average and max pooling are concatenated before the sigmoid unit. It costs a few
+percent of stage 2, which is what makes the cascade worth running.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ def build_stage1(
         # The last block is not pooled, so Grad-CAM maps keep detail at small inputs.
         if index < blocks:
             x = keras.layers.MaxPooling2D(2, name=f"block{index}_pool")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    # Max pooling keeps a small local defect visible that averaging over the field would dilute;
+    # the average keeps the context. Both go to the classifier.
+    x = keras.layers.Concatenate(name="pool")([
+        keras.layers.GlobalAveragePooling2D(name="pool_avg")(x),
+        keras.layers.GlobalMaxPooling2D(name="pool_max")(x),
+    ])
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name=STAGE1_OUTPUT_NAME)(x)
     return keras.Model(inputs, outputs, name=STAGE1_NAME)

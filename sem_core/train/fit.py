@@ -84,8 +84,10 @@ def fit_stage1(model: keras.Model, context: FitContext, config: TrainConfig) -> 
     """
     loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
     metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+    # Validation AUC, not loss, picks the best epoch: the validation split is not class-weighted,
+    # so its loss rewards calling everything Defective, which is what the threshold must avoid.
     return [_fit_phase(model, context, config, "stage1", "train", config.stage1_epochs,
-                       config.stage1_learning_rate, loss, metrics, "all layers")]
+                       config.stage1_learning_rate, loss, metrics, "all layers", monitor="val_auc")]
 
 
 def fit_stage2(model: keras.Model, context: FitContext, config: TrainConfig,
@@ -133,15 +135,17 @@ def fit_stage2(model: keras.Model, context: FitContext, config: TrainConfig,
 
 
 def _fit_phase(model: keras.Model, context: FitContext, config: TrainConfig, stage: str, phase: str,
-               epochs: int, learning_rate: float, loss, metrics, trainable: str) -> PhaseHistory:
+               epochs: int, learning_rate: float, loss, metrics, trainable: str,
+               monitor: str = "val_loss") -> PhaseHistory:
     if epochs < 1:
         return PhaseHistory(stage, phase, learning_rate, trainable, 0, 0, {})
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
     bridge = ProgressBridge(context.listener, stage, phase, epochs, context.batches, context.should_stop)
+    mode = "min" if monitor.endswith("loss") else "max"
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.patience, restore_best_weights=True)
+        monitor=monitor, mode=mode, patience=config.patience, restore_best_weights=True)
     plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6)
+        monitor=monitor, mode=mode, factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6)
     callbacks = [stopper, plateau, bridge]
     if context.deadline is not None:
         callbacks.insert(0, DeadlineStop(context.deadline, context.listener, stage))
