@@ -17,6 +17,8 @@ from sem_core.data.synth.imaging_params import ImagingParams, ScanRows
 PSF_CUTOFF = 1e-3
 """The PSF is zero where it falls below this fraction of its peak."""
 LAG_CUTOFF = 1e-2
+DETECTOR_NORMAL_REACH = 6.0
+"""Output px over which an edit can change the side-detector edge normal (render._facing)."""
 """The detector-lag kernel is cut where a tap falls below this fraction of the first."""
 
 
@@ -217,4 +219,6 @@ def influence_radius(params: ImagingParams, rows: ScanRows, geometry: FieldGeome
     psf = math.sqrt(2.0 * math.log(1.0 / PSF_CUTOFF)) * params.psf_sigma * params.psf_ratio
     jitter = float(np.max(np.abs(rows.shift))) if rows.shift.size else 0.0
     lag = lag_kernel(params.lag_tau * geometry.scale).size
-    return (reach + psf + jitter) * geometry.scale + lag + 2.0
+    # the side-detector term reads the edge normal from coverage smoothed over 4 output px
+    facing = DETECTOR_NORMAL_REACH if params.detector_asymmetry > 0 else 0.0
+    return (reach + psf + jitter) * geometry.scale + lag + facing + 2.0

@@ -78,28 +78,22 @@ def neighbour_max(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _facing(topo: np.ndarray, distance: np.ndarray, near: np.ndarray, azimuth: float,
-            reach: float) -> np.ndarray:
-    """cos(angle between the outward edge normal and the detector azimuth) at ``near`` pixels.
+def _facing(topo: np.ndarray, factor: int, azimuth: float) -> np.ndarray:
+    """cos(angle between the outward edge normal and the detector azimuth), on the canvas.
 
-    The normal is the central-difference gradient of the signed distance (positive inside
-    features), evaluated only at the ``near`` pixels (flat indices).
+    The normal is the gradient of the topography coverage, integrated to the output grid and
+    smoothed by one output pixel (the bloom it modulates is smooth at that scale), then
+    upsampled; far from edges the gradient vanishes and so does the term.
     """
-    rows, cols = topo.shape
-    flat_topo, flat_distance = topo.ravel(), distance.ravel()
-
-    def signed(index: np.ndarray) -> np.ndarray:
-        index = np.clip(index, 0, rows * cols - 1)
-        sign = np.where(flat_topo.take(index), 1.0, -1.0)
-        return sign * np.minimum(flat_distance.take(index), reach + 1.0)
-
-    grad_rows = signed(near + cols) - signed(near - cols)
-    column = near % cols
-    grad_cols = (signed(np.where(column < cols - 1, near + 1, near))
-                 - signed(np.where(column > 0, near - 1, near)))
-    norm = np.hypot(grad_rows, grad_cols) + 1e-12
+    coverage = topo.astype(np.float64)
+    if factor > 1:
+        rows, cols = topo.shape[0] // factor, topo.shape[1] // factor
+        coverage = coverage.reshape(rows, factor, cols, factor).mean(axis=(1, 3))
+    grad_rows, grad_cols = np.gradient(ndimage.gaussian_filter(coverage, 1.0))
+    norm = np.hypot(grad_rows, grad_cols) + 0.02
     # outward normal = -gradient; image rows grow downward, so the detector's row component is -sin
-    return -(grad_cols * math.cos(azimuth) - grad_rows * math.sin(azimuth)) / norm
+    facing = -(grad_cols * math.cos(azimuth) - grad_rows * math.sin(azimuth)) / norm
+    return upsample(facing, factor)
 
 
 def upsample(values: np.ndarray, factor: int) -> np.ndarray:
@@ -148,8 +142,8 @@ def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
     length = np.where(inside, look.bloom_in_length, look.bloom_out_length)
     bloom = amplitude * edge_height * _decay(distance.ravel().take(near), length)
     if detector[0] > 0.0 and near.size:
-        bloom *= 1.0 + detector[0] * _facing(maps.topo, distance, near, detector[1],
-                                             bloom_reach(look))
+        bloom *= 1.0 + detector[0] * _facing(maps.topo, geometry.supersample,
+                                             detector[1]).ravel().take(near)
     flat = signal.ravel()
     flat[near] += bloom
     signal += maps.extra
