@@ -24,8 +24,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
-from sem_core.data.synth import GENERATOR_VERSION, SynthConfig  # noqa: E402
-from sem_core.data.synth import formats  # noqa: E402
+from sem_core.data.synth import (  # noqa: E402
+    GENERATOR_VERSION,
+    SynthConfig,
+    formats,  # noqa: E402
+)
 from sem_core.data.synth.sample import generate_sample  # noqa: E402
 from sem_core.data.synth.sidecar import StageTimer  # noqa: E402
 from sem_core.data.synth.writer import write_dataset  # noqa: E402
@@ -60,7 +63,9 @@ def stage_breakdown(size: int, count: int, seed: int) -> dict:
                 formats.encode_image(sample.image, sample.presentation)
         end = time.process_time() if clock == "cpu" else time.perf_counter()
         record[f"{clock}_ms_per_image_single_process"] = round((end - start) * 1000.0 / count, 2)
-        record[f"{clock}_stages_ms"] = {name: round(value, 2) for name, value in timer.mean_ms().items()}
+        record[f"{clock}_stages_ms"] = {
+            name: round(value, 2) for name, value in timer.mean_ms().items()
+        }
     return record
 
 
@@ -80,26 +85,33 @@ def main() -> int:
     if out.exists():
         shutil.rmtree(out)
     load_before = os.getloadavg()
-    result = write_dataset(out, args.per_class, size=args.size, seed=args.seed,
-                           workers=args.workers, progress=False)
+    result = write_dataset(
+        out, args.per_class, size=args.size, seed=args.seed, workers=args.workers, progress=False
+    )
     load_after = os.getloadavg()
     rate = result.images / result.seconds
     breakdown = stage_breakdown(args.size, args.stage_images, args.seed + 1)
     cpu_ms = breakdown["cpu_ms_per_image_single_process"]
     record = {
         "benchmark": "write_dataset end to end (render, presentation, encode, write, links, "
-                     "masks, sidecars, manifest)",
+        "masks, sidecars, manifest)",
         "generator_version": GENERATOR_VERSION,
-        "size": args.size, "images": result.images, "workers": args.workers,
-        "seconds": round(result.seconds, 2), "images_per_second": round(rate, 2),
+        "size": args.size,
+        "images": result.images,
+        "workers": args.workers,
+        "seconds": round(result.seconds, 2),
+        "images_per_second": round(rate, 2),
         "target_images_per_second": 25.0,
         "stage_breakdown": breakdown,
         "projected_images_per_second_idle": round(args.workers * 1000.0 / cpu_ms, 1),
         "projection_note": "workers x 1000 / CPU ms per image (render + encode, no disk writes): "
-                           "what the same run should reach on otherwise idle cores",
+        "what the same run should reach on otherwise idle cores",
         "machine": {
-            "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "numpy": np.__version__,
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
             "scipy": scipy.__version__,
             "load_average_before": [round(v, 2) for v in load_before],
             "load_average_after": [round(v, 2) for v in load_after],

@@ -6,12 +6,28 @@ integers; ``write_dataset`` writes a whole dataset in the Kaggle layout with a m
 shared/docs/synthetic-sem.md.
 """
 
-from sem_core.data.synth.config import (GENERATOR_VERSION, Family, LabelNoiseMode, Look,
-                                        Magnification, SynthConfig, View)
+from sem_core.data.synth.config import (
+    GENERATOR_VERSION,
+    Family,
+    LabelNoiseMode,
+    Look,
+    Magnification,
+    SynthConfig,
+    View,
+)
 from sem_core.data.synth.sample import SynthSample, generate_clean_twin, generate_sample
 from sem_core.data.synth.sidecar import Sidecar
 
 __all__ = [
-    "GENERATOR_VERSION", "Family", "LabelNoiseMode", "Look", "Magnification", "Sidecar",
-    "SynthConfig", "SynthSample", "View", "generate_clean_twin", "generate_sample",
+    "GENERATOR_VERSION",
+    "Family",
+    "LabelNoiseMode",
+    "Look",
+    "Magnification",
+    "Sidecar",
+    "SynthConfig",
+    "SynthSample",
+    "View",
+    "generate_clean_twin",
+    "generate_sample",
 ]

@@ -45,8 +45,9 @@ def build_blanket(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
     else:
         width, height = max(second * 0.8, least), max(first / (second * 0.8), least)
     for grow in (1.0, 1.4, 2.0, 3.0, 100.0):
-        region = _region(kind, min(width * grow, 1.0), min(height * grow, 1.0), shift,
-                         flip_x, flip_y, half)
+        region = _region(
+            kind, min(width * grow, 1.0), min(height * grow, 1.0), shift, flip_x, flip_y, half
+        )
         layout.host_region = region
         if _hosts_everything(layout):
             break
@@ -60,13 +61,17 @@ def build_blanket(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
     maps.height[film] = 0.0
     maps.material[film] = Material.SUBSTRATE
     layout.vias = tuple(via for via in layout.vias if layout.in_field(via.a, via.b))
-    layout.tags.update(region_kind=kind, region=[float(v) for v in layout.host_region],
-                       film_level=float(film_level))
+    layout.tags.update(
+        region_kind=kind,
+        region=[float(v) for v in layout.host_region],
+        film_level=float(film_level),
+    )
     return maps
 
 
-def _region(kind: str, width: float, height: float, shift: float, flip_x: bool, flip_y: bool,
-            half: float) -> tuple[float, float, float, float]:
+def _region(
+    kind: str, width: float, height: float, shift: float, flip_x: bool, flip_y: bool, half: float
+) -> tuple[float, float, float, float]:
     """Field rectangle (x0, y0, x1, y1) of the patterned region from fractions of the field."""
     left = 0.0 if kind != "island" else shift * (1.0 - width)
     top = 0.0 if kind in ("corner", "strip") else (1.0 - shift) * (1.0 - height)

@@ -155,11 +155,16 @@ class SceneMaps:
     def blank(cls, side: int, level: float) -> SceneMaps:
         """A flat substrate of grey ``level`` on a ``side`` x ``side`` canvas."""
         shape = (side, side)
-        return cls(np.zeros(shape, bool), np.full(shape, float(level)), np.zeros(shape),
-                   np.zeros(shape, np.int8), np.zeros(shape))
+        return cls(
+            np.zeros(shape, bool),
+            np.full(shape, float(level)),
+            np.zeros(shape),
+            np.zeros(shape, np.int8),
+            np.zeros(shape),
+        )
 
     def copy(self) -> SceneMaps:
-        """Deep copy with an empty edit record (defects edit a copy, the twin keeps the original)."""
+        """Deep copy with an empty edit record (defects edit a copy; the twin keeps this one)."""
         return SceneMaps(*(getattr(self, name).copy() for name in MAP_NAMES))
 
     def touch(self, window: tuple[slice, slice] | None) -> None:
@@ -172,8 +177,10 @@ class SceneMaps:
             return None
         rows = [w[0] for w in self.touched]
         cols = [w[1] for w in self.touched]
-        return (slice(min(r.start for r in rows), max(r.stop for r in rows)),
-                slice(min(c.start for c in cols), max(c.stop for c in cols)))
+        return (
+            slice(min(r.start for r in rows), max(r.stop for r in rows)),
+            slice(min(c.start for c in cols), max(c.stop for c in cols)),
+        )
 
     def difference(self, other: SceneMaps) -> np.ndarray:
         """Boolean map of canvas pixels where any map differs from ``other``."""

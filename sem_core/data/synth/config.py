@@ -30,8 +30,8 @@ class Family(str, Enum):
     LINE_SPACE = "line_space"
     VIA_ARRAY = "via_array"
     LOGIC = "logic"
-    STACK = "stack"          # cross-section: films, lines end-on, plugs, optional bump
-    FILM = "film"            # blanket film with an array edge
+    STACK = "stack"  # cross-section: films, lines end-on, plugs, optional bump
+    FILM = "film"  # blanket film with an array edge
 
 
 class Look(str, Enum):
@@ -89,7 +89,8 @@ class SynthConfig:
             raise ValueError(f"SynthConfig: size must be 16..2048 px. Received `size={self.size}`.")
         if self.supersample not in (1, 2, 3):
             raise ValueError(
-                f"SynthConfig: supersample must be 1, 2 or 3. Received `supersample={self.supersample}`."
+                "SynthConfig: supersample must be 1, 2 or 3. "
+                f"Received `supersample={self.supersample}`."
             )
         if not 0.0 <= self.label_noise_rate < 1.0:
             raise ValueError(

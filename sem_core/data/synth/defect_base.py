@@ -69,9 +69,14 @@ class DefectRecord:
 
     def to_dict(self) -> dict:
         """JSON-able record."""
-        return {"kind": self.kind, "subtype": self.subtype, "x": self.x, "y": self.y,
-                "hard_subtype": self.hard_subtype,
-                "params": {key: _plain(value) for key, value in self.params.items()}}
+        return {
+            "kind": self.kind,
+            "subtype": self.subtype,
+            "x": self.x,
+            "y": self.y,
+            "hard_subtype": self.hard_subtype,
+            "params": {key: _plain(value) for key, value in self.params.items()},
+        }
 
 
 def _plain(value: object) -> object:
@@ -98,8 +103,9 @@ def place_point(rng: np.random.Generator, layout: SceneLayout) -> tuple[float, f
     return float(x), float(y)
 
 
-def segment_distance(a: np.ndarray, b: np.ndarray, start: tuple[float, float],
-                     end: tuple[float, float]) -> np.ndarray:
+def segment_distance(
+    a: np.ndarray, b: np.ndarray, start: tuple[float, float], end: tuple[float, float]
+) -> np.ndarray:
     """Distance of points (a, b) to the segment start-end (layout units)."""
     da, db = end[0] - start[0], end[1] - start[1]
     length2 = da * da + db * db + 1e-12
@@ -115,7 +121,9 @@ def polyline_distance(a: np.ndarray, b: np.ndarray, points: np.ndarray) -> np.nd
     return best
 
 
-def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], correlation: float) -> np.ndarray:
+def smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, int], correlation: float
+) -> np.ndarray:
     """Unit-variance smooth random field of ``shape`` (correlation in pixels)."""
     from scipy import ndimage
 
@@ -131,8 +139,14 @@ class Painter:
         self.a, self.b = layout.a[window], layout.b[window]
         side = maps.topo.shape[0]
         whole = all(part.start in (None, 0) and part.stop in (None, side) for part in window)
-        maps.touch(None if whole else (slice(window[0].start or 0, window[0].stop or side),
-                                       slice(window[1].start or 0, window[1].stop or side)))
+        maps.touch(
+            None
+            if whole
+            else (
+                slice(window[0].start or 0, window[0].stop or side),
+                slice(window[1].start or 0, window[1].stop or side),
+            )
+        )
 
     @property
     def empty(self) -> bool:
@@ -152,19 +166,35 @@ class Painter:
         """View of one map inside the window."""
         return getattr(self.maps, name)[self.window]
 
-    def paint(self, region: np.ndarray, *, topo: bool | np.ndarray | None = None,
-              intensity: float | np.ndarray | None = None, height: float | np.ndarray | None = None,
-              material: int | None = None) -> None:
+    def paint(
+        self,
+        region: np.ndarray,
+        *,
+        topo: bool | np.ndarray | None = None,
+        intensity: float | np.ndarray | None = None,
+        height: float | np.ndarray | None = None,
+        material: int | None = None,
+    ) -> None:
         """Set the given maps to the given values where ``region`` is True."""
-        for name, value in (("topo", topo), ("intensity", intensity), ("height", height),
-                            ("material", material)):
+        for name, value in (
+            ("topo", topo),
+            ("intensity", intensity),
+            ("height", height),
+            ("material", material),
+        ):
             if value is None:
                 continue
             target = self.get(name)
             target[region] = value[region] if isinstance(value, np.ndarray) else value
 
-    def raise_material(self, region: np.ndarray, level: float, height: float = 1.0,
-                       material: int = Material.TOP, only_new: bool = True) -> None:
+    def raise_material(
+        self,
+        region: np.ndarray,
+        level: float,
+        height: float = 1.0,
+        material: int = Material.TOP,
+        only_new: bool = True,
+    ) -> None:
         """Add raised material (a bridge, particle); ``only_new`` leaves existing features."""
         target = region & ~self.get("topo") if only_new else region
         self.paint(target, topo=True, intensity=level, height=height, material=material)

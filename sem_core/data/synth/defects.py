@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from sem_core.classes import CLEAN, STAGE2_CLASSES
-from sem_core.data.synth import defects_lines, defects_marks, defects_other, defects_section, defects_vias
+from sem_core.data.synth import (
+    defects_lines,
+    defects_marks,
+    defects_other,
+    defects_section,
+    defects_vias,
+)
 from sem_core.data.synth.canvas import MAP_NAMES, SceneMaps
 from sem_core.data.synth.config import View
 from sem_core.data.synth.defect_base import DefectRecord, Hardness
@@ -21,28 +27,45 @@ VISIBLE_CHANGE = 0.01
 the saved mask; smaller ones (halo tails) still count for the twin test."""
 
 TOP_DOWN_EDITORS = {
-    "Bridges": defects_lines.bridge, "Opens": defects_lines.open_line,
-    "Shorts": defects_lines.short, "Vias": defects_vias.via_defect,
-    "Cracks": defects_marks.crack, "Scratches": defects_marks.scratch,
+    "Bridges": defects_lines.bridge,
+    "Opens": defects_lines.open_line,
+    "Shorts": defects_lines.short,
+    "Vias": defects_vias.via_defect,
+    "Cracks": defects_marks.crack,
+    "Scratches": defects_marks.scratch,
     "Other": defects_other.foreign,
 }
 SECTION_EDITORS = {
     **TOP_DOWN_EDITORS,
-    "Bridges": defects_section.bridge, "Opens": defects_section.open_cut,
-    "Shorts": defects_section.short, "Vias": defects_section.via_void,
+    "Bridges": defects_section.bridge,
+    "Opens": defects_section.open_cut,
+    "Shorts": defects_section.short,
+    "Vias": defects_section.via_void,
     "Scratches": defects_section.surface_notch,
 }
 
 
-def _apply(rng: np.random.Generator, kind: str, layout: SceneLayout, clean: SceneMaps,
-           hardness: Hardness, noise_sigma: float) -> tuple[SceneMaps, DefectRecord | None]:
+def _apply(
+    rng: np.random.Generator,
+    kind: str,
+    layout: SceneLayout,
+    clean: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> tuple[SceneMaps, DefectRecord | None]:
     editors = SECTION_EDITORS if layout.params.view == View.CROSS_SECTION else TOP_DOWN_EDITORS
     maps = clean.copy()
     return maps, editors[kind](rng, layout, maps, hardness, noise_sigma)
 
 
-def edit_scene(rng: np.random.Generator, true_class: str, layout: SceneLayout, clean: SceneMaps,
-               hardness: Hardness, noise_sigma: float) -> tuple[SceneMaps, SceneMaps, DefectRecord]:
+def edit_scene(
+    rng: np.random.Generator,
+    true_class: str,
+    layout: SceneLayout,
+    clean: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> tuple[SceneMaps, SceneMaps, DefectRecord]:
     """Edit the defect of ``true_class`` into a copy of the clean scene.
 
     Args:
@@ -63,13 +86,19 @@ def edit_scene(rng: np.random.Generator, true_class: str, layout: SceneLayout, c
         if record is None:  # the decoy class has no host in this scene family
             decoy = "Other"
             footprint, record = _apply(rng, decoy, layout, clean, hardness, noise_sigma)
-        return clean, footprint, DefectRecord(CLEAN, "none", record.x, record.y,
-                                              {"decoy": decoy, "decoy_subtype": record.subtype})
+        return (
+            clean,
+            footprint,
+            DefectRecord(
+                CLEAN, "none", record.x, record.y, {"decoy": decoy, "decoy_subtype": record.subtype}
+            ),
+        )
     edited, record = _apply(rng, true_class, layout, clean, hardness, noise_sigma)
     if record is None:
         raise RuntimeError(
             f"No host for a {true_class} defect in a {layout.params.view.value}/"
-            f"{layout.params.family.value} scene; the scene builder must provide one.")
+            f"{layout.params.family.value} scene; the scene builder must provide one."
+        )
     return edited, edited, record
 
 
@@ -83,7 +112,9 @@ def mask_change(edited: SceneMaps, clean: SceneMaps) -> tuple[np.ndarray, np.nda
     window = edited.edited_window() or (slice(None), slice(None))
     if not changed[window].any():
         return changed, visible
-    new, old = (SceneMaps(*(getattr(m, name)[window] for name in MAP_NAMES)) for m in (edited, clean))
+    new, old = (
+        SceneMaps(*(getattr(m, name)[window] for name in MAP_NAMES)) for m in (edited, clean)
+    )
     part = (new.topo != old.topo) | (new.material != old.material)
     part |= np.abs(new.height - old.height) > 0.05
     for name in ("intensity", "extra"):

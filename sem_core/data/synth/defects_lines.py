@@ -13,13 +13,23 @@ from scipy import ndimage
 
 from sem_core.data.synth.canvas import Material, SceneMaps
 from sem_core.data.synth.config import Look
-from sem_core.data.synth.defect_base import (DefectRecord, Hardness, Painter, lerp, log_lerp,
-                                             place_point, polyline_distance, segment_distance,
-                                             smooth_noise)
+from sem_core.data.synth.defect_base import (
+    DefectRecord,
+    Hardness,
+    Painter,
+    lerp,
+    log_lerp,
+    place_point,
+    polyline_distance,
+    segment_distance,
+    smooth_noise,
+)
 from sem_core.data.synth.layout import LineHost, SceneLayout
 
 
-def line_runs(layout: SceneLayout, spans: int, margin: float) -> list[tuple[list[LineHost], float, float]]:
+def line_runs(
+    layout: SceneLayout, spans: int, margin: float
+) -> list[tuple[list[LineHost], float, float]]:
     """Runs of ``spans + 1`` hosts on consecutive tracks that overlap along b.
 
     Returns:
@@ -43,23 +53,31 @@ def line_runs(layout: SceneLayout, spans: int, margin: float) -> list[tuple[list
     return runs
 
 
-def pick_run(rng: np.random.Generator, layout: SceneLayout, spans: int, margin: float
-             ) -> tuple[list[LineHost], float] | None:
+def pick_run(
+    rng: np.random.Generator, layout: SceneLayout, spans: int, margin: float
+) -> tuple[list[LineHost], float] | None:
     """Choose a run of lines and a position b0 near a placed point, inside the visible field."""
     x, y = place_point(rng, layout)
     a, b = layout.transform.to_layout(np.array(x), np.array(y))
     for shrink in (1.0, 0.5, 0.25):
-        best = _closest_run(layout, line_runs(layout, spans, margin * shrink), margin * shrink, a, b)
+        best = _closest_run(
+            layout, line_runs(layout, spans, margin * shrink), margin * shrink, a, b
+        )
         if best is not None:
             return best
     return None
 
 
-def _closest_run(layout: SceneLayout, runs: list, margin: float, a: np.ndarray, b: np.ndarray
-                 ) -> tuple[list[LineHost], float] | None:
+def _closest_run(
+    layout: SceneLayout, runs: list, margin: float, a: np.ndarray, b: np.ndarray
+) -> tuple[list[LineHost], float] | None:
     best, best_cost = None, math.inf
     inset = min(margin, 16.0)
-    reach = 2.0 * layout.geometry.half_extent() / max(math.cos(layout.params.tilt_deg * math.pi / 180), 0.3)
+    reach = (
+        2.0
+        * layout.geometry.half_extent()
+        / max(math.cos(layout.params.tilt_deg * math.pi / 180), 0.3)
+    )
     for hosts, low, high in runs:
         centre = 0.5 * (hosts[0].centre + hosts[-1].centre)
         options = np.linspace(max(low, -reach), min(high, reach), 41)
@@ -73,8 +91,13 @@ def _closest_run(layout: SceneLayout, runs: list, margin: float, a: np.ndarray, 
     return best
 
 
-def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-           noise_sigma: float) -> DefectRecord | None:
+def bridge(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """Join neighbouring lines of the same material (capsule or superellipse neck, kissing
     bulges, filleted junction, partial height for low visibility; 15 % multi-bridges)."""
     z, v = hardness.z, hardness.v
@@ -82,7 +105,9 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
     multi, kind_draw, span_draw, angle_draw, sign_draw, shape_draw, kiss, sd_draw = rng.random(8)
     spans = 1 + int(span_draw * 2) + 1 if multi < 0.15 and kind_draw < 0.5 else 1
     steep = multi < 0.15 and kind_draw >= 0.5
-    angle = math.radians((20 + 25 * angle_draw) if steep else 20 * angle_draw) * (1 if sign_draw < 0.5 else -1)
+    angle = math.radians((20 + 25 * angle_draw) if steep else 20 * angle_draw) * (
+        1 if sign_draw < 0.5 else -1
+    )
     neck = width * log_lerp(0.3, 2.5, z)
     height = lerp(0.3, 1.0, v)
     choice = pick_run(rng, layout, spans, neck + width)
@@ -97,7 +122,9 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
     space = length / spans - 0.5 * (first.width + hosts[1].width)
     amplitude, spread = 0.5 * kiss * max(space, 0.0), (0.7 + 1.3 * sd_draw) * width
     mid_a, mid_b = 0.5 * (start[0] + end[0]), 0.5 * (start[1] + end[1])
-    painter = Painter(maps, layout, layout.canvas_window(mid_a, mid_b, 0.5 * length + neck + 3 * spread))
+    painter = Painter(
+        maps, layout, layout.canvas_window(mid_a, mid_b, 0.5 * length + neck + 3 * spread)
+    )
     if painter.empty:
         return None
     a, b = painter.a, painter.b
@@ -108,10 +135,13 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
         norm = math.hypot(along_a, along_b) + 1e-12
         u = ((a - mid_a) * along_a + (b - mid_b) * along_b) / norm
         t = (-(a - mid_a) * along_b + (b - mid_b) * along_a) / norm
-        shape = (np.abs(u) / (0.5 * norm + 0.25 * width)) ** 4 + (np.abs(t) / (0.5 * neck)) ** 4 <= 1
+        shape = (np.abs(u) / (0.5 * norm + 0.25 * width)) ** 4 + (
+            np.abs(t) / (0.5 * neck)
+        ) ** 4 <= 1
     bump = amplitude * np.exp(-0.5 * ((b - b0) / spread) ** 2) if spans == 1 else 0.0
     bulge = ((a >= first.centre) & (a <= first.centre + 0.5 * first.width + bump)) | (
-        (a <= hosts[1].centre) & (a >= hosts[1].centre - 0.5 * hosts[1].width - bump))
+        (a <= hosts[1].centre) & (a >= hosts[1].centre - 0.5 * hosts[1].width - bump)
+    )
     bulge &= np.abs(b - b0) < 2.5 * spread
     topo = painter.get("topo")
     step = layout.geometry.canvas_to_reference()
@@ -127,20 +157,41 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
     level = first.level
     added, removed = new_topo & ~topo, topo & ~new_topo
     partial = added & shape
-    painter.paint(partial, topo=True, intensity=base + height * (level - base), height=height,
-                  material=Material.TOP)
+    painter.paint(
+        partial,
+        topo=True,
+        intensity=base + height * (level - base),
+        height=height,
+        material=Material.TOP,
+    )
     painter.paint(added & ~shape, topo=True, intensity=level, height=1.0, material=Material.TOP)
     painter.clear(removed, layout.params.look.substrate)
     x, y = layout.transform.to_field(mid_a, mid_b)
-    return DefectRecord("Bridges", "multi" if spans > 1 else ("steep" if steep else "single"), x, y,
-                        {"neck_width": neck, "height_fraction": height, "angle_deg": math.degrees(angle),
-                         "spans": spans, "shape": "capsule" if shape_draw < 0.6 else "superellipse",
-                         "kiss_amplitude": amplitude, "kiss_spread": spread},
-                        hard_subtype=bool(neck < 0.6 * width and height < 0.7))
+    return DefectRecord(
+        "Bridges",
+        "multi" if spans > 1 else ("steep" if steep else "single"),
+        x,
+        y,
+        {
+            "neck_width": neck,
+            "height_fraction": height,
+            "angle_deg": math.degrees(angle),
+            "spans": spans,
+            "shape": "capsule" if shape_draw < 0.6 else "superellipse",
+            "kiss_amplitude": amplitude,
+            "kiss_spread": spread,
+        },
+        hard_subtype=bool(neck < 0.6 * width and height < 0.7),
+    )
 
 
-def open_line(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-              noise_sigma: float) -> DefectRecord | None:
+def open_line(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """Interrupt a line (rounded pulled-back ends; 30 % residual film, 20 % near-open pinch)."""
     z, v = hardness.z, hardness.v
     params = layout.params
@@ -151,12 +202,13 @@ def open_line(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, ha
     if choice is None:
         return None
     (host,), b0 = choice
-    painter = Painter(maps, layout, layout.canvas_window(host.centre, b0, 0.5 * gap + 2 * width + pitch))
+    painter = Painter(
+        maps, layout, layout.canvas_window(host.centre, b0, 0.5 * gap + 2 * width + pitch)
+    )
     if painter.empty:
         return None
     a, b = painter.a, painter.b
     band = (np.abs(a - host.centre) < 0.5 * pitch) & (b >= host.start) & (b <= host.end)
-    topo = painter.get("topo")
     own = band & (painter.get("material") != Material.SUBSTRATE)  # the line and its via landings
     cut = own & (np.abs(b - b0) < 0.5 * gap)
     step = layout.geometry.canvas_to_reference()
@@ -167,26 +219,52 @@ def open_line(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, ha
     removed = own & ~kept
     base_level = params.look.substrate
     subtype = "gap" if kind_draw < 0.5 else ("residual" if kind_draw < 0.8 else "pinch")
-    residual = {"gap": 0.3 * (1 - v) ** 2, "residual": lerp(0.05, 0.3, residual_draw) * (1 - v),
-                "pinch": 0.0}[subtype]
-    painter.paint(removed, topo=False, intensity=base_level + residual * (host.level - base_level),
-                  height=0.0, material=Material.TOP if residual > 0.02 else Material.SUBSTRATE)
+    residual = {
+        "gap": 0.3 * (1 - v) ** 2,
+        "residual": lerp(0.05, 0.3, residual_draw) * (1 - v),
+        "pinch": 0.0,
+    }[subtype]
+    painter.paint(
+        removed,
+        topo=False,
+        intensity=base_level + residual * (host.level - base_level),
+        height=0.0,
+        material=Material.TOP if residual > 0.02 else Material.SUBSTRATE,
+    )
     neck = lerp(0.05, 0.2, pinch_draw) * width
     neck_height = lerp(0.15, 0.5, pinch_height_draw) * lerp(0.5, 1.0, 1 - v)
     if subtype == "pinch":
         region = removed & (np.abs(a - host.centre) <= 0.5 * neck)
-        painter.paint(region, topo=True, intensity=base_level + neck_height * (host.level - base_level),
-                      height=neck_height, material=Material.TOP)
+        painter.paint(
+            region,
+            topo=True,
+            intensity=base_level + neck_height * (host.level - base_level),
+            height=neck_height,
+            material=Material.TOP,
+        )
     x, y = layout.transform.to_field(host.centre, b0)
-    return DefectRecord("Opens", subtype, x, y,
-                        {"gap_length": gap, "residual_height": residual,
-                         "pinch_width": neck if subtype == "pinch" else 0.0,
-                         "pinch_height": neck_height if subtype == "pinch" else 0.0},
-                        hard_subtype=subtype in ("residual", "pinch"))
+    return DefectRecord(
+        "Opens",
+        subtype,
+        x,
+        y,
+        {
+            "gap_length": gap,
+            "residual_height": residual,
+            "pinch_width": neck if subtype == "pinch" else 0.0,
+            "pinch_height": neck_height if subtype == "pinch" else 0.0,
+        },
+        hard_subtype=subtype in ("residual", "pinch"),
+    )
 
 
-def short(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-          noise_sigma: float) -> DefectRecord | None:
+def short(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """Conductive connection in the metal level: bright irregular extrusion, thin stringer, or in
     VC mode a floating line lit up along its whole length (spec B5 Shorts)."""
     z, v = hardness.z, hardness.v
@@ -213,14 +291,25 @@ def short(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardne
     level = max(first.level, params.look.top) * brightness
     if stringer:
         angle = math.radians(60.0 * (2 * angle_draw - 1))
-        start, end = np.array([first.centre, b0]), np.array([last.centre, b0 + length * math.tan(angle)])
-        normal = np.array([-(end - start)[1], (end - start)[0]]) / (np.linalg.norm(end - start) + 1e-12)
+        start, end = (
+            np.array([first.centre, b0]),
+            np.array([last.centre, b0 + length * math.tan(angle)]),
+        )
+        normal = np.array([-(end - start)[1], (end - start)[0]]) / (
+            np.linalg.norm(end - start) + 1e-12
+        )
         t = np.linspace(0.0, 1.0, 13)[:, None]
         bend = (bend_draw - 0.5) * 0.6 * np.linalg.norm(end - start)
         points = start + t * (end - start) + 4 * t * (1 - t) * bend * normal
         thickness = width * lerp(0.15, 0.5, z)
         mid = points[6]
-        painter = Painter(maps, layout, layout.canvas_window(mid[0], mid[1], 0.6 * np.linalg.norm(end - start) + abs(bend) + width))
+        painter = Painter(
+            maps,
+            layout,
+            layout.canvas_window(
+                mid[0], mid[1], 0.6 * np.linalg.norm(end - start) + abs(bend) + width
+            ),
+        )
         if painter.empty:
             return None
         region = polyline_distance(painter.a, painter.b, points) <= 0.5 * thickness
@@ -230,7 +319,9 @@ def short(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardne
         mid = np.array([0.5 * (first.centre + last.centre), b0])
         semi_a = 0.5 * length + 0.25 * extent
         semi_b = 0.5 * extent * lerp(0.6, 1.4, aspect_draw)
-        painter = Painter(maps, layout, layout.canvas_window(mid[0], mid[1], semi_a + semi_b + width))
+        painter = Painter(
+            maps, layout, layout.canvas_window(mid[0], mid[1], semi_a + semi_b + width)
+        )
         if painter.empty:
             return None
         step = layout.geometry.canvas_to_reference()
@@ -241,31 +332,51 @@ def short(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardne
         region = (radius2 + 0.35 * noise < 1.0) | core
     painter.raise_material(region, level, height=1.2 * height, only_new=False)
     x, y = layout.transform.to_field(float(mid[0]), float(mid[1]))
-    return DefectRecord("Shorts", "stringer" if stringer else "extrusion", x, y,
-                        {"brightness": brightness, "height_fraction": height, "spans": spans,
-                         "extent": extent}, hard_subtype=bool(stringer and z < 0.3))
+    return DefectRecord(
+        "Shorts",
+        "stringer" if stringer else "extrusion",
+        x,
+        y,
+        {"brightness": brightness, "height_fraction": height, "spans": spans, "extent": extent},
+        hard_subtype=bool(stringer and z < 0.3),
+    )
 
 
-def _vc_short(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, width: float,
-              height: float) -> DefectRecord | None:
+def _vc_short(
+    rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, width: float, height: float
+) -> DefectRecord | None:
     """VC mode: a floating line shorted to a grounded neighbour takes grounded brightness."""
     x, y = place_point(rng, layout)
     a, b = layout.transform.to_layout(np.array(x), np.array(y))
-    candidates = [h for h in layout.lines if h.floating and layout.in_field(h.centre, float(np.clip(b, h.start + width, h.end - width)), 1.0)]
+    candidates = [
+        h
+        for h in layout.lines
+        if h.floating
+        and layout.in_field(h.centre, float(np.clip(b, h.start + width, h.end - width)), 1.0)
+    ]
     if not candidates:
         return None
     host = min(candidates, key=lambda h: abs(h.centre - float(a)))
     b0 = float(np.clip(b, host.start + width, host.end - width))
     window = (slice(None), slice(None))
     painter = Painter(maps, layout, window)
-    band = (np.abs(painter.a - host.centre) < 0.5 * layout.params.pitch)
+    band = np.abs(painter.a - host.centre) < 0.5 * layout.params.pitch
     band &= (painter.b >= host.start) & (painter.b <= host.end) & painter.get("topo")
     grounded = layout.params.look.top
     painter.paint(band & (painter.get("material") == Material.TOP), intensity=grounded)
-    link = segment_distance(painter.a, painter.b, (host.centre, b0),
-                            (host.centre + layout.params.pitch, b0)) <= 0.1 * width
+    link = (
+        segment_distance(
+            painter.a, painter.b, (host.centre, b0), (host.centre + layout.params.pitch, b0)
+        )
+        <= 0.1 * width
+    )
     painter.raise_material(link, grounded, height=height)
     fx, fy = layout.transform.to_field(host.centre, b0)
-    return DefectRecord("Shorts", "voltage_contrast", fx, fy,
-                        {"line_centre": host.centre, "segment_start": host.start,
-                         "segment_end": host.end}, hard_subtype=False)
+    return DefectRecord(
+        "Shorts",
+        "voltage_contrast",
+        fx,
+        fy,
+        {"line_centre": host.centre, "segment_start": host.start, "segment_end": host.end},
+        hard_subtype=False,
+    )

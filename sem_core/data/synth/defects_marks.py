@@ -13,16 +13,29 @@ import numpy as np
 from scipy import ndimage
 
 from sem_core.data.synth.canvas import SceneMaps
-from sem_core.data.synth.defect_base import (DefectRecord, Hardness, Painter, lerp, log_lerp,
-                                             place_point)
+from sem_core.data.synth.defect_base import (
+    DefectRecord,
+    Hardness,
+    Painter,
+    lerp,
+    log_lerp,
+    place_point,
+)
 from sem_core.data.synth.layout import SceneLayout
 
 FIELD = 224.0
 """Field of view in reference px."""
 
 
-def crack_path(rng: np.random.Generator, start: np.ndarray, heading: float, length: float,
-               wander: float, branch_rate: float, depth: int = 0) -> list[np.ndarray]:
+def crack_path(
+    rng: np.random.Generator,
+    start: np.ndarray,
+    heading: float,
+    length: float,
+    wander: float,
+    branch_rate: float,
+    depth: int = 0,
+) -> list[np.ndarray]:
     """Jagged random walk: list of (n, 3) arrays of (a, b, arc fraction) per arm or branch.
 
     The heading deviation is mean-reverting (AR(1)), so the crack stays directional while each
@@ -45,7 +58,9 @@ def crack_path(rng: np.random.Generator, start: np.ndarray, heading: float, leng
             remaining = max(length - travelled, 0.0) * lerp(0.2, 0.6, branch_draws[i, 2])
             if remaining > 6:
                 turn = math.radians(rng.uniform(30, 70)) * side
-                for branch in crack_path(rng, point, angle + turn, remaining, wander, branch_rate, 1):
+                for branch in crack_path(
+                    rng, point, angle + turn, remaining, wander, branch_rate, 1
+                ):
                     # a branch starts at the width the trunk has there
                     branch[:, 2] = travelled / length + branch[:, 2] * (1 - travelled / length)
                     paths.append(branch)
@@ -53,8 +68,13 @@ def crack_path(rng: np.random.Generator, start: np.ndarray, heading: float, leng
     return paths
 
 
-def crack(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-          noise_sigma: float) -> DefectRecord:
+def crack(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord:
     """A jagged, branching crack through pattern and film alike."""
     z, v = hardness.z, hardness.v
     x, y = place_point(rng, layout)
@@ -67,21 +87,41 @@ def crack(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardne
     darkening = lerp(0.3, 0.85, v)
     rim = rng.uniform(0.15, 0.4) * v
     start = np.array([float(a0), float(b0)])
-    arms = (crack_path(rng, start, heading, 0.5 * length, wander, branch_rate)
-            + crack_path(rng, start, heading + math.pi, 0.5 * length, wander, branch_rate))
+    arms = crack_path(rng, start, heading, 0.5 * length, wander, branch_rate) + crack_path(
+        rng, start, heading + math.pi, 0.5 * length, wander, branch_rate
+    )
     points = np.concatenate(arms)
     roughness = 1.0 + 0.3 * rng.standard_normal(len(points))
-    radius = 0.5 * width0 * np.sqrt(np.clip(1.0 - points[:, 2], 0.0, 1.0)) * np.clip(roughness, 0.5, 1.5)
+    radius = (
+        0.5 * width0 * np.sqrt(np.clip(1.0 - points[:, 2], 0.0, 1.0)) * np.clip(roughness, 0.5, 1.5)
+    )
     _paint_crack(layout, maps, points, radius, darkening, rim)
-    return DefectRecord("Cracks", "branched" if len(arms) > 2 else "single", x, y,
-                        {"length": length, "width": width0, "wander_deg": math.degrees(wander),
-                         "branch_rate": branch_rate, "branches": len(arms) - 2,
-                         "darkening": darkening, "rim": rim},
-                        hard_subtype=bool(width0 < 1.5))
+    return DefectRecord(
+        "Cracks",
+        "branched" if len(arms) > 2 else "single",
+        x,
+        y,
+        {
+            "length": length,
+            "width": width0,
+            "wander_deg": math.degrees(wander),
+            "branch_rate": branch_rate,
+            "branches": len(arms) - 2,
+            "darkening": darkening,
+            "rim": rim,
+        },
+        hard_subtype=bool(width0 < 1.5),
+    )
 
 
-def _paint_crack(layout: SceneLayout, maps: SceneMaps, points: np.ndarray, radius: np.ndarray,
-                 darkening: float, rim: float) -> None:
+def _paint_crack(
+    layout: SceneLayout,
+    maps: SceneMaps,
+    points: np.ndarray,
+    radius: np.ndarray,
+    darkening: float,
+    rim: float,
+) -> None:
     """Rasterise a crack from its centre-line points via one EDT in the crack's window."""
     geometry = layout.geometry
     fx, fy = layout.transform.to_field(points[:, 0], points[:, 1])
@@ -111,8 +151,13 @@ def _paint_crack(layout: SceneLayout, maps: SceneMaps, points: np.ndarray, radiu
     painter.add_extra(np.where(rim_zone, rim * np.exp(-outside_gap / 0.75), 0.0))
 
 
-def scratch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-            noise_sigma: float) -> DefectRecord:
+def scratch(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord:
     """A long straight or arc-shaped groove with bright lips (spec B5 Scratches)."""
     z, v = hardness.z, hardness.v
     x, y = place_point(rng, layout)
@@ -142,20 +187,26 @@ def scratch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hard
     grooves = np.zeros(base_topo.shape, bool)
     for k in range(count):
         offset = 0.0 if k == 0 else offsets[k - 1]
-        across, along = _scratch_coordinates(painter.a - a0, painter.b - b0, tangent, normal,
-                                             radius if arc else None, offset)
+        across, along = _scratch_coordinates(
+            painter.a - a0, painter.b - b0, tangent, normal, radius if arc else None, offset
+        )
         local_width = width * (1.0 + 0.1 * np.sin(2 * math.pi * along / wobble + phase))
         on = np.abs(along) <= 0.5 * length
         if style < 0.2:
             on &= np.mod(along, dash_period) < 0.6 * dash_period
-        modulation = 0.6 + 0.4 * np.cos(2 * math.pi * along / chatter_period) if 0.2 <= style < 0.4 else 1.0
+        modulation = (
+            0.6 + 0.4 * np.cos(2 * math.pi * along / chatter_period) if 0.2 <= style < 0.4 else 1.0
+        )
         inside = on & (np.abs(across) <= 0.5 * local_width)
         profile = np.cos(math.pi * across / np.maximum(local_width, 1e-6)) ** 2
         darkening = np.maximum(darkening, np.where(inside, depth * profile * modulation, 0.0))
         lip_distance = np.abs(across) - 0.5 * local_width
         lip_width = 0.5 * local_width + 0.5
-        lips += np.where(on & (lip_distance > -0.25 * local_width) & (lip_distance < 2 * lip_width),
-                         lip * np.exp(-((lip_distance - 0.5 * lip_width) / (0.5 * lip_width)) ** 2), 0.0)
+        lips += np.where(
+            on & (lip_distance > -0.25 * local_width) & (lip_distance < 2 * lip_width),
+            lip * np.exp(-(((lip_distance - 0.5 * lip_width) / (0.5 * lip_width)) ** 2)),
+            0.0,
+        )
         grooves |= inside
     shift = _drag_shift(layout, tangent, drag)
     if shift != (0, 0):
@@ -166,15 +217,34 @@ def scratch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hard
     lips = np.where(np.abs(lips) > 1e-4, lips * mean_level, 0.0)
     painter.add_extra(lips)
     fx, fy = layout.transform.to_field(a0, b0)
-    return DefectRecord("Scratches", "arc" if arc else "straight", fx, fy,
-                        {"width": width, "length": length, "radius": radius if arc else 0.0,
-                         "depth": depth, "lip": lip, "faint": bool(faint), "count": count,
-                         "style": "dashed" if style < 0.2 else ("chatter" if style < 0.4 else "plain"),
-                         "drag": drag}, hard_subtype=bool(faint))
+    return DefectRecord(
+        "Scratches",
+        "arc" if arc else "straight",
+        fx,
+        fy,
+        {
+            "width": width,
+            "length": length,
+            "radius": radius if arc else 0.0,
+            "depth": depth,
+            "lip": lip,
+            "faint": bool(faint),
+            "count": count,
+            "style": "dashed" if style < 0.2 else ("chatter" if style < 0.4 else "plain"),
+            "drag": drag,
+        },
+        hard_subtype=bool(faint),
+    )
 
 
-def _scratch_coordinates(da: np.ndarray, db: np.ndarray, tangent: np.ndarray, normal: np.ndarray,
-                         radius: float | None, offset: float) -> tuple[np.ndarray, np.ndarray]:
+def _scratch_coordinates(
+    da: np.ndarray,
+    db: np.ndarray,
+    tangent: np.ndarray,
+    normal: np.ndarray,
+    radius: float | None,
+    offset: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """(across, along) coordinates relative to a straight or arc-shaped scratch."""
     if radius is None:
         return da * normal[0] + db * normal[1] - offset, da * tangent[0] + db * tangent[1]

@@ -10,8 +10,15 @@ import numpy as np
 from scipy import ndimage
 
 from sem_core.data.synth.canvas import Material, SceneMaps
-from sem_core.data.synth.defect_base import (DefectRecord, Hardness, Painter, lerp, log_lerp,
-                                             place_point, smooth_noise)
+from sem_core.data.synth.defect_base import (
+    DefectRecord,
+    Hardness,
+    Painter,
+    lerp,
+    log_lerp,
+    place_point,
+    smooth_noise,
+)
 from sem_core.data.synth.layout import SceneLayout
 
 SUBTYPES: dict[str, float] = {"particle": 0.45, "residue": 0.30, "dome": 0.15, "flake": 0.10}
@@ -24,8 +31,13 @@ def _taper(distance: np.ndarray, length: float) -> np.ndarray:
     return np.exp(-distance / length) * (1.0 - ratio * ratio) ** 2
 
 
-def foreign(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-            noise_sigma: float) -> DefectRecord:
+def foreign(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord:
     """Add one piece of foreign material near a placed point."""
     z, v = hardness.z, hardness.v
     x, y = place_point(rng, layout)
@@ -37,12 +49,18 @@ def foreign(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hard
             subtype = name
             break
     shape_draws = rng.random(12)
-    size = {"particle": log_lerp(2.0, 25.0, z), "residue": 0.5 * log_lerp(10.0, 60.0, z),
-            "dome": log_lerp(4.0, 30.0, z), "flake": log_lerp(4.0, 30.0, z)}[subtype]
+    size = {
+        "particle": log_lerp(2.0, 25.0, z),
+        "residue": 0.5 * log_lerp(10.0, 60.0, z),
+        "dome": log_lerp(4.0, 30.0, z),
+        "flake": log_lerp(4.0, 30.0, z),
+    }[subtype]
     halo, halo_length = lerp(-0.15, 0.25, shape_draws[0]) * v, lerp(3.0, 15.0, shape_draws[1])
     shadow, shadow_length = lerp(0.0, 0.15, shape_draws[2]) * v, lerp(2.0, 8.0, shape_draws[3])
     detector = shape_draws[4] * 2 * math.pi
-    reach = size * 1.6 + (HALO_REACH * max(halo_length, shadow_length) if subtype == "particle" else 4.0)
+    reach = size * 1.6 + (
+        HALO_REACH * max(halo_length, shadow_length) if subtype == "particle" else 4.0
+    )
     painter = Painter(maps, layout, layout.canvas_window(a0, b0, reach))
     da, db = painter.a - a0, painter.b - b0
     rho, theta = np.hypot(da, db), np.arctan2(db, da)
@@ -58,7 +76,11 @@ def foreign(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hard
             contour = np.interp(theta, closed, np.tile(radii, 3))
         else:
             a1, a2 = 0.45 * shape_draws[7], 0.1 * shape_draws[8]
-            contour = 1 + a1 * np.sin(2 * theta + 6.3 * shape_draws[9]) + a2 * np.sin(3 * theta + 6.3 * shape_draws[10])
+            contour = (
+                1
+                + a1 * np.sin(2 * theta + 6.3 * shape_draws[9])
+                + a2 * np.sin(3 * theta + 6.3 * shape_draws[10])
+            )
         body = rho <= size * contour
         straddling = bool(painter.get("topo")[body].any() and (~painter.get("topo")[body]).any())
         # body brightness relative to the scene's own levels (spec: I = U(0.5, 1.0) on a 0-1
@@ -68,22 +90,38 @@ def foreign(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hard
         if subtype == "flake":
             level = local + v * (brightest * lerp(0.5, 1.3, shape_draws[11]) - local)
         texture = 1.0 + 0.08 * smooth_noise(rng, painter.a.shape, max(1.0, 0.15 * size / step))
-        painter.paint(body, topo=True, intensity=level * texture,
-                      height=lerp(0.5, 1.5, v) if subtype != "flake" else 0.7,
-                      material=Material.FOREIGN)
-        distance = np.maximum(ndimage.distance_transform_edt(~body) * step - 0.5 * step, 0.0) if body.any() else rho
+        painter.paint(
+            body,
+            topo=True,
+            intensity=level * texture,
+            height=lerp(0.5, 1.5, v) if subtype != "flake" else 0.7,
+            material=Material.FOREIGN,
+        )
+        distance = (
+            np.maximum(ndimage.distance_transform_edt(~body) * step - 0.5 * step, 0.0)
+            if body.any()
+            else rho
+        )
         if subtype == "particle":
             outside = ~body
             effect = halo * _taper(distance, halo_length)
-            effect -= shadow * _taper(distance, shadow_length) * np.maximum(0.0, np.cos(theta - detector))
+            effect -= (
+                shadow * _taper(distance, shadow_length) * np.maximum(0.0, np.cos(theta - detector))
+            )
             painter.add_extra(np.where(outside, effect * local, 0.0))
         if subtype == "dome":
             ratio = np.clip(rho / (size * contour), 0.0, 0.995)
             slope = 0.7 * ratio / np.sqrt(1.0 - ratio * ratio)
             yield_gain = np.minimum((1.0 + slope * slope) ** 0.5, 6.0) - 1.0
             painter.add_extra(np.where(body, 0.25 * v * level * yield_gain, 0.0))
-        params.update(level=level, halo=halo, halo_length=halo_length, shadow=shadow,
-                      shadow_length=shadow_length, straddling=straddling)
+        params.update(
+            level=level,
+            halo=halo,
+            halo_length=halo_length,
+            shadow=shadow,
+            shadow_length=shadow_length,
+            straddling=straddling,
+        )
     else:
         noise = smooth_noise(rng, painter.a.shape, max(1.0, 0.25 * size / step))
         aspect = lerp(0.5, 1.0, shape_draws[5])
@@ -94,7 +132,9 @@ def foreign(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hard
         contrast = lerp(0.05, 0.2, shape_draws[7]) * v * (1 if shape_draws[8] < 0.5 else -1)
         painter.add_extra(np.where(soft > 1e-3, contrast * alpha * soft * local, 0.0))
         params.update(alpha=alpha, contrast=contrast)
-    hard = (subtype == "residue" and (params.get("alpha", 1) < 0.5 or abs(params.get("contrast", 1)) < 0.05)) or (
-        subtype == "particle" and straddling and size < 8.0)
+    hard = (
+        subtype == "residue"
+        and (params.get("alpha", 1) < 0.5 or abs(params.get("contrast", 1)) < 0.05)
+    ) or (subtype == "particle" and straddling and size < 8.0)
     fx, fy = layout.transform.to_field(a0, b0)
     return DefectRecord("Other", subtype, fx, fy, params, hard_subtype=bool(hard))

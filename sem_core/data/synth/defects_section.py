@@ -9,23 +9,32 @@ generic editors (they ignore the pattern in every view).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from sem_core.data.synth.canvas import Material, SceneMaps
-from sem_core.data.synth.defect_base import (DefectRecord, Hardness, Painter, lerp, log_lerp,
-                                             place_point, smooth_noise)
+from sem_core.data.synth.defect_base import (
+    DefectRecord,
+    Hardness,
+    Painter,
+    lerp,
+    log_lerp,
+    place_point,
+    smooth_noise,
+)
 from sem_core.data.synth.layout import SceneLayout, SectionHost
 
 
 def _hosts(layout: SceneLayout, kind: str) -> list[SectionHost]:
     half = layout.geometry.size / (2 * layout.geometry.scale)
-    return sorted((h for h in layout.sections if h.kind == kind and abs(0.5 * (h.x0 + h.x1)) < 0.9 * half),
-                  key=lambda h: h.x0)
+    return sorted(
+        (h for h in layout.sections if h.kind == kind and abs(0.5 * (h.x0 + h.x1)) < 0.9 * half),
+        key=lambda h: h.x0,
+    )
 
 
-def _neighbour_pair(layout: SceneLayout, x: float, y: float) -> tuple[SectionHost, SectionHost] | None:
+def _neighbour_pair(
+    layout: SceneLayout, x: float, y: float
+) -> tuple[SectionHost, SectionHost] | None:
     """Two neighbouring line cross-sections of one metal level, nearest to (x, y)."""
     lines = _hosts(layout, "line")
     by_level: dict[float, list[SectionHost]] = {}
@@ -34,20 +43,28 @@ def _neighbour_pair(layout: SceneLayout, x: float, y: float) -> tuple[SectionHos
     pairs = [pair for hosts in by_level.values() for pair in zip(hosts[:-1], hosts[1:])]
     if not pairs:
         return None
-    return min(pairs, key=lambda p: abs(0.5 * (p[0].x1 + p[1].x0) - x)
-               + abs(0.5 * (p[0].y0 + p[0].y1) - y))
+    return min(
+        pairs, key=lambda p: abs(0.5 * (p[0].x1 + p[1].x0) - x) + abs(0.5 * (p[0].y0 + p[0].y1) - y)
+    )
 
 
 def _nearest_host(hosts: list[SectionHost], x: float, y: float) -> SectionHost:
     return min(hosts, key=lambda h: abs(0.5 * (h.x0 + h.x1) - x) + abs(0.5 * (h.y0 + h.y1) - y))
 
 
-def _painter(layout: SceneLayout, maps: SceneMaps, x0: float, y0: float, x1: float, y1: float) -> Painter:
+def _painter(
+    layout: SceneLayout, maps: SceneMaps, x0: float, y0: float, x1: float, y1: float
+) -> Painter:
     return Painter(maps, layout, layout.field_window([(x0, y0), (x1, y1)], pad=4.0))
 
 
-def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-           noise_sigma: float) -> DefectRecord | None:
+def bridge(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """A smooth neck of line metal joining two line cross-sections."""
     z, v = hardness.z, hardness.v
     x, y = place_point(rng, layout)
@@ -65,15 +82,30 @@ def bridge(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardn
     region = np.abs(u) ** 4 + np.abs(w) ** 2 <= 1.0
     fraction = lerp(0.5, 1.0, v)
     base = painter.get("intensity").copy()
-    painter.paint(region & ~painter.get("topo"), topo=True, intensity=base + fraction * (left.level - base),
-                  height=fraction, material=Material.TOP)
-    return DefectRecord("Bridges", "section_neck", float(0.5 * (left.x1 + right.x0)), y0 + 0.5 * height,
-                        {"neck_height": height, "fill": fraction},
-                        hard_subtype=bool(height < 0.4 * layout.params.width or fraction < 0.7))
+    painter.paint(
+        region & ~painter.get("topo"),
+        topo=True,
+        intensity=base + fraction * (left.level - base),
+        height=fraction,
+        material=Material.TOP,
+    )
+    return DefectRecord(
+        "Bridges",
+        "section_neck",
+        float(0.5 * (left.x1 + right.x0)),
+        y0 + 0.5 * height,
+        {"neck_height": height, "fill": fraction},
+        hard_subtype=bool(height < 0.4 * layout.params.width or fraction < 0.7),
+    )
 
 
-def short(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-          noise_sigma: float) -> DefectRecord | None:
+def short(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """A bright irregular extrusion or filament between two line cross-sections."""
     z, v = hardness.z, hardness.v
     x, y = place_point(rng, layout)
@@ -84,22 +116,38 @@ def short(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardne
     filament, position, bright = rng.random(3)
     y_mid = lerp(left.y0, left.y1, position)
     thickness = layout.params.width * (lerp(0.1, 0.35, z) if filament < 0.5 else lerp(0.4, 1.2, z))
-    painter = _painter(layout, maps, left.x1 - 2, y_mid - thickness - 3, right.x0 + 2, y_mid + thickness + 3)
+    painter = _painter(
+        layout, maps, left.x1 - 2, y_mid - thickness - 3, right.x0 + 2, y_mid + thickness + 3
+    )
     fx, fy = painter.field_xy()
     step = layout.geometry.canvas_to_reference()
     noise = smooth_noise(rng, fx.shape, max(1.0, 0.5 * thickness / step))
     slope = (rng.random() - 0.5) * 0.6
     centre = y_mid + slope * (fx - 0.5 * (left.x1 + right.x0))
-    region = (np.abs(fy - centre) <= 0.5 * thickness * (1 + 0.4 * noise)) & (fx >= left.x1 - 1) & (fx <= right.x0 + 1)
+    region = (
+        (np.abs(fy - centre) <= 0.5 * thickness * (1 + 0.4 * noise))
+        & (fx >= left.x1 - 1)
+        & (fx <= right.x0 + 1)
+    )
     level = max(left.level, right.level) * (1.0 + lerp(0.3, 1.0, v) * lerp(0.05, 0.4, bright))
     painter.raise_material(region, level, height=lerp(0.5, 1.2, v), only_new=True)
-    return DefectRecord("Shorts", "section_filament" if filament < 0.5 else "section_extrusion",
-                        float(0.5 * (left.x1 + right.x0)), float(y_mid), {"thickness": thickness, "level": level},
-                        hard_subtype=bool(filament < 0.5 and z < 0.3))
+    return DefectRecord(
+        "Shorts",
+        "section_filament" if filament < 0.5 else "section_extrusion",
+        float(0.5 * (left.x1 + right.x0)),
+        float(y_mid),
+        {"thickness": thickness, "level": level},
+        hard_subtype=bool(filament < 0.5 and z < 0.3),
+    )
 
 
-def open_cut(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-             noise_sigma: float) -> DefectRecord | None:
+def open_cut(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """A thin void separating a plug (or line) from what it should contact."""
     z, v = hardness.z, hardness.v
     x, y = place_point(rng, layout)
@@ -117,13 +165,23 @@ def open_cut(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, har
     void = levels.get("void", 0.03)
     level = void + 0.4 * (1 - v) * (host.level - void)
     painter.paint(region, topo=False, intensity=level, height=0.0, material=Material.SUBSTRATE)
-    return DefectRecord("Opens", "section_interface" if interface < 0.5 else "section_cut",
-                        float(0.5 * (host.x0 + host.x1)), float(y0), {"gap": gap, "host": host.kind},
-                        hard_subtype=bool(gap < 1.0))
+    return DefectRecord(
+        "Opens",
+        "section_interface" if interface < 0.5 else "section_cut",
+        float(0.5 * (host.x0 + host.x1)),
+        float(y0),
+        {"gap": gap, "host": host.kind},
+        hard_subtype=bool(gap < 1.0),
+    )
 
 
-def via_void(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-             noise_sigma: float) -> DefectRecord | None:
+def via_void(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """Plug defects: keyhole void, missing plug, half-filled plug."""
     z, v = hardness.z, hardness.v
     x, y = place_point(rng, layout)
@@ -134,30 +192,61 @@ def via_void(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, har
     kind_draw, fill_draw = rng.random(2)
     painter = _painter(layout, maps, host.x0 - 3, host.y0 - 3, host.x1 + 3, host.y1 + 3)
     fx, fy = painter.field_xy()
-    in_plug = painter.get("topo") & (fy >= host.y0) & (fy <= host.y1) & (fx >= host.x0 - 1) & (fx <= host.x1 + 1)
+    in_plug = (
+        painter.get("topo")
+        & (fy >= host.y0)
+        & (fy <= host.y1)
+        & (fx >= host.x0 - 1)
+        & (fx <= host.x1 + 1)
+    )
     levels = layout.tags.get("levels", {})
-    void = levels.get("void", 0.03) + 0.5 * (1 - v) * (levels.get("dielectric", 0.2) - levels.get("void", 0.03))
-    centre, half_width, depth = 0.5 * (host.x0 + host.x1), 0.5 * (host.x1 - host.x0), host.y1 - host.y0
+    void = levels.get("void", 0.03) + 0.5 * (1 - v) * (
+        levels.get("dielectric", 0.2) - levels.get("void", 0.03)
+    )
+    centre, half_width, depth = (
+        0.5 * (host.x0 + host.x1),
+        0.5 * (host.x1 - host.x0),
+        host.y1 - host.y0,
+    )
     if kind_draw < 0.4:
         subtype = "keyhole"
         width, length = lerp(0.2, 0.5, z) * half_width, lerp(0.3, 0.8, z) * depth
-        region = in_plug & (((fx - centre) / width) ** 2 + ((fy - host.y0 - 0.55 * depth) / (0.5 * length)) ** 2 <= 1)
+        region = in_plug & (
+            ((fx - centre) / width) ** 2 + ((fy - host.y0 - 0.55 * depth) / (0.5 * length)) ** 2
+            <= 1
+        )
         painter.paint(region, topo=False, intensity=void, height=0.0, material=Material.SUBSTRATE)
     elif kind_draw < 0.7:
         subtype = "missing"
-        painter.paint(in_plug, topo=False, intensity=levels.get("dielectric", 0.2) * lerp(1.0, 0.8, v),
-                      height=0.0, material=Material.SUBSTRATE)
+        painter.paint(
+            in_plug,
+            topo=False,
+            intensity=levels.get("dielectric", 0.2) * lerp(1.0, 0.8, v),
+            height=0.0,
+            material=Material.SUBSTRATE,
+        )
     else:
         subtype = "half_filled"
         filled = lerp(0.3, 0.7, fill_draw)
         region = in_plug & (fy < host.y1 - filled * depth)
         painter.paint(region, topo=False, intensity=void, height=0.0, material=Material.SUBSTRATE)
-    return DefectRecord("Vias", f"section_{subtype}", float(centre), float(host.y0 + 0.5 * depth), {},
-                        hard_subtype=subtype == "keyhole" and z < 0.3)
+    return DefectRecord(
+        "Vias",
+        f"section_{subtype}",
+        float(centre),
+        float(host.y0 + 0.5 * depth),
+        {},
+        hard_subtype=subtype == "keyhole" and z < 0.3,
+    )
 
 
-def surface_notch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-                  noise_sigma: float) -> DefectRecord | None:
+def surface_notch(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """A CMP scratch seen in section: a notch in the top surface with smeared lips."""
     if layout.surface_y is None:
         return None
@@ -172,10 +261,21 @@ def surface_notch(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps
     region = (fy >= surface) & (fy < profile)
     above = painter.get("intensity")[0:1, :].copy()
     above = np.broadcast_to(above, fx.shape)
-    painter.paint(region, topo=False, intensity=np.ascontiguousarray(above), height=0.0,
-                  material=Material.SUBSTRATE)
+    painter.paint(
+        region,
+        topo=False,
+        intensity=np.ascontiguousarray(above),
+        height=0.0,
+        material=Material.SUBSTRATE,
+    )
     lips = (np.abs(np.abs(fx - x) - 0.5 * width) < 1.5) & (np.abs(fy - surface) < 2.0)
     wall = (fy >= profile) & (fy < profile + 2.0) & (np.abs(fx - x) < 0.5 * width)
     painter.add_extra(np.where(lips | wall, 0.12 * v + 0.04, 0.0))
-    return DefectRecord("Scratches", "section_notch", float(x), float(surface), {"width": width, "depth": depth},
-                        hard_subtype=bool(depth < 3.0))
+    return DefectRecord(
+        "Scratches",
+        "section_notch",
+        float(x),
+        float(surface),
+        {"width": width, "depth": depth},
+        hard_subtype=bool(depth < 3.0),
+    )

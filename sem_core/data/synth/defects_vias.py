@@ -10,12 +10,23 @@ import math
 import numpy as np
 
 from sem_core.data.synth.canvas import Material, SceneMaps
-from sem_core.data.synth.defect_base import (DefectRecord, Hardness, Painter, lerp, place_point,
-                                             segment_distance)
+from sem_core.data.synth.defect_base import (
+    DefectRecord,
+    Hardness,
+    Painter,
+    lerp,
+    place_point,
+    segment_distance,
+)
 from sem_core.data.synth.layout import SceneLayout, ViaHost
 
-SUBTYPES: dict[str, float] = {"missing": 0.25, "merged": 0.20, "misshapen": 0.20, "size": 0.15,
-                              "partial": 0.20}
+SUBTYPES: dict[str, float] = {
+    "missing": 0.25,
+    "merged": 0.20,
+    "misshapen": 0.20,
+    "size": 0.15,
+    "partial": 0.20,
+}
 
 
 def _subtype(draw: float) -> str:
@@ -27,8 +38,16 @@ def _subtype(draw: float) -> str:
     return "partial"
 
 
-def _shape(host: ViaHost, a: np.ndarray, b: np.ndarray, radius: float, aspect: float = 1.0,
-           angle: float = 0.0, harmonic: float = 0.0, phase: float = 0.0) -> np.ndarray:
+def _shape(
+    host: ViaHost,
+    a: np.ndarray,
+    b: np.ndarray,
+    radius: float,
+    aspect: float = 1.0,
+    angle: float = 0.0,
+    harmonic: float = 0.0,
+    phase: float = 0.0,
+) -> np.ndarray:
     """Via region: a (rotated, stretched) disc or square; optional 3-fold harmonic contour."""
     da, db = a - host.a, b - host.b
     u = da * math.cos(angle) + db * math.sin(angle)
@@ -38,7 +57,9 @@ def _shape(host: ViaHost, a: np.ndarray, b: np.ndarray, radius: float, aspect: f
         return np.maximum(np.abs(u), np.abs(t)) <= radius
     rho = np.hypot(u, t)
     theta = np.arctan2(t, u)
-    contour = 1.0 + harmonic * np.cos(2 * theta + phase) + 0.5 * harmonic * np.cos(3 * theta - phase)
+    contour = (
+        1.0 + harmonic * np.cos(2 * theta + phase) + 0.5 * harmonic * np.cos(3 * theta - phase)
+    )
     return rho <= radius * contour
 
 
@@ -47,23 +68,40 @@ def _erase(painter: Painter, host: ViaHost, reach: float) -> None:
     da, db = painter.a - host.a, painter.b - host.b
     near = (np.maximum(np.abs(da), np.abs(db)) if host.square else np.hypot(da, db)) <= reach
     region = near & (painter.get("material") == Material.VIA)
-    painter.paint(region, topo=host.surround_raised, intensity=host.surround_level,
-                  height=1.0 if host.surround_raised else 0.0, material=host.surround_material)
+    painter.paint(
+        region,
+        topo=host.surround_raised,
+        intensity=host.surround_level,
+        height=1.0 if host.surround_raised else 0.0,
+        material=host.surround_material,
+    )
 
 
 def _draw(painter: Painter, host: ViaHost, region: np.ndarray, level: float | np.ndarray) -> None:
-    painter.paint(region, topo=host.raised, intensity=level,
-                  height=1.0 if host.raised else 0.0, material=Material.VIA)
+    painter.paint(
+        region,
+        topo=host.raised,
+        intensity=level,
+        height=1.0 if host.raised else 0.0,
+        material=Material.VIA,
+    )
 
 
 def _neighbours(layout: SceneLayout, host: ViaHost, count: int) -> list[ViaHost]:
-    others = sorted((h for h in layout.vias if h is not host),
-                    key=lambda h: math.hypot(h.a - host.a, h.b - host.b))
+    others = sorted(
+        (h for h in layout.vias if h is not host),
+        key=lambda h: math.hypot(h.a - host.a, h.b - host.b),
+    )
     return others[:count]
 
 
-def via_defect(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, hardness: Hardness,
-               noise_sigma: float) -> DefectRecord | None:
+def via_defect(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    hardness: Hardness,
+    noise_sigma: float,
+) -> DefectRecord | None:
     """Malform 1 (80 %) or 2-3 (20 %) vias near a placed point."""
     if not layout.vias:
         return None
@@ -83,13 +121,23 @@ def via_defect(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, h
     return DefectRecord("Vias", variant, fx, fy, params, hard_subtype=variant == "partial")
 
 
-def _malform(rng: np.random.Generator, layout: SceneLayout, maps: SceneMaps, host: ViaHost,
-             subtype: str, z: float, v: float) -> dict:
+def _malform(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    host: ViaHost,
+    subtype: str,
+    z: float,
+    v: float,
+) -> dict:
     """Apply one sub-type to one via; returns its parameters."""
     draws = rng.random(6)
     radius = host.radius
-    partner = [other for other in _neighbours(layout, host, 1)
-               if math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * radius]
+    partner = [
+        other
+        for other in _neighbours(layout, host, 1)
+        if math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * radius
+    ]
     span = radius * 3.0
     if subtype == "merged" and partner:
         span += math.hypot(partner[0].a - host.a, partner[0].b - host.b)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage, signal as scipy_signal
+from scipy import ndimage
+from scipy import signal as scipy_signal
 
 from sem_core.data.synth.canvas import FieldGeometry
 from sem_core.data.synth.imaging_params import ImagingParams, ScanRows
@@ -33,10 +34,10 @@ def psf_kernel(params: ImagingParams, geometry: FieldGeometry) -> np.ndarray:
     ratio, angle = params.psf_ratio, params.psf_angle
     limit = 2.0 * math.log(1.0 / PSF_CUTOFF)
     radius = max(1, math.ceil(math.sqrt(limit) * sigma * ratio))
-    y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1].astype(np.float64)
+    y, x = np.mgrid[-radius : radius + 1, -radius : radius + 1].astype(np.float64)
     along = (x * math.cos(angle) + y * math.sin(angle)) * ratio
     across = (-x * math.sin(angle) + y * math.cos(angle)) / ratio
-    quadratic = (along ** 2 + across ** 2) / (sigma * sigma)
+    quadratic = (along**2 + across**2) / (sigma * sigma)
     kernel = np.where(quadratic <= limit, np.exp(-0.5 * quadratic), 0.0)
     return kernel / kernel.sum()
 
@@ -77,8 +78,10 @@ def displacement(params: ImagingParams, geometry: FieldGeometry) -> tuple[np.nda
         row_arg = omega[None, :] * t_row[:, None] + phase[None, :]
         col_arg = omega[None, :] * t_col[:, None]
         right = np.concatenate([np.cos(col_arg), np.sin(col_arg)], axis=1)
-        for weights, target in ((amplitude * np.sin(angles), d_rows),
-                                (amplitude * np.cos(angles), d_cols)):
+        for weights, target in (
+            (amplitude * np.sin(angles), d_rows),
+            (amplitude * np.cos(angles), d_cols),
+        ):
             left = np.concatenate([np.sin(row_arg) * weights, np.cos(row_arg) * weights], axis=1)
             # einsum, not matmul: a multithreaded BLAS call costs more than it saves here
             target += np.einsum("ik,jk->ij", left, right)
@@ -125,7 +128,7 @@ def block_any(mask: np.ndarray, factor: int) -> np.ndarray:
         return out
     r0, r1 = rows[0] // factor, rows[-1] // factor + 1
     c0, c1 = cols[0] // factor, cols[-1] // factor + 1
-    part = mask[r0 * factor:r1 * factor, c0 * factor:c1 * factor]
+    part = mask[r0 * factor : r1 * factor, c0 * factor : c1 * factor]
     block = np.zeros((r1 - r0, c1 - c0), bool)
     for dr in range(factor):
         for dc in range(factor):
@@ -139,12 +142,20 @@ def cubic_weights(count: int, side: int) -> np.ndarray:
     position = (np.arange(side) + 0.5) * count / side - 0.5
     base = np.floor(position).astype(int)
     t = position - base
-    taps = np.stack([((-t + 2) * t - 1) * t / 2, ((3 * t - 5) * t * t + 2) / 2,
-                     ((-3 * t + 4) * t + 1) * t / 2, (t - 1) * t * t / 2], axis=1)
+    taps = np.stack(
+        [
+            ((-t + 2) * t - 1) * t / 2,
+            ((3 * t - 5) * t * t + 2) / 2,
+            ((-3 * t + 4) * t + 1) * t / 2,
+            (t - 1) * t * t / 2,
+        ],
+        axis=1,
+    )
     weights = np.zeros((side, count))
     for offset in range(4):
-        np.add.at(weights, (np.arange(side), np.clip(base + offset - 1, 0, count - 1)),
-                  taps[:, offset])
+        np.add.at(
+            weights, (np.arange(side), np.clip(base + offset - 1, 0, count - 1)), taps[:, offset]
+        )
     return weights
 
 
@@ -157,8 +168,10 @@ def background(params: ImagingParams, side: int) -> np.ndarray:
     weights = cubic_weights(grid.shape[0], side)
     wavy = np.einsum("ik,kl,jl->ij", weights, grid, weights, optimize=True)
     axis = (np.arange(side) + 0.5) / side - 0.5
-    ramp = params.gradient * (axis[None, :] * math.cos(params.gradient_angle)
-                              + axis[:, None] * math.sin(params.gradient_angle))
+    ramp = params.gradient * (
+        axis[None, :] * math.cos(params.gradient_angle)
+        + axis[:, None] * math.sin(params.gradient_angle)
+    )
     return 1.0 + wavy + ramp
 
 
@@ -199,12 +212,13 @@ def apply_lag(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     width = image.shape[1]
     out = weights[0] * image
     for k in range(1, taps):
-        out = out + weights[k] * padded[:, taps - 1 - k:taps - 1 - k + width]
+        out = out + weights[k] * padded[:, taps - 1 - k : taps - 1 - k + width]
     return out
 
 
-def influence_radius(params: ImagingParams, rows: ScanRows, geometry: FieldGeometry,
-                     reach: float) -> float:
+def influence_radius(
+    params: ImagingParams, rows: ScanRows, geometry: FieldGeometry, reach: float
+) -> float:
     """Output px beyond which a scene edit cannot change the image (before presentation).
 
     Args:

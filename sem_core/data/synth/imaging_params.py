@@ -104,7 +104,11 @@ def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingP
     model = NoiseModel.GAMMA if rng.random() < 0.5 else NoiseModel.POISSON
     excess, detector_sigma = rng.uniform(1.0, 3.0), rng.uniform(0.002, 0.02)
     low_percentile = rng.uniform(0.5, 2.0)
-    out_low, out_high, gamma = rng.uniform(0.0, 0.12), rng.uniform(0.85, 1.0), rng.uniform(0.8, 1.25)
+    out_low, out_high, gamma = (
+        rng.uniform(0.0, 0.12),
+        rng.uniform(0.85, 1.0),
+        rng.uniform(0.8, 1.25),
+    )
     # side detector (Everhart-Thornley): edges facing it bloom brighter; in-lens: symmetric
     asymmetry = rng.uniform(0.0, 0.6) if rng.random() < 0.6 else 0.0
     azimuth = rng.uniform(0.0, 2 * math.pi)
@@ -113,17 +117,41 @@ def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingP
     offsets = rng.normal(0.0, 1.0, padded_rows) * offset_sigma
     if glitch:
         first = int(glitch_start * padded_rows)
-        shifts[first:first + glitch_rows] += glitch_shift
+        shifts[first : first + glitch_rows] += glitch_shift
     params = ImagingParams(
-        psf_sigma=sigma, psf_ratio=ratio, psf_angle=angle, defocus=bool(defocus),
-        drift_pixels=drift, drift_angle=drift_angle, line_dead_fraction=line_dead,
-        vibration_cycles=cycles, vibration_amplitudes=amplitudes, vibration_angles=angles,
-        vibration_phases=phases, jitter_sigma=jitter, glitch=bool(glitch),
-        glitch_start=glitch_start, glitch_rows=glitch_rows, glitch_shift=glitch_shift,
-        row_gain_sigma=gain_sigma, row_offset_sigma=offset_sigma, lag_tau=lag_tau,
-        background_grid=grid, background_amplitude=amplitude, background_values=values,
-        gradient=gradient, gradient_angle=gradient_angle, snr=snr, noise_model=model,
-        excess_noise=excess if model == NoiseModel.GAMMA else 1.0, detector_sigma=detector_sigma,
-        tone_low_percentile=low_percentile, tone_out_low=out_low, tone_out_high=out_high,
-        tone_gamma=gamma, detector_asymmetry=asymmetry, detector_azimuth=azimuth)
+        psf_sigma=sigma,
+        psf_ratio=ratio,
+        psf_angle=angle,
+        defocus=bool(defocus),
+        drift_pixels=drift,
+        drift_angle=drift_angle,
+        line_dead_fraction=line_dead,
+        vibration_cycles=cycles,
+        vibration_amplitudes=amplitudes,
+        vibration_angles=angles,
+        vibration_phases=phases,
+        jitter_sigma=jitter,
+        glitch=bool(glitch),
+        glitch_start=glitch_start,
+        glitch_rows=glitch_rows,
+        glitch_shift=glitch_shift,
+        row_gain_sigma=gain_sigma,
+        row_offset_sigma=offset_sigma,
+        lag_tau=lag_tau,
+        background_grid=grid,
+        background_amplitude=amplitude,
+        background_values=values,
+        gradient=gradient,
+        gradient_angle=gradient_angle,
+        snr=snr,
+        noise_model=model,
+        excess_noise=excess if model == NoiseModel.GAMMA else 1.0,
+        detector_sigma=detector_sigma,
+        tone_low_percentile=low_percentile,
+        tone_out_low=out_low,
+        tone_out_high=out_high,
+        tone_gamma=gamma,
+        detector_asymmetry=asymmetry,
+        detector_azimuth=azimuth,
+    )
     return params, ScanRows(shift=shifts, gain=gains, offset=offsets)

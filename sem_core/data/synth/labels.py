@@ -14,15 +14,20 @@ from sem_core.classes import CLASSES
 from sem_core.data.synth.config import LabelNoiseMode
 
 CONFUSIONS: dict[str, tuple[str, ...]] = {
-    "Bridges": ("Shorts",), "Shorts": ("Bridges",),
-    "Cracks": ("Scratches",), "Scratches": ("Cracks",),
-    "Opens": ("Clean",), "Other": ("Clean",), "Vias": ("Clean",),
+    "Bridges": ("Shorts",),
+    "Shorts": ("Bridges",),
+    "Cracks": ("Scratches",),
+    "Scratches": ("Cracks",),
+    "Opens": ("Clean",),
+    "Other": ("Clean",),
+    "Vias": ("Clean",),
     "Clean": ("Opens", "Other", "Vias"),
 }
 
 
-def observed_label(rng: np.random.Generator, true_label: str, rate: float,
-                   mode: LabelNoiseMode, train_split: bool) -> str:
+def observed_label(
+    rng: np.random.Generator, true_label: str, rate: float, mode: LabelNoiseMode, train_split: bool
+) -> str:
     """Return the label an annotator would have written.
 
     Args:
@@ -38,6 +43,9 @@ def observed_label(rng: np.random.Generator, true_label: str, rate: float,
     flip, choice = rng.random(2)
     if not train_split or flip >= rate:
         return true_label
-    targets = CONFUSIONS[true_label] if LabelNoiseMode(mode) == LabelNoiseMode.STRUCTURED else tuple(
-        name for name in CLASSES if name != true_label)
+    targets = (
+        CONFUSIONS[true_label]
+        if LabelNoiseMode(mode) == LabelNoiseMode.STRUCTURED
+        else tuple(name for name in CLASSES if name != true_label)
+    )
     return targets[min(int(choice * len(targets)), len(targets) - 1)]

@@ -122,12 +122,16 @@ class SceneLayout:
 
     def canvas_window(self, a: float, b: float, radius: float) -> tuple[slice, slice]:
         """Canvas slices covering a layout disc of ``radius`` around (a, b), clipped."""
-        points = [self.transform.to_field(a + da, b + db)
-                  for da in (-radius, radius) for db in (-radius, radius)]
+        points = [
+            self.transform.to_field(a + da, b + db)
+            for da in (-radius, radius)
+            for db in (-radius, radius)
+        ]
         return self.field_window(points)
 
-    def field_window(self, points: list[tuple[float, float]], pad: float = 2.0
-                     ) -> tuple[slice, slice]:
+    def field_window(
+        self, points: list[tuple[float, float]], pad: float = 2.0
+    ) -> tuple[slice, slice]:
         """Canvas slices covering field points (reference px) plus ``pad`` reference px."""
         rows, cols = zip(*(self.geometry.to_canvas(x, y) for x, y in points))
         factor = self.geometry.supersample * self.geometry.scale

@@ -36,8 +36,11 @@ def _free(segments: list[list[float]], start: float, end: float) -> bool:
     return all(end < s or start > e for s, e in segments)
 
 
-def build_logic(rng: np.random.Generator, layout: SceneLayout,
-                extent: tuple[float, float, float, float] | None = None) -> SceneMaps:
+def build_logic(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    extent: tuple[float, float, float, float] | None = None,
+) -> SceneMaps:
     """Rasterise Manhattan logic with via landings; fills ``layout.lines`` and ``layout.vias``.
 
     Args:
@@ -63,7 +66,10 @@ def build_logic(rng: np.random.Generator, layout: SceneLayout,
     # than the canvas; the blurred raster is sampled bilinearly, so edges stay sub-pixel smooth.
     step = max(geometry.canvas_to_reference(), width / 10.0)
     origin_a, origin_b = a_min - 2 * pitch, b_min - 2 * pitch
-    shape = (int((a_max - origin_a + 2 * pitch) / step) + 2, int((b_max - origin_b + 2 * pitch) / step) + 2)
+    shape = (
+        int((a_max - origin_a + 2 * pitch) / step) + 2,
+        int((b_max - origin_b + 2 * pitch) / step) + 2,
+    )
     raster = np.zeros(shape)
     vias_raster = np.zeros(shape)
 
@@ -85,7 +91,9 @@ def build_logic(rng: np.random.Generator, layout: SceneLayout,
                 if 0 <= other < count and _free(tracks[other], end - pitch, end + run + pitch):
                     low, high = sorted((centres[k], centres[other]))
                     box(low - half, high + half, end - width, end, raster)
-                    box(centres[other] - half, centres[other] + half, end - width, end + run, raster)
+                    box(
+                        centres[other] - half, centres[other] + half, end - width, end + run, raster
+                    )
                     tracks[other].append([end - width, end + run])
             via_draw, via_position = rng.random(), rng.uniform(0.0, 1.0)
             if via_draw < VIA_RATE and end - start > 2.5 * width:
@@ -100,9 +108,17 @@ def build_logic(rng: np.random.Generator, layout: SceneLayout,
     levels = np.where(floating, look.top * look.floating_factor, look.top)
     for k in range(count):
         for start, end in tracks[k]:
-            lines.append(LineHost(track=k, centre=float(centres[k]), width=float(widths[k]),
-                                  level=float(levels[k]), start=start, end=end,
-                                  floating=bool(floating[k])))
+            lines.append(
+                LineHost(
+                    track=k,
+                    centre=float(centres[k]),
+                    width=float(widths[k]),
+                    level=float(levels[k]),
+                    start=start,
+                    end=end,
+                    floating=bool(floating[k]),
+                )
+            )
 
     rounding = 0.25 * width / step
     raster = ndimage.gaussian_filter(raster, rounding, truncate=3.0)
@@ -129,17 +145,28 @@ def build_logic(rng: np.random.Generator, layout: SceneLayout,
     maps.material = np.where(in_via, Material.VIA, inside * Material.TOP).astype(np.int8)
     layout.lines = tuple(lines)
     layout.vias = tuple(
-        ViaHost(a=a, b=b, radius=0.4 * float(widths[k]), raised=raised, square=True,
-                level=float(floating_via if (raised and floating[k]) else via_level),
-                surround_raised=True, surround_level=float(levels[k]),
-                surround_material=Material.TOP, floating=bool(floating[k]))
-        for a, b, k in vias if layout.in_field(a, b))
+        ViaHost(
+            a=a,
+            b=b,
+            radius=0.4 * float(widths[k]),
+            raised=raised,
+            square=True,
+            level=float(floating_via if (raised and floating[k]) else via_level),
+            surround_raised=True,
+            surround_level=float(levels[k]),
+            surround_material=Material.TOP,
+            floating=bool(floating[k]),
+        )
+        for a, b, k in vias
+        if layout.in_field(a, b)
+    )
     layout.tags.update(tracks=int(count), segments=len(lines), logic_vias=len(layout.vias))
     return maps
 
 
-def _coverage(low: float, high: float, origin: float, step: float, size: int
-              ) -> tuple[slice, np.ndarray]:
+def _coverage(
+    low: float, high: float, origin: float, step: float, size: int
+) -> tuple[slice, np.ndarray]:
     """Raster cells overlapped by [low, high] and the covered fraction of each."""
     first = max(int(math.floor((low - origin) / step)), 0)
     last = min(int(math.ceil((high - origin) / step)), size)
@@ -153,6 +180,7 @@ def _coverage(low: float, high: float, origin: float, step: float, size: int
 def _ensure_pair(layout: SceneLayout, tracks: list, centres: np.ndarray, pitch: float) -> None:
     """Make sure two neighbouring tracks run side by side somewhere in view (every logic scene
     must host a bridge or short); copies a visible segment onto the next track if needed."""
+
     def visible(k: int, start: float, end: float) -> bool:
         b = float(np.clip(0.0, start, end))
         return layout.in_field(float(centres[k]), b, inset=8.0)
@@ -163,8 +191,12 @@ def _ensure_pair(layout: SceneLayout, tracks: list, centres: np.ndarray, pitch: 
                 low, high = max(start, other_start), min(end, other_end)
                 if high - low > 4 * pitch and visible(k, low, high) and visible(k + 1, low, high):
                     return
-    candidates = [(abs(float(np.clip(0.0, s, e))) + abs(centres[k]), k, s, e)
-                  for k in range(len(tracks) - 1) for s, e in tracks[k] if e - s > 4 * pitch]
+    candidates = [
+        (abs(float(np.clip(0.0, s, e))) + abs(centres[k]), k, s, e)
+        for k in range(len(tracks) - 1)
+        for s, e in tracks[k]
+        if e - s > 4 * pitch
+    ]
     if not candidates:
         return
     _, k, start, end = min(candidates)
@@ -172,8 +204,9 @@ def _ensure_pair(layout: SceneLayout, tracks: list, centres: np.ndarray, pitch: 
     tracks[k + 1].append([start, end])
 
 
-def _force_via(layout: SceneLayout, tracks: list, centres: np.ndarray, width: float,
-               vias: list) -> None:
+def _force_via(
+    layout: SceneLayout, tracks: list, centres: np.ndarray, width: float, vias: list
+) -> None:
     """Put one via on the visible segment closest to the field centre (every logic scene must
     host a via defect)."""
     best, best_distance = None, math.inf
@@ -198,8 +231,10 @@ def _roughness(rng: np.random.Generator, layout: SceneLayout) -> tuple[np.ndarra
     field_a, field_b = gaussian_field_pair(rng, (side, side), (correlation, correlation))
     s = geometry.supersample
     sigma = params.ler_sigma
-    return (np.repeat(np.repeat(field_a * sigma, s, 0), s, 1),
-            np.repeat(np.repeat(field_b * sigma, s, 0), s, 1))
+    return (
+        np.repeat(np.repeat(field_a * sigma, s, 0), s, 1),
+        np.repeat(np.repeat(field_b * sigma, s, 0), s, 1),
+    )
 
 
 def _underlayer(rng: np.random.Generator, layout: SceneLayout) -> np.ndarray | float:

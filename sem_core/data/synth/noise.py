@@ -83,12 +83,18 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     z = special.ndtri(u_l)
     root = np.sqrt(lam_l)
     z2 = z * z
-    guess = (lam_l + root * z + (z2 - 1.0) / 6.0 + (z2 * z - 7.0 * z) / (72.0 * root)
-             - (3.0 * z2 * z2 + 7.0 * z2 - 16.0) / (1620.0 * lam_l) + 0.5)
+    guess = (
+        lam_l
+        + root * z
+        + (z2 - 1.0) / 6.0
+        + (z2 * z - 7.0 * z) / (72.0 * root)
+        - (3.0 * z2 * z2 + 7.0 * z2 - 16.0) / (1620.0 * lam_l)
+        + 0.5
+    )
     k = np.maximum(np.floor(guess), 0.0)
     fraction = guess - np.floor(guess)
     distance = np.minimum(fraction, 1.0 - fraction)
-    margin = 0.03 + 0.3 * (1.0 + z2 * z2) / lam_l ** 1.5
+    margin = 0.03 + 0.3 * (1.0 + z2 * z2) / lam_l**1.5
     check = np.nonzero((distance < margin) | (np.abs(z) > 3.0))[0]
     k[check] = _verify(u_l[check], lam_l[check], k[check])
     out[large] = k
@@ -142,7 +148,9 @@ def _gamma_interpolated(u: np.ndarray, a: np.ndarray) -> np.ndarray:
     """Bilinear interpolation in the standardised quantile table (1 <= a < TABLE_SHAPE)."""
     log_shape, score, table = _gamma_table()
     row = np.log(a) / (log_shape[1] - log_shape[0])
-    column = (np.clip(special.ndtri(u), -TABLE_SCORE, TABLE_SCORE) + TABLE_SCORE) / (score[1] - score[0])
+    column = (np.clip(special.ndtri(u), -TABLE_SCORE, TABLE_SCORE) + TABLE_SCORE) / (
+        score[1] - score[0]
+    )
     r0 = np.minimum(row.astype(np.intp), log_shape.size - 2)
     c0 = np.minimum(column.astype(np.intp), score.size - 2)
     tr, tc = row - r0, column - c0
@@ -157,8 +165,14 @@ def _wilson_hilferty(u: np.ndarray, a: np.ndarray) -> np.ndarray:
     return a * np.maximum(1.0 - ninth + special.ndtri(u) * np.sqrt(ninth), 0.0) ** 3
 
 
-def dose_for_snr(mean_signal: float, contrast: float, snr: float, detector_sigma: float,
-                 excess: float, noise_gain: float = 1.0) -> tuple[float, float]:
+def dose_for_snr(
+    mean_signal: float,
+    contrast: float,
+    snr: float,
+    detector_sigma: float,
+    excess: float,
+    noise_gain: float = 1.0,
+) -> tuple[float, float]:
     """Electrons per pixel D that realise a target SNR = |contrast| / noise sigma at the mean.
 
     The noise variance at signal S is excess * S / D + detector_sigma^2, scaled by
@@ -184,8 +198,15 @@ def dose_for_snr(mean_signal: float, contrast: float, snr: float, detector_sigma
     return float(np.clip(dose, *DOSE_RANGE)), float(sigma)
 
 
-def add_noise(signal: np.ndarray, uniform: np.ndarray, normal: np.ndarray, dose: float,
-              model: NoiseModel, excess: float, detector_sigma: float) -> np.ndarray:
+def add_noise(
+    signal: np.ndarray,
+    uniform: np.ndarray,
+    normal: np.ndarray,
+    dose: float,
+    model: NoiseModel,
+    excess: float,
+    detector_sigma: float,
+) -> np.ndarray:
     """Noisy signal counts/D + sigma_d Z from pre-drawn uniform and normal fields.
 
     Args:
@@ -211,4 +232,3 @@ def add_noise(signal: np.ndarray, uniform: np.ndarray, normal: np.ndarray, dose:
 def noise_gain_of(weights: np.ndarray) -> float:
     """Variance gain of a linear filter on white noise (sum of squared taps)."""
     return float(np.sum(np.square(weights)))
-

@@ -103,9 +103,13 @@ def upsample(values: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(values, factor, axis=0), factor, axis=1)
 
 
-def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
-                  textures: tuple[np.ndarray, np.ndarray],
-                  detector: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+def render_signal(
+    maps: SceneMaps,
+    look: LookParams,
+    geometry: FieldGeometry,
+    textures: tuple[np.ndarray, np.ndarray],
+    detector: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
     """Render the SE signal of a scene on the canvas.
 
     Args:
@@ -123,8 +127,9 @@ def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
     material = np.clip(maps.material, 0, Material.COUNT - 1)
     top_weight = np.array([0.0, 1.0, 0.0, -1.0])[material]
     sub_weight = np.array([1.0, 0.0, 0.7, 0.0])[material]
-    texture = (top_weight * upsample(textures[0], geometry.supersample)
-               + sub_weight * upsample(textures[1], geometry.supersample))
+    texture = top_weight * upsample(textures[0], geometry.supersample) + sub_weight * upsample(
+        textures[1], geometry.supersample
+    )
     signal = maps.intensity * (1.0 + look.texture_strength * texture)
     distance, nearest = edge_distance(maps.topo, step)
     near = np.nonzero((distance < bloom_reach(look)).ravel())[0]
@@ -135,15 +140,18 @@ def render_signal(maps: SceneMaps, look: LookParams, geometry: FieldGeometry,
     if np.array_equal(maps.height, maps.topo):
         across = np.ones(near.size)
     else:
-        flat_nearest = nearest[0].ravel().take(near) * maps.topo.shape[1] + nearest[1].ravel().take(near)
+        flat_nearest = nearest[0].ravel().take(near) * maps.topo.shape[1] + nearest[1].ravel().take(
+            near
+        )
         across = neighbour_max(maps.height).ravel().take(flat_nearest)
     edge_height = np.where(inside, own_height, across)
     amplitude = np.where(inside, look.bloom_in, look.bloom_out)
     length = np.where(inside, look.bloom_in_length, look.bloom_out_length)
     bloom = amplitude * edge_height * _decay(distance.ravel().take(near), length)
     if detector[0] > 0.0 and near.size:
-        bloom *= 1.0 + detector[0] * _facing(maps.topo, geometry.supersample,
-                                             detector[1]).ravel().take(near)
+        bloom *= 1.0 + detector[0] * _facing(
+            maps.topo, geometry.supersample, detector[1]
+        ).ravel().take(near)
     flat = signal.ravel()
     flat[near] += bloom
     signal += maps.extra

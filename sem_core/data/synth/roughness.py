@@ -20,8 +20,15 @@ def next_power_of_two(value: float) -> int:
     return max(8, 1 << math.ceil(math.log2(max(value, 1.0))))
 
 
-def rough_edges(rng: np.random.Generator, count: int, samples: int, spacing: float,
-                sigma: float, correlation: float, hurst: float) -> np.ndarray:
+def rough_edges(
+    rng: np.random.Generator,
+    count: int,
+    samples: int,
+    spacing: float,
+    sigma: float,
+    correlation: float,
+    hurst: float,
+) -> np.ndarray:
     """Generate ``count`` independent rough edges of ``samples`` points each.
 
     Args:
@@ -38,15 +45,18 @@ def rough_edges(rng: np.random.Generator, count: int, samples: int, spacing: flo
     """
     frequencies = np.fft.rfftfreq(samples, d=spacing)
     psd = 1.0 / (1.0 + (2.0 * math.pi * frequencies * correlation) ** 2) ** (hurst + 0.5)
-    spectrum = (rng.standard_normal((count, frequencies.size))
-                + 1j * rng.standard_normal((count, frequencies.size))) * np.sqrt(psd)
+    spectrum = (
+        rng.standard_normal((count, frequencies.size))
+        + 1j * rng.standard_normal((count, frequencies.size))
+    ) * np.sqrt(psd)
     edges = np.fft.irfft(spectrum, n=samples, axis=1)
     edges -= edges.mean(axis=1, keepdims=True)
     return edges * (sigma / (edges.std(axis=1, keepdims=True) + EPSILON))
 
 
-def gaussian_field_pair(rng: np.random.Generator, shape: tuple[int, int],
-                        correlation: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_field_pair(
+    rng: np.random.Generator, shape: tuple[int, int], correlation: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """Two independent unit-variance Gaussian random fields with spectrum exp(-(k l)^2 / 2).
 
     One complex FFT yields both fields (real and imaginary parts of the filtered complex noise).
@@ -63,7 +73,9 @@ def gaussian_field_pair(rng: np.random.Generator, shape: tuple[int, int],
     noise = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
     k_rows = 2.0 * math.pi * np.fft.fftfreq(shape[0])[:, np.newaxis]
     k_cols = 2.0 * math.pi * np.fft.fftfreq(shape[1])[np.newaxis, :]
-    spectrum_filter = np.exp(-0.5 * ((k_rows * correlation[0]) ** 2 + (k_cols * correlation[1]) ** 2))
+    spectrum_filter = np.exp(
+        -0.5 * ((k_rows * correlation[0]) ** 2 + (k_cols * correlation[1]) ** 2)
+    )
     spectrum = scipy_fft.fft2(noise, overwrite_x=True)
     spectrum *= spectrum_filter
     field = scipy_fft.ifft2(spectrum, overwrite_x=True)

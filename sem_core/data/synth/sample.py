@@ -1,10 +1,11 @@
 """One synthetic SEM image: ``generate_sample`` and ``generate_clean_twin``.
 
-The pipeline (spec B0-B5, C5, section 4): scene -> defect edit of the geometry -> SE signal ->
-PSF -> drift and vibration -> pixel integration -> background and scan artefacts -> inverse-CDF
-noise on pre-drawn fields -> detector lag -> crop -> tone map (outside the dilated defect mask)
--> presentation (annotations, borders, resolution and format mix). Every step draws only from
-its own stream, so an image is a pure function of (config, master_seed, split_id, idx).
+The pipeline (spec B0-B5, C5, section 4): scene -> defect edit of the geometry -> SE signal on
+the supersampled canvas -> pixel integration -> drift and vibration -> PSF -> background and scan
+artefacts -> inverse-CDF noise on pre-drawn fields -> detector lag -> crop -> tone map (outside
+the dilated defect mask) -> presentation (annotations, borders, resolution and format mix).
+Every step draws only from its own stream, so an image is a pure function of
+(config, master_seed, split_id, idx).
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from scipy import ndimage
 
 from sem_core.classes import CLEAN
 from sem_core.data.synth import imaging, noise
+from sem_core.data.synth.canvas import FieldGeometry
 from sem_core.data.synth.config import SynthConfig
-from sem_core.data.synth.defect_base import sample_hardness
+from sem_core.data.synth.defect_base import Hardness, sample_hardness
 from sem_core.data.synth.defects import edit_scene, mask_change
-from sem_core.data.synth.defect_base import Hardness
 from sem_core.data.synth.imaging_params import ImagingParams, ScanRows, sample_imaging
 from sem_core.data.synth.labels import observed_label
-from sem_core.data.synth.canvas import FieldGeometry
 from sem_core.data.synth.render import bloom_reach, render_signal
 from sem_core.data.synth.scene import add_sidewalls, build_scene
 from sem_core.data.synth.scene_params import SceneParams, sample_scene
@@ -57,8 +57,9 @@ class SynthSample:
     presentation: object
 
 
-def generate_sample(config: SynthConfig, master_seed: int, split_id: int, idx: int,
-                    timer: StageTimer | None = None) -> SynthSample:
+def generate_sample(
+    config: SynthConfig, master_seed: int, split_id: int, idx: int, timer: StageTimer | None = None
+) -> SynthSample:
     """Render image ``idx`` of split ``split_id`` of the dataset seeded ``master_seed``.
 
     Args:
@@ -74,8 +75,9 @@ def generate_sample(config: SynthConfig, master_seed: int, split_id: int, idx: i
     return _render(config, master_seed, split_id, idx, apply_defect=True, timer=timer)
 
 
-def generate_clean_twin(config: SynthConfig, master_seed: int, split_id: int, idx: int
-                        ) -> SynthSample:
+def generate_clean_twin(
+    config: SynthConfig, master_seed: int, split_id: int, idx: int
+) -> SynthSample:
     """Render the same image with the defect step skipped (same seeds, same everything else).
 
     The twin uses the defect image's mask for tone mapping and presentation, so outside the
@@ -100,8 +102,9 @@ class ParameterDraw:
     streams: Streams
 
 
-def sample_parameters(config: SynthConfig, master_seed: int, split_id: int, idx: int
-                      ) -> ParameterDraw:
+def sample_parameters(
+    config: SynthConfig, master_seed: int, split_id: int, idx: int
+) -> ParameterDraw:
     """Draw the parameters of image ``idx`` without building or rendering anything.
 
     Args:
@@ -120,15 +123,27 @@ def sample_parameters(config: SynthConfig, master_seed: int, split_id: int, idx:
     scene_params = sample_scene(streams.scene, true_class)
     imaging_params, rows = sample_imaging(streams.imaging, FieldGeometry(config.size).padded)
     hardness = sample_hardness(streams.defect)
-    label = observed_label(streams.label, true_class, config.label_noise_rate,
-                           config.label_noise_mode, split_id == TRAIN_SPLIT_ID)
+    label = observed_label(
+        streams.label,
+        true_class,
+        config.label_noise_rate,
+        config.label_noise_mode,
+        split_id == TRAIN_SPLIT_ID,
+    )
     presentation = formats.sample_presentation(streams.presentation, config.size)
-    return ParameterDraw(true_class, label, scene_params, imaging_params, rows, hardness,
-                         presentation, streams)
+    return ParameterDraw(
+        true_class, label, scene_params, imaging_params, rows, hardness, presentation, streams
+    )
 
 
-def _render(config: SynthConfig, master_seed: int, split_id: int, idx: int, apply_defect: bool,
-            timer: StageTimer | None) -> SynthSample:
+def _render(
+    config: SynthConfig,
+    master_seed: int,
+    split_id: int,
+    idx: int,
+    apply_defect: bool,
+    timer: StageTimer | None,
+) -> SynthSample:
     timer = timer or StageTimer(enabled=False)
     geometry = FieldGeometry(config.size, config.supersample)
     with timer.stage("scene"):
@@ -139,13 +154,22 @@ def _render(config: SynthConfig, master_seed: int, split_id: int, idx: int, appl
     with timer.stage("defect"):
         noise_sigma = abs(scene_params.look.contrast) / imaging_params.snr
         rendered, footprint, record = edit_scene(
-            streams.defect, true_class, layout, clean_maps, hardness, noise_sigma)
-        clean_final, footprint_final = add_sidewalls(clean_maps, layout), add_sidewalls(footprint, layout)
+            streams.defect, true_class, layout, clean_maps, hardness, noise_sigma
+        )
+        clean_final, footprint_final = (
+            add_sidewalls(clean_maps, layout),
+            add_sidewalls(footprint, layout),
+        )
         changed, visible = mask_change(footprint_final, clean_final)
         maps = footprint_final if (apply_defect and rendered is footprint) else clean_final
     with timer.stage("render"):
-        signal = render_signal(maps, scene_params.look, geometry, layout.textures,
-                               (imaging_params.detector_asymmetry, imaging_params.detector_azimuth))
+        signal = render_signal(
+            maps,
+            scene_params.look,
+            geometry,
+            layout.textures,
+            (imaging_params.detector_asymmetry, imaging_params.detector_azimuth),
+        )
     with timer.stage("drift"):
         d_rows, d_cols = imaging.displacement(imaging_params, geometry)
         signal = imaging.warp(imaging.block_mean(signal, geometry.supersample), d_rows, d_cols)
@@ -171,10 +195,22 @@ def _render(config: SynthConfig, master_seed: int, split_id: int, idx: int, appl
         outside = ~influence[crop]
         mean_signal = float(signal[crop][outside].mean()) if outside.any() else float(signal.mean())
         dose, detector_sigma = noise.dose_for_snr(
-            mean_signal, scene_params.look.contrast, imaging_params.snr,
-            imaging_params.detector_sigma, imaging_params.excess_noise, noise.noise_gain_of(lag))
-        noisy = noise.add_noise(signal, uniform, normal, dose, imaging_params.noise_model,
-                                imaging_params.excess_noise, detector_sigma)
+            mean_signal,
+            scene_params.look.contrast,
+            imaging_params.snr,
+            imaging_params.detector_sigma,
+            imaging_params.excess_noise,
+            noise.noise_gain_of(lag),
+        )
+        noisy = noise.add_noise(
+            signal,
+            uniform,
+            normal,
+            dose,
+            imaging_params.noise_model,
+            imaging_params.excess_noise,
+            detector_sigma,
+        )
         noisy = imaging.apply_lag(noisy, lag)[crop]
     with timer.stage("tone"):
         raw_image = tone_map(noisy, influence[crop], imaging_params)
@@ -182,28 +218,57 @@ def _render(config: SynthConfig, master_seed: int, split_id: int, idx: int, appl
     with timer.stage("present"):
         label = draw.label_observed
         image, mask, presentation, bbox, raw_bbox = _present(
-            config, draw.presentation, raw_image, raw_mask, target_mask)
+            config, draw.presentation, raw_image, raw_mask, target_mask
+        )
     sidecar = Sidecar.build(
-        config=config, seeds=(master_seed, split_id, idx), label_true=true_class,
-        label_observed=label, hardness=hardness, scene=scene_params, layout_tags=layout.tags,
-        imaging=imaging_params, defect=record, presentation=presentation, bbox=bbox,
-        raw_bbox=raw_bbox, render={
-            "dose": dose, "detector_sigma_used": detector_sigma, "mean_signal": mean_signal,
-            "influence_radius_px": radius, "mask_pixels": int(raw_mask.sum()),
+        config=config,
+        seeds=(master_seed, split_id, idx),
+        label_true=true_class,
+        label_observed=label,
+        hardness=hardness,
+        scene=scene_params,
+        layout_tags=layout.tags,
+        imaging=imaging_params,
+        defect=record,
+        presentation=presentation,
+        bbox=bbox,
+        raw_bbox=raw_bbox,
+        render={
+            "dose": dose,
+            "detector_sigma_used": detector_sigma,
+            "mean_signal": mean_signal,
+            "influence_radius_px": radius,
+            "mask_pixels": int(raw_mask.sum()),
             "saturated_fraction": float(np.mean(raw_image == 255)),
-            "defect_applied": bool(apply_defect)},
-        hard=hard_reasons(hardness, record, imaging_params, true_class))
+            "defect_applied": bool(apply_defect),
+        },
+        hard=hard_reasons(hardness, record, imaging_params, true_class),
+    )
     if not apply_defect:
         mask = np.zeros_like(mask)
-    return SynthSample(image=image, mask=mask, sidecar=sidecar, raw_image=raw_image,
-                       raw_mask=raw_mask, influence=influence, presentation=presentation)
+    return SynthSample(
+        image=image,
+        mask=mask,
+        sidecar=sidecar,
+        raw_image=raw_image,
+        raw_mask=raw_mask,
+        influence=influence,
+        presentation=presentation,
+    )
 
 
-def _project_masks(visible: np.ndarray, changed: np.ndarray, move: tuple[np.ndarray, np.ndarray],
-                   rows, geometry: FieldGeometry) -> tuple[np.ndarray, np.ndarray]:
+def _project_masks(
+    visible: np.ndarray,
+    changed: np.ndarray,
+    move: tuple[np.ndarray, np.ndarray],
+    rows,
+    geometry: FieldGeometry,
+) -> tuple[np.ndarray, np.ndarray]:
     """Carry the two canvas masks to the padded output grid through drift and row shifts."""
     s = geometry.supersample
-    coded = imaging.block_any(visible, s).astype(np.uint8) | (imaging.block_any(changed, s).astype(np.uint8) << 1)
+    coded = imaging.block_any(visible, s).astype(np.uint8) | (
+        imaging.block_any(changed, s).astype(np.uint8) << 1
+    )
     if not coded.any():
         empty = np.zeros(coded.shape, bool)
         return empty, empty
@@ -219,15 +284,22 @@ def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
         return mask
     r0, c0, r1, c1 = bounding_box(mask)
     pad = int(np.ceil(radius)) + 1
-    window = (slice(max(r0 - pad, 0), min(r1 + pad, mask.shape[0])),
-              slice(max(c0 - pad, 0), min(c1 + pad, mask.shape[1])))
+    window = (
+        slice(max(r0 - pad, 0), min(r1 + pad, mask.shape[0])),
+        slice(max(c0 - pad, 0), min(c1 + pad, mask.shape[1])),
+    )
     out = np.zeros_like(mask)
     out[window] = ndimage.distance_transform_edt(~mask[window]) <= radius
     return out
 
 
-def _present(config: SynthConfig, params, raw_image: np.ndarray, raw_mask: np.ndarray,
-             target_mask: np.ndarray):
+def _present(
+    config: SynthConfig,
+    params,
+    raw_image: np.ndarray,
+    raw_mask: np.ndarray,
+    target_mask: np.ndarray,
+):
     """Apply the presentation layer; returns (image, mask, params, bbox, raw bbox).
 
     ``target_mask`` is the defect mask, or for Clean images the mask of a decoy defect drawn

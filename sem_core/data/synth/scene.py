@@ -19,17 +19,26 @@ from sem_core.data.synth.scene_params import SceneParams
 
 def layout_for(params: SceneParams, geometry: FieldGeometry) -> SceneLayout:
     """Layout transform and per-canvas-pixel layout coordinates of a scene."""
-    transform = LayoutTransform(theta=math.radians(params.theta_deg),
-                                tilt=math.radians(params.tilt_deg), keystone=params.keystone)
+    transform = LayoutTransform(
+        theta=math.radians(params.theta_deg),
+        tilt=math.radians(params.tilt_deg),
+        keystone=params.keystone,
+    )
     x, y = geometry.field_coordinates()
     a, b = transform.to_layout(x, y)
     a, b = np.broadcast_arrays(a, b)
-    return SceneLayout(params=params, geometry=geometry, transform=transform,
-                       a=np.ascontiguousarray(a), b=np.ascontiguousarray(b))
+    return SceneLayout(
+        params=params,
+        geometry=geometry,
+        transform=transform,
+        a=np.ascontiguousarray(a),
+        b=np.ascontiguousarray(b),
+    )
 
 
-def draw_textures(rng: np.random.Generator, params: SceneParams, geometry: FieldGeometry
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def draw_textures(
+    rng: np.random.Generator, params: SceneParams, geometry: FieldGeometry
+) -> tuple[np.ndarray, np.ndarray]:
     """Two texture fields (top material, substrate) on the padded output grid.
 
     Cross-sections get FIB curtaining (streaks along y). Metal looks, and cross-section or
@@ -55,8 +64,9 @@ def draw_textures(rng: np.random.Generator, params: SceneParams, geometry: Field
     return top, substrate
 
 
-def build_scene(rng: np.random.Generator, params: SceneParams, geometry: FieldGeometry
-                ) -> tuple[SceneMaps, SceneLayout]:
+def build_scene(
+    rng: np.random.Generator, params: SceneParams, geometry: FieldGeometry
+) -> tuple[SceneMaps, SceneLayout]:
     """Build the clean scene maps and the layout (hosts, textures) of one image.
 
     Args:
@@ -71,8 +81,10 @@ def build_scene(rng: np.random.Generator, params: SceneParams, geometry: FieldGe
 
     layout = layout_for(params, geometry)
     builders = {
-        Family.LINE_SPACE: topdown.build_line_space, Family.VIA_ARRAY: topdown.build_via_array,
-        Family.LOGIC: logic.build_logic, Family.STACK: section.build_section,
+        Family.LINE_SPACE: topdown.build_line_space,
+        Family.VIA_ARRAY: topdown.build_via_array,
+        Family.LOGIC: logic.build_logic,
+        Family.STACK: section.build_section,
         Family.FILM: blanket.build_blanket,
     }
     maps = builders[params.family](rng, layout)

@@ -19,20 +19,33 @@ from sem_core.data.synth.config import Family, Look, Magnification, View
 VIEW_RATES: dict[View, float] = {View.TOP_DOWN: 0.70, View.CROSS_SECTION: 0.15, View.BLANKET: 0.15}
 TILT_RATE = 0.20
 MAGNIFICATION_RATES: dict[Magnification, float] = {
-    Magnification.LOW: 0.15, Magnification.NORMAL: 0.70, Magnification.HIGH: 0.15}
+    Magnification.LOW: 0.15,
+    Magnification.NORMAL: 0.70,
+    Magnification.HIGH: 0.15,
+}
 PITCH_RANGES: dict[Magnification, tuple[float, float]] = {
-    Magnification.LOW: (6.0, 10.0), Magnification.NORMAL: (10.0, 48.0),
-    Magnification.HIGH: (48.0, 96.0)}
+    Magnification.LOW: (6.0, 10.0),
+    Magnification.NORMAL: (10.0, 48.0),
+    Magnification.HIGH: (48.0, 96.0),
+}
 NM_PER_PX_FACTOR: dict[Magnification, tuple[float, float]] = {
-    Magnification.LOW: (2.0, 3.0), Magnification.NORMAL: (1.0, 1.0),
-    Magnification.HIGH: (0.3, 0.5)}
+    Magnification.LOW: (2.0, 3.0),
+    Magnification.NORMAL: (1.0, 1.0),
+    Magnification.HIGH: (0.3, 0.5),
+}
 
 _ANY = {Family.LINE_SPACE: 0.25, Family.VIA_ARRAY: 0.25, Family.LOGIC: 0.50}
 _LINES = {Family.LINE_SPACE: 0.25, Family.LOGIC: 0.75}
 _VIAS = {Family.VIA_ARRAY: 0.25, Family.LOGIC: 0.75}
 TOP_DOWN_FAMILY_WEIGHTS: dict[str, dict[Family, float]] = {
-    "Clean": _ANY, "Cracks": _ANY, "Scratches": _ANY, "Other": _ANY,
-    "Bridges": _LINES, "Opens": _LINES, "Shorts": _LINES, "Vias": _VIAS,
+    "Clean": _ANY,
+    "Cracks": _ANY,
+    "Scratches": _ANY,
+    "Other": _ANY,
+    "Bridges": _LINES,
+    "Opens": _LINES,
+    "Shorts": _LINES,
+    "Vias": _VIAS,
 }
 
 
@@ -135,11 +148,20 @@ def sample_look(rng: np.random.Generator) -> LookParams:
         strength, length = 1.6 * strength, 0.6 * length
     substrate, top = (low + step, low) if inverted else (low, low + step)
     return LookParams(
-        look=look, substrate=substrate, top=top, hole=low * hole_factor, plug=max(substrate, top),
-        bloom_in=bloom_in, bloom_in_length=bloom_in_length, bloom_out=bloom_out,
-        bloom_out_length=bloom_out_length, texture_strength=strength, texture_length=length,
+        look=look,
+        substrate=substrate,
+        top=top,
+        hole=low * hole_factor,
+        plug=max(substrate, top),
+        bloom_in=bloom_in,
+        bloom_in_length=bloom_in_length,
+        bloom_out=bloom_out,
+        bloom_out_length=bloom_out_length,
+        texture_strength=strength,
+        texture_length=length,
         floating_factor=floating_factor if look == Look.VC_MODE else 1.0,
-        floating_fraction=floating_fraction if look == Look.VC_MODE else 0.0)
+        floating_fraction=floating_fraction if look == Look.VC_MODE else 0.0,
+    )
 
 
 def sample_scene(rng: np.random.Generator, true_class: str) -> SceneParams:
@@ -154,13 +176,22 @@ def sample_scene(rng: np.random.Generator, true_class: str) -> SceneParams:
     """
     view = choose(rng, VIEW_RATES)
     family_draw = choose(rng, TOP_DOWN_FAMILY_WEIGHTS[true_class])
-    family = {View.TOP_DOWN: family_draw, View.CROSS_SECTION: Family.STACK,
-              View.BLANKET: Family.FILM}[view]
+    family = {
+        View.TOP_DOWN: family_draw,
+        View.CROSS_SECTION: Family.STACK,
+        View.BLANKET: Family.FILM,
+    }[view]
     magnification = choose(rng, MAGNIFICATION_RATES)
     pitch = log_uniform(rng, *PITCH_RANGES[magnification])
     duty = rng.uniform(0.35, 0.65)
     orientation_draw = rng.random()
-    theta = 0.0 if orientation_draw < 0.425 else 90.0 if orientation_draw < 0.85 else rng.uniform(0, 180)
+    theta = (
+        0.0
+        if orientation_draw < 0.425
+        else 90.0
+        if orientation_draw < 0.85
+        else rng.uniform(0, 180)
+    )
     theta += rng.normal(0.0, 1.5)
     tilted = rng.random() < TILT_RATE and view != View.CROSS_SECTION
     tilt, keystone = rng.uniform(15.0, 55.0), rng.uniform(0.0, 1.5e-3)
@@ -173,9 +204,19 @@ def sample_scene(rng: np.random.Generator, true_class: str) -> SceneParams:
     if look.look == Look.ETCHED_AEI:
         ler_sigma *= 1.3
     return SceneParams(
-        view=view, family=family, magnification=magnification, pitch=pitch, duty=duty,
+        view=view,
+        family=family,
+        magnification=magnification,
+        pitch=pitch,
+        duty=duty,
         theta_deg=theta if view != View.CROSS_SECTION else 0.0,
-        tilt_deg=tilt if tilted else 0.0, keystone=keystone if tilted else 0.0,
-        nm_per_px=nm_per_px, ler_sigma=min(ler_sigma, 0.12 * duty * pitch),
-        ler_correlation=ler_correlation, ler_hurst=hurst, ler_rho=rho, hex_lattice=hex_lattice,
-        look=look)
+        tilt_deg=tilt if tilted else 0.0,
+        keystone=keystone if tilted else 0.0,
+        nm_per_px=nm_per_px,
+        ler_sigma=min(ler_sigma, 0.12 * duty * pitch),
+        ler_correlation=ler_correlation,
+        ler_hurst=hurst,
+        ler_rho=rho,
+        hex_lattice=hex_lattice,
+        look=look,
+    )

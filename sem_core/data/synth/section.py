@@ -22,11 +22,15 @@ def section_levels(rng: np.random.Generator, look) -> dict[str, float]:
     """Grey levels of the stack materials derived from the look (five draws)."""
     dielectric, metal = look.substrate, max(look.top, look.substrate + 0.06)
     return {
-        "dielectric": dielectric, "metal": metal,
-        "plug": metal * rng.uniform(0.9, 1.15), "lower": metal * rng.uniform(0.85, 1.05),
+        "dielectric": dielectric,
+        "metal": metal,
+        "plug": metal * rng.uniform(0.9, 1.15),
+        "lower": metal * rng.uniform(0.85, 1.05),
         "silicon": dielectric + rng.uniform(0.2, 0.6) * (metal - dielectric),
-        "vacuum": rng.uniform(0.02, 0.07), "cap": metal * rng.uniform(0.75, 1.0),
-        "solder": metal * 1.05, "void": 0.03,
+        "vacuum": rng.uniform(0.02, 0.07),
+        "cap": metal * rng.uniform(0.75, 1.0),
+        "solder": metal * 1.05,
+        "void": 0.03,
     }
 
 
@@ -59,22 +63,37 @@ def build_section(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
     maps = SceneMaps.blank(geometry.canvas, levels["dielectric"])
     above = levels["vacuum"] if not top_surface else top_level
     intensity = np.where(y >= surface, levels["dielectric"], above)
-    intensity = np.where(capped & (y < surface) & (y >= surface - cap_thickness), levels["cap"],
-                         intensity)
+    intensity = np.where(
+        capped & (y < surface) & (y >= surface - cap_thickness), levels["cap"], intensity
+    )
     metal = np.zeros(x.shape, bool)
     hosts: list[SectionHost] = []
     pitch = params.pitch
     for level in range(6):
-        top = _metal_level(rng, layout, x, y, top, pitch, params.duty, levels, intensity, metal,
-                           hosts, level)
+        top = _metal_level(
+            rng, layout, x, y, top, pitch, params.duty, levels, intensity, metal, hosts, level
+        )
         pitch /= shrink
         if top >= depth_goal or pitch < 3.0:
             break
     substrate_top = top + rng.uniform(0.3, 1.5) * params.width
     intensity = np.where(y >= substrate_top, levels["silicon"], intensity)
     if not any(h.kind == "plug" for h in hosts):  # every section must host a plug defect
-        _metal_level(rng, layout, x, y, top, pitch, params.duty, levels, intensity, metal, hosts,
-                     99, force_plug=True)
+        _metal_level(
+            rng,
+            layout,
+            x,
+            y,
+            top,
+            pitch,
+            params.duty,
+            levels,
+            intensity,
+            metal,
+            hosts,
+            99,
+            force_plug=True,
+        )
     bump = rng.random() < 0.25
     bump_draws = rng.uniform(0.0, 1.0, 4)
     if bump:
@@ -84,20 +103,38 @@ def build_section(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
     maps.height = metal.astype(np.float64)
     maps.material = np.where(metal, Material.TOP, Material.SUBSTRATE).astype(np.int8)
     edge = np.clip(y - surface, 0.0, None)
-    maps.extra = np.where(y >= surface, 0.6 * params.look.bloom_in * np.exp(-edge / 1.5)
-                          * (edge < 7.0), 0.0)
+    maps.extra = np.where(
+        y >= surface, 0.6 * params.look.bloom_in * np.exp(-edge / 1.5) * (edge < 7.0), 0.0
+    )
     layout.sections = tuple(hosts)
     layout.surface_y = float(surface)
-    layout.tags.update(capped=bool(capped), bump=bool(bump), top_surface=bool(top_surface),
-                       metal_levels=len({h.y0 for h in hosts if h.kind == "line"}),
-                       section_lines=sum(h.kind == "line" for h in hosts),
-                       section_plugs=sum(h.kind == "plug" for h in hosts), levels=levels)
+    layout.tags.update(
+        capped=bool(capped),
+        bump=bool(bump),
+        top_surface=bool(top_surface),
+        metal_levels=len({h.y0 for h in hosts if h.kind == "line"}),
+        section_lines=sum(h.kind == "line" for h in hosts),
+        section_plugs=sum(h.kind == "plug" for h in hosts),
+        levels=levels,
+    )
     return maps
 
 
-def _metal_level(rng: np.random.Generator, layout: SceneLayout, x: np.ndarray, y: np.ndarray,
-                 top: float, pitch: float, duty: float, levels: dict, intensity: np.ndarray,
-                 metal: np.ndarray, hosts: list, level: int, force_plug: bool = False) -> float:
+def _metal_level(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    x: np.ndarray,
+    y: np.ndarray,
+    top: float,
+    pitch: float,
+    duty: float,
+    levels: dict,
+    intensity: np.ndarray,
+    metal: np.ndarray,
+    hosts: list,
+    level: int,
+    force_plug: bool = False,
+) -> float:
     """Draw one metal level (lines end-on, plugs below) from ``top``; returns the next top."""
     half = layout.geometry.size / (2 * layout.geometry.scale)
     width = duty * pitch
@@ -118,11 +155,18 @@ def _metal_level(rng: np.random.Generator, layout: SceneLayout, x: np.ndarray, y
     index = np.clip(np.rint((x - offset) / pitch).astype(np.intp) - first, 0, count - 1)
     dx = np.abs(x - centres[index])
     depth_in_line = y - top
-    in_line = (depth_in_line >= 0) & (depth_in_line <= line_height) & (
-        dx <= 0.5 * widths[index] - depth_in_line * taper)
+    in_line = (
+        (depth_in_line >= 0)
+        & (depth_in_line <= line_height)
+        & (dx <= 0.5 * widths[index] - depth_in_line * taper)
+    )
     depth_in_plug = y - plug_top
-    in_plug = has_plug[index] & (depth_in_plug >= 0) & (depth_in_plug <= plug_height) & (
-        dx <= 0.5 * plug_width * (1.0 - 0.25 * depth_in_plug / plug_height))
+    in_plug = (
+        has_plug[index]
+        & (depth_in_plug >= 0)
+        & (depth_in_plug <= plug_height)
+        & (dx <= 0.5 * plug_width * (1.0 - 0.25 * depth_in_plug / plug_height))
+    )
     shade = 1.0 - 0.04 * min(level, 5)
     intensity[in_line] = levels["metal"] * shade
     intensity[in_plug] = levels["plug"] * shade
@@ -130,17 +174,42 @@ def _metal_level(rng: np.random.Generator, layout: SceneLayout, x: np.ndarray, y
     for k in range(count):
         if abs(centres[k]) > half + pitch:
             continue
-        hosts.append(SectionHost("line", centres[k] - 0.5 * widths[k], centres[k] + 0.5 * widths[k],
-                                 top, top + line_height, levels["metal"] * shade, taper))
+        hosts.append(
+            SectionHost(
+                "line",
+                centres[k] - 0.5 * widths[k],
+                centres[k] + 0.5 * widths[k],
+                top,
+                top + line_height,
+                levels["metal"] * shade,
+                taper,
+            )
+        )
         if has_plug[k]:
-            hosts.append(SectionHost("plug", centres[k] - 0.5 * plug_width,
-                                     centres[k] + 0.5 * plug_width, plug_top,
-                                     plug_top + plug_height, levels["plug"] * shade, 0.25))
+            hosts.append(
+                SectionHost(
+                    "plug",
+                    centres[k] - 0.5 * plug_width,
+                    centres[k] + 0.5 * plug_width,
+                    plug_top,
+                    plug_top + plug_height,
+                    levels["plug"] * shade,
+                    0.25,
+                )
+            )
     return plug_top + plug_height
 
 
-def _bump(layout: SceneLayout, x: np.ndarray, y: np.ndarray, surface: float, draws: np.ndarray,
-          levels: dict, intensity: np.ndarray, hosts: list) -> np.ndarray:
+def _bump(
+    layout: SceneLayout,
+    x: np.ndarray,
+    y: np.ndarray,
+    surface: float,
+    draws: np.ndarray,
+    levels: dict,
+    intensity: np.ndarray,
+    hosts: list,
+) -> np.ndarray:
     """Draw a pad and a solder bump on the surface; returns their mask."""
     half = layout.geometry.size / (2 * layout.geometry.scale)
     centre = (draws[0] - 0.5) * half
@@ -154,8 +223,12 @@ def _bump(layout: SceneLayout, x: np.ndarray, y: np.ndarray, surface: float, dra
     dome &= y <= base
     intensity[pad] = levels["lower"]
     intensity[dome] = levels["solder"]
-    hosts.append(SectionHost("pad", centre - pad_half, centre + pad_half, base, surface,
-                             levels["lower"]))
-    hosts.append(SectionHost("bump", centre - radius, centre + radius, base - bump_height, base,
-                             levels["solder"]))
+    hosts.append(
+        SectionHost("pad", centre - pad_half, centre + pad_half, base, surface, levels["lower"])
+    )
+    hosts.append(
+        SectionHost(
+            "bump", centre - radius, centre + radius, base - bump_height, base, levels["solder"]
+        )
+    )
     return pad | dome

@@ -14,8 +14,14 @@ LABEL_WIDTH = 110
 CAPTION = 14
 
 
-def contact_sheet(path: str | Path, seed: int = 0, size: int = 224, per_class: int = 6,
-                  split_id: int = 0, presentation: bool = True) -> Path:
+def contact_sheet(
+    path: str | Path,
+    seed: int = 0,
+    size: int = 224,
+    per_class: int = 6,
+    split_id: int = 0,
+    presentation: bool = True,
+) -> Path:
     """Render ``per_class`` images of every class and save them as one labelled PNG.
 
     Args:
@@ -51,4 +57,3 @@ def contact_sheet(path: str | Path, seed: int = 0, size: int = 224, per_class: i
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return path
-

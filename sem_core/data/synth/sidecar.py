@@ -21,8 +21,9 @@ HARD_VISIBILITY = 0.2
 HARD_SUBTYPE_VISIBILITY = 0.35
 
 
-def hard_reasons(hardness: Hardness, record: DefectRecord, imaging: ImagingParams,
-                 true_class: str) -> tuple[str, ...]:
+def hard_reasons(
+    hardness: Hardness, record: DefectRecord, imaging: ImagingParams, true_class: str
+) -> tuple[str, ...]:
     """Why an image belongs to the tagged hard subset (spec C3); empty when it does not.
 
     Defect images are hard for very low visibility (v < 0.2) or a hard sub-type shown at low
@@ -66,36 +67,77 @@ class Sidecar:
     render: dict
 
     @classmethod
-    def build(cls, *, config: SynthConfig, seeds: tuple[int, int, int], label_true: str,
-              label_observed: str, hardness: Hardness, scene: SceneParams, layout_tags: dict,
-              imaging: ImagingParams, defect: DefectRecord, presentation, bbox, raw_bbox,
-              render: dict, hard: tuple[str, ...]) -> Sidecar:
+    def build(
+        cls,
+        *,
+        config: SynthConfig,
+        seeds: tuple[int, int, int],
+        label_true: str,
+        label_observed: str,
+        hardness: Hardness,
+        scene: SceneParams,
+        layout_tags: dict,
+        imaging: ImagingParams,
+        defect: DefectRecord,
+        presentation,
+        bbox,
+        raw_bbox,
+        render: dict,
+        hard: tuple[str, ...],
+    ) -> Sidecar:
         """Assemble a sidecar from the typed stage records."""
         return cls(
-            generator_version=GENERATOR_VERSION, numpy_version=np.__version__,
-            scipy_version=scipy.__version__, seeds=tuple(int(v) for v in seeds),
-            config={"size": config.size, "supersample": config.supersample,
-                    "label_noise_rate": config.label_noise_rate,
-                    "label_noise_mode": config.label_noise_mode.value,
-                    "presentation": config.presentation},
-            label_true=label_true, label_observed=label_observed,
-            bbox=tuple(int(v) for v in bbox), raw_bbox=tuple(int(v) for v in raw_bbox),
-            z=hardness.z, v=hardness.v, hard=bool(hard), hard_reasons=tuple(hard),
-            scene={**scene.to_dict(), "tags": _plain(layout_tags)}, imaging=imaging.to_dict(),
-            defect=defect.to_dict(), presentation=presentation.to_dict(), render=_plain(render))
+            generator_version=GENERATOR_VERSION,
+            numpy_version=np.__version__,
+            scipy_version=scipy.__version__,
+            seeds=tuple(int(v) for v in seeds),
+            config={
+                "size": config.size,
+                "supersample": config.supersample,
+                "label_noise_rate": config.label_noise_rate,
+                "label_noise_mode": config.label_noise_mode.value,
+                "presentation": config.presentation,
+            },
+            label_true=label_true,
+            label_observed=label_observed,
+            bbox=tuple(int(v) for v in bbox),
+            raw_bbox=tuple(int(v) for v in raw_bbox),
+            z=hardness.z,
+            v=hardness.v,
+            hard=bool(hard),
+            hard_reasons=tuple(hard),
+            scene={**scene.to_dict(), "tags": _plain(layout_tags)},
+            imaging=imaging.to_dict(),
+            defect=defect.to_dict(),
+            presentation=presentation.to_dict(),
+            render=_plain(render),
+        )
 
     def to_dict(self) -> dict:
         """Plain JSON-able dictionary."""
         return {
-            "generator_version": self.generator_version, "numpy_version": self.numpy_version,
+            "generator_version": self.generator_version,
+            "numpy_version": self.numpy_version,
             "scipy_version": self.scipy_version,
-            "seeds": {"master_seed": self.seeds[0], "split_id": self.seeds[1], "idx": self.seeds[2]},
-            "config": self.config, "label_true": self.label_true,
-            "label_observed": self.label_observed, "bbox": list(self.bbox),
-            "raw_bbox": list(self.raw_bbox), "z": self.z, "v": self.v, "hard": self.hard,
-            "hard_reasons": list(self.hard_reasons), "scene": self.scene,
-            "imaging": _plain(self.imaging), "defect": self.defect,
-            "presentation": self.presentation, "render": self.render,
+            "seeds": {
+                "master_seed": self.seeds[0],
+                "split_id": self.seeds[1],
+                "idx": self.seeds[2],
+            },
+            "config": self.config,
+            "label_true": self.label_true,
+            "label_observed": self.label_observed,
+            "bbox": list(self.bbox),
+            "raw_bbox": list(self.raw_bbox),
+            "z": self.z,
+            "v": self.v,
+            "hard": self.hard,
+            "hard_reasons": list(self.hard_reasons),
+            "scene": self.scene,
+            "imaging": _plain(self.imaging),
+            "defect": self.defect,
+            "presentation": self.presentation,
+            "render": self.render,
         }
 
 

@@ -15,7 +15,9 @@ HIGH_PERCENTILE = 99.7
 EPSILON = 1e-9
 
 
-def tone_range(image: np.ndarray, exclude: np.ndarray, params: ImagingParams) -> tuple[float, float]:
+def tone_range(
+    image: np.ndarray, exclude: np.ndarray, params: ImagingParams
+) -> tuple[float, float]:
     """(p_lo, p_hi) of the pixels outside ``exclude`` (all pixels if too few remain)."""
     pool = image[~exclude]
     if pool.size < 0.1 * image.size:

@@ -44,7 +44,12 @@ def build_line_space(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps
     centres = offset + (first + np.arange(count)) * pitch + walk
     spacing = 0.5 * geometry.canvas_to_reference()
     samples = next_power_of_two((b_max - b_min) / spacing + 4)
-    sigma, xi, hurst, rho = params.ler_sigma, params.ler_correlation, params.ler_hurst, params.ler_rho
+    sigma, xi, hurst, rho = (
+        params.ler_sigma,
+        params.ler_correlation,
+        params.ler_hurst,
+        params.ler_rho,
+    )
     left = rough_edges(rng, count, samples, spacing, sigma, xi, hurst)
     independent = rough_edges(rng, count, samples, spacing, sigma, xi, hurst)
     right = rho * left + math.sqrt(1.0 - rho * rho) * independent
@@ -57,15 +62,23 @@ def build_line_space(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps
     centre = centres[index]
     half = 0.5 * widths[index]
     inside = (layout.a >= centre - half + left.ravel()[flat]) & (
-        layout.a <= centre + half + right.ravel()[flat])
+        layout.a <= centre + half + right.ravel()[flat]
+    )
     maps = SceneMaps.blank(geometry.canvas, look.substrate)
     maps.topo = inside
     maps.intensity = np.where(inside, levels[index], look.substrate)
     maps.height = inside.astype(np.float64)
     maps.material = inside.astype(np.int8) * Material.TOP
     layout.lines = tuple(
-        LineHost(track=int(k), centre=float(centres[k]), width=float(widths[k]),
-                 level=float(levels[k]), floating=bool(floating[k])) for k in range(count))
+        LineHost(
+            track=int(k),
+            centre=float(centres[k]),
+            width=float(widths[k]),
+            level=float(levels[k]),
+            floating=bool(floating[k]),
+        )
+        for k in range(count)
+    )
     layout.tags.update(sadp=bool(sadp), lines=int(count))
     return maps
 
@@ -115,8 +128,9 @@ def build_via_array(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
 
     row = np.clip(np.rint((layout.b - offset_b) / spacing_b).astype(np.intp) - row0, 0, rows - 1)
     shift = ((row + row0) % 2 == 1) * 0.5 * spacing_a if params.hex_lattice else 0.0
-    col = np.clip(np.rint((layout.a - offset_a - shift) / spacing_a).astype(np.intp) - col0,
-                  0, cols - 1)
+    col = np.clip(
+        np.rint((layout.a - offset_a - shift) / spacing_a).astype(np.intp) - col0, 0, cols - 1
+    )
     site = row * cols + col
     da, db = layout.a - site_a.ravel().take(site), layout.b - site_b.ravel().take(site)
     distance = np.hypot(da, db)
@@ -148,10 +162,20 @@ def build_via_array(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps:
     half = geometry.size / (2 * geometry.scale)
     visible = np.argwhere((np.abs(field_x) <= half) & (np.abs(field_y) <= half))
     layout.vias = tuple(
-        ViaHost(a=float(site_a[r, c]), b=float(site_b[r, c]), radius=float(radii[r, c]),
-                level=float(floating_level if floating[r, c] else level), raised=raised,
-                square=False, surround_raised=surround_raised, surround_level=surround_level,
-                surround_material=surround_material, floating=bool(floating[r, c]))
-        for r, c in visible if layout.in_field(float(site_a[r, c]), float(site_b[r, c])))
+        ViaHost(
+            a=float(site_a[r, c]),
+            b=float(site_b[r, c]),
+            radius=float(radii[r, c]),
+            level=float(floating_level if floating[r, c] else level),
+            raised=raised,
+            square=False,
+            surround_raised=surround_raised,
+            surround_level=surround_level,
+            surround_material=surround_material,
+            floating=bool(floating[r, c]),
+        )
+        for r, c in visible
+        if layout.in_field(float(site_a[r, c]), float(site_b[r, c]))
+    )
     layout.tags.update(vias=len(layout.vias), via_radius=float(radius0))
     return maps

@@ -32,9 +32,14 @@ from sem_core.data.vocabulary import DEFAULT_SPLIT_FRACTIONS, MANIFEST_COLUMNS, 
 from sem_core.errors import DatasetError
 
 EXTRA_COLUMNS: tuple[str, ...] = ("label_true", "hard", "sidecar", "mask")
-OWNED_ENTRIES: tuple[str, ...] = (KaggleView.MASTER.value, KaggleView.STAGE1.value,
-                                  KaggleView.STAGE2.value, "annotations", "manifest.csv",
-                                  "dataset.json")
+OWNED_ENTRIES: tuple[str, ...] = (
+    KaggleView.MASTER.value,
+    KaggleView.STAGE1.value,
+    KaggleView.STAGE2.value,
+    "annotations",
+    "manifest.csv",
+    "dataset.json",
+)
 SOURCE = "synthetic"
 
 
@@ -63,8 +68,10 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
         raise DatasetError(f"{out_dir}: exists and is not a folder.")
     existing = sorted(p.name for p in out_dir.iterdir()) if out_dir.exists() else []
     if existing and not overwrite:
-        raise DatasetError(f"{out_dir}: folder is not empty ({', '.join(existing[:5])}...); "
-                           "choose an empty folder or pass --overwrite.")
+        raise DatasetError(
+            f"{out_dir}: folder is not empty ({', '.join(existing[:5])}...); "
+            "choose an empty folder or pass --overwrite."
+        )
     for name in OWNED_ENTRIES:
         path = out_dir / name
         if path.is_dir():
@@ -75,7 +82,9 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
         for label in CLASSES:
             (out_dir / KaggleView.MASTER.value / split / label).mkdir(parents=True, exist_ok=True)
             if label != CLEAN:
-                (out_dir / KaggleView.STAGE2.value / split / label).mkdir(parents=True, exist_ok=True)
+                (out_dir / KaggleView.STAGE2.value / split / label).mkdir(
+                    parents=True, exist_ok=True
+                )
         for label in ("Clean", "Defective"):
             (out_dir / KaggleView.STAGE1.value / split / label).mkdir(parents=True, exist_ok=True)
         (out_dir / "annotations" / split).mkdir(parents=True, exist_ok=True)
@@ -103,8 +112,9 @@ def write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, in
         return _write_one(out_dir, config, seed, task)
     except Exception as error:  # noqa: BLE001 - one image must not stop a dataset
         split_id, idx = task
-        return {"error": f"seed {seed}, split {split_id}, idx {idx}: "
-                         f"{type(error).__name__}: {error}"}
+        return {
+            "error": f"seed {seed}, split {split_id}, idx {idx}: {type(error).__name__}: {error}"
+        }
 
 
 def _write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, int]) -> dict:
@@ -119,8 +129,10 @@ def _write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, i
     stem = f"syn{seed}_{split_id}_{idx:06d}"
     relative = Path(KaggleView.MASTER.value) / split / label / f"{stem}{extension}"
     (out_dir / relative).write_bytes(data)
-    _link(out_dir / relative,
-          out_dir / KaggleView.STAGE1.value / split / stage1_label(label) / relative.name)
+    _link(
+        out_dir / relative,
+        out_dir / KaggleView.STAGE1.value / split / stage1_label(label) / relative.name,
+    )
     if label != CLEAN:
         _link(out_dir / relative, out_dir / KaggleView.STAGE2.value / split / label / relative.name)
     annotations = Path("annotations") / split
@@ -128,17 +140,31 @@ def _write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, i
     (out_dir / mask_path).write_bytes(_mask_png(sample.mask))
     record = {**sample.sidecar.to_dict(), "file": relative.as_posix(), "mask": mask_path.as_posix()}
     (out_dir / sidecar_path).write_text(json.dumps(record, indent=1))
-    return {"path": relative.as_posix(), "label": label, "split": split,
-            "sha256": hashlib.sha256(data).hexdigest(), "source": SOURCE,
-            "label_true": sample.sidecar.label_true, "hard": int(sample.sidecar.hard),
-            "sidecar": sidecar_path.as_posix(), "mask": mask_path.as_posix()}
+    return {
+        "path": relative.as_posix(),
+        "label": label,
+        "split": split,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "source": SOURCE,
+        "label_true": sample.sidecar.label_true,
+        "hard": int(sample.sidecar.hard),
+        "sidecar": sidecar_path.as_posix(),
+        "mask": mask_path.as_posix(),
+    }
 
 
-def write_dataset(out_dir: str | Path, per_class: int, size: int = 224, seed: int = 0,
-                  workers: int | None = None, label_noise: float = 0.0,
-                  label_noise_mode: LabelNoiseMode | str = LabelNoiseMode.SYMMETRIC,
-                  overwrite: bool = False, progress: bool = True,
-                  presentation: bool = True) -> WriteResult:
+def write_dataset(
+    out_dir: str | Path,
+    per_class: int,
+    size: int = 224,
+    seed: int = 0,
+    workers: int | None = None,
+    label_noise: float = 0.0,
+    label_noise_mode: LabelNoiseMode | str = LabelNoiseMode.SYMMETRIC,
+    overwrite: bool = False,
+    progress: bool = True,
+    presentation: bool = True,
+) -> WriteResult:
     """Generate ``8 * per_class`` images in the Kaggle layout under ``out_dir``.
 
     Args:
@@ -151,7 +177,8 @@ def write_dataset(out_dir: str | Path, per_class: int, size: int = 224, seed: in
         label_noise_mode: "symmetric" or "structured". Default: symmetric.
         overwrite: Replace a previous dataset's folders and manifest in ``out_dir``. Default: False.
         progress: Show a tqdm progress bar on stderr. Default: True.
-        presentation: Apply the presentation layer (annotations, borders, format mix). Default: True.
+        presentation: Apply the presentation layer (annotations, borders, format mix).
+            Default: True.
 
     Returns:
         A ``WriteResult``; images that failed to render are left out and listed in ``failures``
@@ -164,14 +191,23 @@ def write_dataset(out_dir: str | Path, per_class: int, size: int = 224, seed: in
     from tqdm import tqdm
 
     if per_class < 1:
-        raise ValueError(f"write_dataset: per_class must be >= 1. Received `per_class={per_class}`.")
-    config = SynthConfig(size=size, label_noise_rate=label_noise,
-                         label_noise_mode=LabelNoiseMode(label_noise_mode), presentation=presentation)
+        raise ValueError(
+            f"write_dataset: per_class must be >= 1. Received `per_class={per_class}`."
+        )
+    config = SynthConfig(
+        size=size,
+        label_noise_rate=label_noise,
+        label_noise_mode=LabelNoiseMode(label_noise_mode),
+        presentation=presentation,
+    )
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
     counts = split_counts(per_class)
-    tasks = [(split_id, idx) for split_id, count in enumerate(counts)
-             for idx in range(count * len(CLASSES))]
+    tasks = [
+        (split_id, idx)
+        for split_id, count in enumerate(counts)
+        for idx in range(count * len(CLASSES))
+    ]
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     job = partial(write_one, out_dir, config, seed)
     start = time.perf_counter()
@@ -198,11 +234,28 @@ def write_dataset(out_dir: str | Path, per_class: int, size: int = 224, seed: in
         writer.writeheader()
         writer.writerows(rows)
     per_split = {split: counts[i] * len(CLASSES) for i, split in enumerate(SPLITS)}
-    (out_dir / "dataset.json").write_text(json.dumps({
-        "generator_version": GENERATOR_VERSION, "seed": seed, "per_class": per_class,
-        "size": size, "label_noise": label_noise,
-        "label_noise_mode": LabelNoiseMode(label_noise_mode).value,
-        "presentation": presentation, "images": len(rows), "per_split": per_split,
-        "failures": list(failures)}, indent=1))
-    return WriteResult(out_dir=out_dir, manifest=manifest, images=len(rows), per_split=per_split,
-                       seconds=time.perf_counter() - start, failures=failures)
+    (out_dir / "dataset.json").write_text(
+        json.dumps(
+            {
+                "generator_version": GENERATOR_VERSION,
+                "seed": seed,
+                "per_class": per_class,
+                "size": size,
+                "label_noise": label_noise,
+                "label_noise_mode": LabelNoiseMode(label_noise_mode).value,
+                "presentation": presentation,
+                "images": len(rows),
+                "per_split": per_split,
+                "failures": list(failures),
+            },
+            indent=1,
+        )
+    )
+    return WriteResult(
+        out_dir=out_dir,
+        manifest=manifest,
+        images=len(rows),
+        per_split=per_split,
+        seconds=time.perf_counter() - start,
+        failures=failures,
+    )

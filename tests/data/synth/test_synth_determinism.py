@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from sem_core.classes import CLASSES
-from sem_core.data.synth import SynthConfig, generate_sample
-from sem_core.data.synth import formats
+from sem_core.data.synth import SynthConfig, formats, generate_sample
 from sem_core.data.synth.streams import class_for_index, make_streams
 from sem_core.data.synth.writer import write_dataset
 

@@ -7,8 +7,13 @@ from scipy import stats
 from sem_core.data.synth import SynthConfig, generate_sample
 from sem_core.data.synth.config import NoiseModel
 from sem_core.data.synth.imaging import apply_lag, lag_kernel
-from sem_core.data.synth.noise import (add_noise, dose_for_snr, gamma_quantile, noise_gain_of,
-                                       poisson_quantile)
+from sem_core.data.synth.noise import (
+    add_noise,
+    dose_for_snr,
+    gamma_quantile,
+    noise_gain_of,
+    poisson_quantile,
+)
 
 
 def test_poisson_quantile_equals_scipy_ppf():
@@ -44,8 +49,9 @@ def test_realised_snr_matches_target(model, snr):
     weights = lag_kernel(0.9)
     dose, sigma_d = dose_for_snr(mean, contrast, snr, 0.01, excess, noise_gain_of(weights))
     flat = np.full((256, 256), mean)
-    noisy = add_noise(flat, rng.random(flat.shape), rng.standard_normal(flat.shape), dose, model,
-                      excess, sigma_d)
+    noisy = add_noise(
+        flat, rng.random(flat.shape), rng.standard_normal(flat.shape), dose, model, excess, sigma_d
+    )
     realised = contrast / apply_lag(noisy, weights)[:, 16:].std()
     assert realised == pytest.approx(snr, rel=0.06)
 

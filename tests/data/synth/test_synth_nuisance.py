@@ -21,19 +21,33 @@ def nuisances(draw) -> dict[str, bool]:
     scene, presentation, imaging = draw.scene, draw.presentation, draw.imaging
     notes = presentation.annotations
     flags = {f"view:{v}": scene.view.value == v for v in ("top_down", "cross_section", "blanket")}
-    flags.update({f"look:{look}": scene.look.look.value == look
-                  for look in ("resist_adi", "etched_aei", "metal_cmp", "vc_mode")})
-    flags.update({f"magnification:{m}": scene.magnification.value == m for m in ("low", "normal", "high")})
-    flags.update({
-        "tilted": scene.tilt_deg > 0, "inverted": scene.look.contrast < 0,
-        "scale_bar": notes.scale_bar.enabled, "data_bar": presentation.data_bar.enabled,
-        "text_label": notes.text_labels.enabled, "panel_letter": notes.panel_letter.enabled,
-        "arrow": notes.arrow.enabled, "outline": notes.outline.enabled,
-        "border": presentation.border.enabled, "loose_crop": presentation.crop.enabled,
-        "jpeg_artefacts": presentation.jpeg.enabled,
-        "defocus": imaging.defocus, "gamma_noise": imaging.noise_model.value == "gamma",
-        "low_visibility": draw.hardness.low_visibility,
-    })
+    flags.update(
+        {
+            f"look:{look}": scene.look.look.value == look
+            for look in ("resist_adi", "etched_aei", "metal_cmp", "vc_mode")
+        }
+    )
+    flags.update(
+        {f"magnification:{m}": scene.magnification.value == m for m in ("low", "normal", "high")}
+    )
+    flags.update(
+        {
+            "tilted": scene.tilt_deg > 0,
+            "inverted": scene.look.contrast < 0,
+            "scale_bar": notes.scale_bar.enabled,
+            "data_bar": presentation.data_bar.enabled,
+            "text_label": notes.text_labels.enabled,
+            "panel_letter": notes.panel_letter.enabled,
+            "arrow": notes.arrow.enabled,
+            "outline": notes.outline.enabled,
+            "border": presentation.border.enabled,
+            "loose_crop": presentation.crop.enabled,
+            "jpeg_artefacts": presentation.jpeg.enabled,
+            "defocus": imaging.defocus,
+            "gamma_noise": imaging.noise_model.value == "gamma",
+            "low_visibility": draw.hardness.low_visibility,
+        }
+    )
     flags.update({f"resolution:{r.value}": presentation.resolution.mode == r for r in Resolution})
     flags.update({f"file:{f.value}": presentation.file.format == f for f in FileFormat})
     return flags

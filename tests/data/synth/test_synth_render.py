@@ -12,13 +12,17 @@ from sem_core.data.synth.sample import sample_parameters
 
 
 def test_rough_edges_have_the_exact_sigma_and_zero_mean():
-    edges = rough_edges(np.random.default_rng(0), 5, 1024, 0.5, sigma=1.7, correlation=6.0, hurst=0.7)
+    edges = rough_edges(
+        np.random.default_rng(0), 5, 1024, 0.5, sigma=1.7, correlation=6.0, hurst=0.7
+    )
     assert np.allclose(edges.std(axis=1), 1.7) and np.allclose(edges.mean(axis=1), 0.0, atol=1e-9)
 
 
 def test_texture_fields_are_standardised_and_independent():
     first, second = gaussian_field_pair(np.random.default_rng(1), (96, 96), (3.0, 3.0))
-    assert abs(first.std() - 1) < 1e-9 and abs(np.corrcoef(first.ravel(), second.ravel())[0, 1]) < 0.2
+    assert (
+        abs(first.std() - 1) < 1e-9 and abs(np.corrcoef(first.ravel(), second.ravel())[0, 1]) < 0.2
+    )
 
 
 def test_psf_is_normalised_and_astigmatic():
@@ -62,7 +66,9 @@ def test_mask_and_bbox_agree_with_the_sidecar():
         sample = generate_sample(config, 4, 0, idx)
         rows, cols = np.nonzero(sample.raw_mask)
         r0, c0, r1, c1 = sample.sidecar.raw_bbox
-        assert rows.min() == r0 and rows.max() + 1 == r1 and cols.min() == c0 and cols.max() + 1 == c1
+        assert (
+            rows.min() == r0 and rows.max() + 1 == r1 and cols.min() == c0 and cols.max() + 1 == c1
+        )
         assert sample.mask.shape == sample.image.shape == (96, 96)
     clean = generate_sample(config, 4, 0, 8)
     assert not clean.mask.any() and clean.sidecar.defect["params"]["decoy"]

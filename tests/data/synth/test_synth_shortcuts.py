@@ -33,8 +33,10 @@ def global_features(image: np.ndarray) -> np.ndarray:
     rows, cols = np.indices(x.shape)
     radius = np.hypot(rows - x.shape[0] / 2, cols - x.shape[1] / 2)
     edges = np.linspace(0, x.shape[0] / 2, 9)
-    bands = [np.log(power[(radius >= lo) & (radius < hi)].mean() + 1e-12)
-             for lo, hi in zip(edges[:-1], edges[1:])]
+    bands = [
+        np.log(power[(radius >= lo) & (radius < hi)].mean() + 1e-12)
+        for lo, hi in zip(edges[:-1], edges[1:])
+    ]
     return np.concatenate([histogram, [x.mean(), x.std(), noise], bands])
 
 
@@ -61,5 +63,7 @@ def test_class_conditional_statistics_pass_ks_tests(dataset):
     tests = len(STATISTICS) * 8
     for name, column in STATISTICS.items():
         for label in range(8):
-            p = stats.ks_2samp(features[labels == label, column], features[labels != label, column]).pvalue
+            p = stats.ks_2samp(
+                features[labels == label, column], features[labels != label, column]
+            ).pvalue
             assert p > 0.01 / tests, (name, label, p)

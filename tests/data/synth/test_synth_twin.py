@@ -13,7 +13,9 @@ INDICES = [i for i in range(1, 97) if i % 8]  # 84 defect images over every clas
 
 @pytest.fixture(scope="module")
 def pairs():
-    return [(generate_sample(CONFIG, 21, 1, i), generate_clean_twin(CONFIG, 21, 1, i)) for i in INDICES]
+    return [
+        (generate_sample(CONFIG, 21, 1, i), generate_clean_twin(CONFIG, 21, 1, i)) for i in INDICES
+    ]
 
 
 def test_twin_differs_only_inside_the_dilated_mask(pairs):

@@ -17,8 +17,9 @@ from sem_core.errors import DatasetError
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth") / "data"
-    result = write_dataset(out, per_class=4, size=32, seed=6, workers=2, label_noise=0.3,
-                           progress=False)
+    result = write_dataset(
+        out, per_class=4, size=32, seed=6, workers=2, label_noise=0.3, progress=False
+    )
     rows = list(csv.DictReader(result.manifest.open()))
     return out, result, rows
 
@@ -31,8 +32,17 @@ def test_split_counts_are_70_15_15():
 def test_manifest_lists_every_master_file_with_hash_and_extras(dataset):
     out, result, rows = dataset
     assert result.images == len(rows) == 32
-    assert list(rows[0]) == ["path", "label", "split", "sha256", "source", "label_true", "hard",
-                             "sidecar", "mask"]
+    assert list(rows[0]) == [
+        "path",
+        "label",
+        "split",
+        "sha256",
+        "source",
+        "label_true",
+        "hard",
+        "sidecar",
+        "mask",
+    ]
     for row in rows:
         path = out / row["path"]
         assert path.is_file() and row["path"].startswith("master_dataset/")
@@ -45,7 +55,13 @@ def test_stage_views_link_the_master_files(dataset):
     out, _, rows = dataset
     for row in rows:
         name, split, label = (out / row["path"]).name, row["split"], row["label"]
-        stage1 = out / "stage1_binary_dataset" / split / ("Clean" if label == "Clean" else "Defective") / name
+        stage1 = (
+            out
+            / "stage1_binary_dataset"
+            / split
+            / ("Clean" if label == "Clean" else "Defective")
+            / name
+        )
         assert stage1.read_bytes() == (out / row["path"]).read_bytes()
         stage2 = out / "stage2_multiclass_dataset" / split / label / name
         assert stage2.exists() == (label != "Clean")
@@ -83,15 +99,50 @@ def test_refuses_a_non_empty_folder_unless_overwrite(tmp_path):
 def test_command_writes_dataset_and_contact_sheet(tmp_path):
     sheet = tmp_path / "sheet.png"
     result = subprocess.run(
-        [sys.executable, "-m", "sem_core", "synth", "--out", str(tmp_path / "d"), "--per-class", "1",
-         "--size", "32", "--seed", "1", "--workers", "1", "--sheet", str(sheet), "--quiet"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "sem_core",
+            "synth",
+            "--out",
+            str(tmp_path / "d"),
+            "--per-class",
+            "1",
+            "--size",
+            "32",
+            "--seed",
+            "1",
+            "--workers",
+            "1",
+            "--sheet",
+            str(sheet),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "d" / "manifest.csv").is_file()
     assert Image.open(sheet).size[1] >= 8 * 32
     again = subprocess.run(
-        [sys.executable, "-m", "sem_core", "synth", "--out", str(tmp_path / "d"), "--per-class", "1",
-         "--size", "32", "--quiet"], capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "sem_core",
+            "synth",
+            "--out",
+            str(tmp_path / "d"),
+            "--per-class",
+            "1",
+            "--size",
+            "32",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 2 and "not empty" in again.stderr
 
 
