@@ -17,7 +17,7 @@ if not dataset:
     st.info("Choose a labelled dataset on the Home page first: the queue ranks its images.")
     st.stop()
 
-st.text_input("Your name (recorded with every decision)", key=relabel.WHO)
+relabel.name_input("relabel_who")
 queue = relabel.saved_queue(dataset)
 build_column, about_column = st.columns([1, 3])
 if build_column.button("Rebuild the review queue" if queue else "Build the review queue",

@@ -4,7 +4,7 @@ or roll back."""
 import streamlit as st
 
 from sem_core.jobs import JobStatus, RetrainBusyError
-from ui import retrain, shell, state
+from ui import relabel, retrain, shell, state
 
 st.title("Retrain, compare, promote")
 shell.show_notice()
@@ -14,6 +14,8 @@ if not dataset:
     st.info("Choose a labelled dataset on the Home page first.")
     st.stop()
 
+relabel.init()
+relabel.name_input("retrain_who")
 corrected = retrain.corrections(dataset)
 st.caption(f"Dataset {dataset}: {len(corrected.manifest)} images, {len(corrected.relabelled)} "
            f"relabelled, {len(corrected.unknown)} flagged unknown (left out). Corrected version "

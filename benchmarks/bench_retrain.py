@@ -34,14 +34,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def dataset(out: Path, per_class: int, size: int, noise: float, seed: int) -> Path:
-    """The noisy synthetic dataset folder (reused when one with the same settings exists)."""
+    """The noisy dataset's manifest CSV (the dataset is reused when it exists already)."""
     from sem_core.data.synth.writer import write_dataset
 
     folder = out / f"noisy-{per_class}x8-{size}px-{noise:g}-seed{seed}"
-    info = folder / "dataset.json"
-    if not info.is_file():
+    if not (folder / "dataset.json").is_file():
         write_dataset(folder, per_class, size=size, seed=seed, label_noise=noise, progress=True)
-    return folder
+    return folder / "manifest.csv"  # the CSV carries label_true, the folders only the given label
 
 
 def run_job(request, jobs: Path, poll_s: float = 0.25) -> dict:

@@ -22,7 +22,7 @@ from sem_core.labels import (HUMAN_SOURCES, LABELS, DecisionSource, LabelChange,
 from sem_core.review import ReviewItem, ReviewQueue, build_review_queue
 from ui import loaders, settings
 
-WHO = "relabel_who"
+REVIEWER = "relabel_reviewer"  # kept across pages (a widget's own key is dropped off its page)
 SKIPPED = "relabel_skipped"
 NO_CHANGE = ""
 
@@ -60,13 +60,22 @@ def base_manifest(dataset: str | Path):
 
 def init() -> None:
     """Create this page's session keys."""
-    st.session_state.setdefault(WHO, default_user())
+    st.session_state.setdefault(REVIEWER, default_user())
     st.session_state.setdefault(SKIPPED, set())
 
 
 def who() -> str:
     """The reviewer's name as typed (the OS user until changed)."""
-    return str(st.session_state.get(WHO) or "").strip() or default_user()
+    return str(st.session_state.get(REVIEWER) or "").strip() or default_user()
+
+
+def name_input(key: str) -> None:
+    """A text input for the reviewer's name, remembered for every page of the session."""
+    def remember() -> None:
+        st.session_state[REVIEWER] = st.session_state[key]
+
+    st.text_input("Your name (recorded with every decision)", value=who(), key=key,
+                  on_change=remember)
 
 
 def build_queue(dataset: str, bundle_folder: Path,

@@ -1,0 +1,143 @@
+"""Relabel -> retrain -> promote in a real browser (Playwright, Debian's Chromium) on the tiny
+dataset, with screenshots in test-output/screenshots/relabel_*.png and retrain_*.png.
+
+Skipped, with the reason, only when /usr/bin/chromium is absent and CI is not "true".
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from app_helpers import ROOT, app_environment
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+SLOW_MS = 300_000  # the queue and the retrain job load TensorFlow and train
+
+if not CHROMIUM.exists() and os.environ.get("CI") != "true":
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser tests "
+                "run whenever it is, and always under CI=true.", allow_module_level=True)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(shared_roots, tmp_path_factory):
+    """`streamlit run app.py` with its own app folder, user registry and jobs folder."""
+    from ui import app_store
+
+    base = tmp_path_factory.mktemp("relabel_browser")
+    roots = shared_roots.__class__(shared_roots.shipped_default, base / "user_models",
+                                   shared_roots.data_root, shared_roots.dataset)
+    app_store.remember_dataset(base / "app" / "state.json", str(roots.dataset))
+    environment = {**os.environ, **app_environment(roots, base / "app"),
+                   "SEM_JOBS_DIR": str(base / "jobs")}
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true"],
+        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read().decode(errors="replace")
+            try:
+                if requests.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("the app server did not answer /_stcore/health within 120 s")
+        yield url, roots, base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        tab.goto(server[0])
+        tab.get_by_text("SEM defect inspection workbench").first.wait_for(timeout=60_000)
+        yield tab
+        browser.close()
+
+
+def _open(page, title: str, heading: str) -> None:
+    page.locator("[data-testid=stSidebarNav]").get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+
+
+def _screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": max(1000, min(int(height) + 40, 6000))})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_relabel_then_retrain_then_promote(page, server):
+    from sem_core.jobs.promotion import read_log
+    from sem_core.labels import LabelStore
+
+    url, roots, base = server
+    _open(page, "Relabel", "Review and relabel")
+    page.get_by_role("button", name="Build the review queue").click()
+    facts = page.locator("[data-testid=stMarkdownContainer]", has_text="Suggested:").first
+    facts.wait_for(timeout=SLOW_MS)
+    given = re.search(r"Given:\s*(\w+)", facts.inner_text()).group(1)
+    page.wait_for_function("document.querySelectorAll('[data-testid=stImage] img').length >= 3",
+                           timeout=SLOW_MS)
+    _screenshot(page, "relabel_queue.png")
+    target = "Vias" if given != "Vias" else "Opens"
+    page.get_by_role("button", name=re.compile(rf"^\d {target}\b")).click()
+    # Markdown draws "->" as an arrow.
+    page.get_by_text(re.compile(rf"{given} \S+ {target} \(recorded\)")).wait_for(timeout=60_000)
+    _screenshot(page, "relabel_recorded.png")
+    databases = list((base / "app" / "labels").glob("*.db"))
+    assert len(databases) == 1
+    assert LabelStore(databases[0]).history()[-1].new_label == target
+
+    _open(page, "Retrain", "Retrain, compare, promote")
+    page.get_by_text("1 relabelled", exact=False).first.wait_for(timeout=60_000)
+    for label in ("Stage-2 epochs", "Stage-1 epochs"):
+        field = page.get_by_label(label)
+        field.fill("1")
+        field.press("Tab")
+    page.get_by_role("button", name="Retrain on the corrected labels").click()
+    page.get_by_text(re.compile(r"last update \d+ s ago")).first.wait_for(timeout=SLOW_MS)
+    _screenshot(page, "retrain_running.png")
+    page.get_by_role("button", name="Promote the new bundle").wait_for(timeout=SLOW_MS)
+    page.get_by_text("predictions changed", exact=False).first.wait_for(timeout=60_000)
+    _screenshot(page, "retrain_comparison.png")
+    page.get_by_label("Why promote (recorded)").fill("browser journey")
+    page.get_by_label("Why promote (recorded)").press("Tab")
+    page.get_by_role("button", name="Promote the new bundle").click()
+    page.get_by_text("is now the active bundle (logged)").wait_for(timeout=60_000)
+    _screenshot(page, "retrain_promoted.png")
+    record = read_log(roots.user_models)[-1]
+    assert record.note == "browser journey" and record.bundle.rsplit("/", 1)[-1].startswith(
+        "retrain-")
