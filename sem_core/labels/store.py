@@ -39,19 +39,31 @@ class LabelStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self._transaction() as connection:
-                for statement in SCHEMA_STATEMENTS:
-                    connection.execute(statement)
-                connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-                                   ("schema_version", str(SCHEMA_VERSION)))
-                connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-                                   ("created", utc_timestamp()))
+            version = self._schema_version()
+            if version is None:  # a new file: create the schema once, in one transaction
+                with self._transaction() as connection:
+                    for statement in SCHEMA_STATEMENTS:
+                        connection.execute(statement)
+                    connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                                       ("schema_version", str(SCHEMA_VERSION)))
+                    connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                                       ("created", utc_timestamp()))
+                version = self._schema_version() or 0
         except sqlite3.DatabaseError as error:
             raise LabelStoreError(f"{self.path}: not a usable label database ({error}).") from error
-        version = int(self.meta().get("schema_version", "0"))
         if version > SCHEMA_VERSION:
             raise LabelStoreError(f"{self.path}: label database schema {version} is newer than "
                                   f"this sem_core reads ({SCHEMA_VERSION}); upgrade sem_core.")
+
+    def _schema_version(self) -> int | None:
+        """The recorded schema version, or None for a file without the store's tables."""
+        with self.connect() as connection:
+            if connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                  "name = 'meta'").fetchone() is None:
+                return None
+            row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                                     ).fetchone()
+        return None if row is None else int(row[0])
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
