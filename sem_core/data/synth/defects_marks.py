@@ -181,14 +181,19 @@ def scratch(
     painter = Painter(maps, layout, (slice(None), slice(None)))
     tangent = np.array([math.cos(direction), math.sin(direction)])
     normal = np.array([-tangent[1], tangent[0]])
-    base_intensity = painter.get("intensity").copy()
-    base_topo = painter.get("topo").copy()
-    darkening, lips = np.zeros(base_topo.shape), np.zeros(base_topo.shape)
-    grooves = np.zeros(base_topo.shape, bool)
+    shape = maps.topo.shape
+    flat_a, flat_b = painter.a.ravel(), painter.b.ravel()
+    darkening, lips = np.zeros(flat_a.size), np.zeros(flat_a.size)
+    grooves = np.zeros(flat_a.size, bool)
+    band_width = 1.1 * 0.5 * width + 2.0 * (0.55 * width + 0.5) + 1.0
     for k in range(count):
         offset = 0.0 if k == 0 else offsets[k - 1]
-        across, along = _scratch_coordinates(
-            painter.a - a0, painter.b - b0, tangent, normal, radius if arc else None, offset
+        # the across coordinate everywhere, everything else only in the scratch's band
+        across = _scratch_across(flat_a - a0, flat_b - b0, normal, radius if arc else None, offset)
+        band = np.nonzero(np.abs(across) < band_width)[0]
+        across = across[band]
+        along = _scratch_along(
+            flat_a[band] - a0, flat_b[band] - b0, tangent, normal, radius if arc else None
         )
         local_width = width * (1.0 + 0.1 * np.sin(2 * math.pi * along / wobble + phase))
         on = np.abs(along) <= 0.5 * length
@@ -199,23 +204,26 @@ def scratch(
         )
         inside = on & (np.abs(across) <= 0.5 * local_width)
         profile = np.cos(math.pi * across / np.maximum(local_width, 1e-6)) ** 2
-        darkening = np.maximum(darkening, np.where(inside, depth * profile * modulation, 0.0))
+        darkening[band] = np.maximum(
+            darkening[band], np.where(inside, depth * profile * modulation, 0.0)
+        )
         lip_distance = np.abs(across) - 0.5 * local_width
         lip_width = 0.5 * local_width + 0.5
-        lips += np.where(
+        lips[band] += np.where(
             on & (lip_distance > -0.25 * local_width) & (lip_distance < 2 * lip_width),
             lip * np.exp(-(((lip_distance - 0.5 * lip_width) / (0.5 * lip_width)) ** 2)),
             0.0,
         )
-        grooves |= inside
+        grooves[band] |= inside
+    grooves, darkening = grooves.reshape(shape), darkening.reshape(shape)
     shift = _drag_shift(layout, tangent, drag)
-    if shift != (0, 0):
-        shifted_topo = np.roll(base_topo, shift, axis=(0, 1))
-        shifted_intensity = np.roll(base_intensity, shift, axis=(0, 1))
+    if shift != (0, 0) and grooves.any():
+        shifted_topo = np.roll(painter.get("topo"), shift, axis=(0, 1))
+        shifted_intensity = np.roll(painter.get("intensity"), shift, axis=(0, 1))
         painter.paint(grooves, topo=shifted_topo, intensity=shifted_intensity)
     painter.paint(grooves, intensity=painter.get("intensity") * (1.0 - darkening))
     lips = np.where(np.abs(lips) > 1e-4, lips * mean_level, 0.0)
-    painter.add_extra(lips)
+    painter.add_extra(lips.reshape(shape))
     fx, fy = layout.transform.to_field(a0, b0)
     return DefectRecord(
         "Scratches",
@@ -237,22 +245,24 @@ def scratch(
     )
 
 
-def _scratch_coordinates(
-    da: np.ndarray,
-    db: np.ndarray,
-    tangent: np.ndarray,
-    normal: np.ndarray,
-    radius: float | None,
-    offset: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(across, along) coordinates relative to a straight or arc-shaped scratch."""
+def _scratch_across(
+    da: np.ndarray, db: np.ndarray, normal: np.ndarray, radius: float | None, offset: float
+) -> np.ndarray:
+    """Signed distance across a straight or arc-shaped scratch (arc centre on the normal)."""
     if radius is None:
-        return da * normal[0] + db * normal[1] - offset, da * tangent[0] + db * tangent[1]
-    centre = normal * radius
-    ra, rb = da - centre[0], db - centre[1]
-    distance = np.hypot(ra, rb)
+        return da * normal[0] + db * normal[1] - offset
+    return radius - np.hypot(da - normal[0] * radius, db - normal[1] * radius) - offset
+
+
+def _scratch_along(
+    da: np.ndarray, db: np.ndarray, tangent: np.ndarray, normal: np.ndarray, radius: float | None
+) -> np.ndarray:
+    """Arc length along the scratch from its anchor."""
+    if radius is None:
+        return da * tangent[0] + db * tangent[1]
+    ra, rb = da - normal[0] * radius, db - normal[1] * radius
     angle = np.arctan2(ra * (-normal[1]) - rb * (-normal[0]), -(ra * normal[0] + rb * normal[1]))
-    return radius - distance - offset, -radius * angle
+    return -radius * angle
 
 
 def _drag_shift(layout: SceneLayout, tangent: np.ndarray, drag: float) -> tuple[int, int]:
