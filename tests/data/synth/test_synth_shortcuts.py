@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sem_core.data.synth import SynthConfig, generate_sample
 
-PER_CLASS = 56
+PER_CLASS = 80
 SIZE = 64
 CHANCE = 1 / 8
 STATISTICS = {"mean": 32, "std": 33, "noise": 34}
