@@ -17,6 +17,7 @@ from pathlib import Path
 from sem_core.classes import CLASSES, CLEAN, STAGE2_CLASSES
 from sem_core.data.vocabulary import Split
 from sem_core.errors import DatasetError
+from sem_core.registry import MODEL_CARD_FILE, BundleError, BundleInfo, save_bundle
 from sem_core.train.callbacks import EventKind, ProgressEvent, ProgressListener, ignore_progress
 from sem_core.train.config import TrainConfig
 from sem_core.train.pipeline import DecodedImages, ImageFailure
@@ -34,7 +35,7 @@ class TrainResult:
     """
 
     bundle: Path
-    info: object
+    info: BundleInfo
     failures: tuple[ImageFailure, ...]
     seconds: float
 
@@ -72,7 +73,6 @@ def train_bundle(
     import tensorflow as tf
 
     from sem_core.models.weights import WeightsKind, ensure_imagenet_available, parse_weights
-    from sem_core.registry import BundleError
     from sem_core.train.stages import build_initial_models, train_stages
     from sem_core.train.summary import bundle_info, model_card
 
@@ -104,8 +104,6 @@ def train_bundle(
     info = replace(bundle_info(config, initial, stage1, stage2, outcome, manifest, train_images,
                                validation_images, command, seconds), name=out.name)
     history = json.dumps([phase.to_dict() for phase in outcome.phases], indent=2) + "\n"
-    from sem_core.registry import MODEL_CARD_FILE, save_bundle
-
     folder = save_bundle(out, info, stage1, stage2, {
         MODEL_CARD_FILE: model_card(info, outcome), "history.json": history})
     _say(listener, f"wrote bundle {folder} in {seconds:.0f} s")
