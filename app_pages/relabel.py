@@ -4,7 +4,7 @@ batch-edit."""
 import streamlit as st
 
 from sem_core.classes import CLASSES
-from sem_core.errors import ImageLoadError
+from sem_core.errors import ImageLoadError, SemCoreError
 from sem_core.labels import UNKNOWN_CLASS, DecisionSource
 from ui import explanations, relabel, shell, state
 
@@ -23,7 +23,10 @@ build_column, about_column = st.columns([1, 3])
 if build_column.button("Rebuild the review queue" if queue else "Build the review queue",
                        key="relabel_build", type="secondary" if queue else "primary"):
     update, finish = shell.progress_reporter("Embedding images with the active bundle")
-    queue = relabel.build_queue(dataset, entry.path, progress=update)
+    try:
+        queue = relabel.build_queue(dataset, entry.path, progress=update)
+    except (SemCoreError, ValueError) as error:
+        st.error(f"The review queue could not be built: {error}")
     finish()
 if queue is None:
     about_column.caption("The queue ranks Train and Validation images by how likely their label "

@@ -3,6 +3,7 @@ or roll back."""
 
 import streamlit as st
 
+from sem_core.errors import SemCoreError
 from sem_core.jobs import JobStatus, RetrainBusyError
 from ui import relabel, retrain, shell, state
 
@@ -16,12 +17,16 @@ if not dataset:
 
 relabel.init()
 relabel.name_input("retrain_who")
-corrected = retrain.corrections(dataset)
+try:
+    corrected = retrain.corrections(dataset)
+except SemCoreError as error:
+    st.error(f"{dataset}: the dataset cannot be read ({error}).")
+    st.stop()
 st.caption(f"Dataset {dataset}: {len(corrected.manifest)} images, {len(corrected.relabelled)} "
            f"relabelled, {len(corrected.unknown)} flagged unknown (left out). Corrected version "
            f"{corrected.version[:12]}. Base bundle: {entry.name}.")
 
-job = retrain.latest_job()
+job = retrain.latest_job(dataset)
 running = job is not None and not job.status.finished
 with st.form("retrain_form"):
     mode_column, epochs_column, stage1_column = st.columns([2, 1, 1])

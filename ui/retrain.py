@@ -22,6 +22,7 @@ from sem_core.jobs import (JobHandle, JobProgress, JobState, PromotionAction, Pr
                            list_jobs, promote, read_events, read_log, rollback, running_job,
                            start_retrain, summarise_events)
 from sem_core.jobs.promotion import append_record
+from sem_core.jobs.state import read_request
 from sem_core.labels import correct_manifest
 from sem_core.registry import BundleRegistry, utc_now
 from ui import bundles, relabel, settings, state
@@ -60,9 +61,20 @@ def start(dataset: str, entry: bundles.CatalogEntry, mode: TrainingMode, epochs:
     return start_retrain(request, jobs_root())
 
 
-def latest_job() -> JobState | None:
-    """The running job, else the most recent one, else None."""
-    return running_job(jobs_root()) or next(iter(list_jobs(jobs_root())), None)
+def latest_job(dataset: str) -> JobState | None:
+    """The running job (whatever its dataset: one runs at a time), else the most recent job on
+    ``dataset``, else None."""
+    running = running_job(jobs_root())
+    if running is not None:
+        return running
+    wanted = str(Path(dataset).resolve())
+    for job in list_jobs(jobs_root()):
+        try:
+            if read_request(jobs_root() / job.job_id).data == wanted:
+                return job
+        except ValueError:
+            continue
+    return None
 
 
 def job_by_id(job_id: str) -> JobState | None:
