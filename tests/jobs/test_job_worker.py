@@ -1,0 +1,50 @@
+"""The worker's pure parts: the retrain configuration and the clean-up of dead staging folders."""
+
+import json
+import os
+import subprocess
+import sys
+
+from sem_core.classes import CLASSES, STAGE1_CLASSES, STAGE2_CLASSES
+from sem_core.jobs import RetrainRequest
+from sem_core.jobs.worker import remove_stale_partials, retrain_config
+from sem_core.registry import BundleInfo, StageInfo
+
+
+def _bundle(folder, training):
+    info = BundleInfo("base", CLASSES, 96, "gray",
+                      StageInfo("stage1.keras", "stage1_cnn", STAGE1_CLASSES, "x"),
+                      StageInfo("stage2.keras", "mobilenetv3small", STAGE2_CLASSES, "y"), 0.4,
+                      training=training)
+    folder.mkdir()
+    (folder / "bundle.json").write_text(json.dumps(info.to_dict()))
+    return folder
+
+
+def test_fine_tuning_keeps_the_base_recipe_and_starts_from_its_weights(tmp_path):
+    base = _bundle(tmp_path / "base", {"config": {"image_size": 96, "backbone": "mobilenetv3small",
+                                                  "epochs": 30, "stage1_epochs": 9,
+                                                  "stage1_width": 8, "weights": "none"}})
+    config = retrain_config(RetrainRequest("data", str(base), "out", epochs=4, seed=7))
+    assert (config.image_size, config.stage1_width, config.stage1_epochs) == (96, 8, 9)
+    assert (config.epochs, config.seed) == (4, 7)
+    assert config.weights == str(base.resolve())
+
+
+def test_from_scratch_uses_no_weights_and_a_base_without_recipe_gets_defaults(tmp_path):
+    base = _bundle(tmp_path / "base", {})
+    config = retrain_config(RetrainRequest("data", str(base), "out", mode="scratch"))
+    assert config.weights == "none"
+    assert (config.image_size, config.backbone) == (96, "mobilenetv3small")
+
+
+def test_staging_folders_of_dead_processes_are_removed(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    dead = tmp_path / f".new.partial-{int(finished.stdout)}"
+    alive = tmp_path / f".other.partial-{os.getpid()}"
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / "stage1.keras").write_bytes(b"half")
+    assert remove_stale_partials(tmp_path) == [dead]
+    assert not dead.exists() and alive.exists()
