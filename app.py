@@ -7,9 +7,10 @@ initialised here, once per session; see docs/app.md for where the app keeps its 
 
 import streamlit as st
 
-from ui import shell, state
+from ui import runtime, shell, state
 
 st.set_page_config(page_title="SEM defect inspection", page_icon=":microscope:", layout="wide")
+runtime.keep_model_caches()
 state.init_shared_state()
 
 pages = [

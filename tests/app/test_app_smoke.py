@@ -34,3 +34,17 @@ def test_pages_without_any_bundle_explain_what_is_missing(app_env, tmp_path, mon
     assert any("No model bundle found" in item.value for item in app.sidebar.warning)
     app.switch_page("app_pages/inspect.py").run()
     assert any("No model bundle is available" in item.value for item in app.error)
+
+
+def test_reruns_keep_the_compiled_models(app_env, monkeypatch):
+    """Streamlit clears the Keras session after every run unless ui.runtime stops it; that would
+    make every upload and every Grad-CAM rebuild the models' compiled graphs."""
+    import keras
+
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(1))
+    app = new_app()
+    app.run()
+    app.switch_page("app_pages/inspect.py").run()
+    assert not app.exception
+    assert calls == []
