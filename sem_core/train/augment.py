@@ -10,9 +10,23 @@ one in. Layers take pixels in [0, 1], shape (batch, H, W, 1), and are never save
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import keras
 import tensorflow as tf
+
+
+class AugmentLevel(str, Enum):
+    """How hard training images are augmented.
+
+    FULL is every transform below; LIGHT keeps the dihedral group and mild brightness and
+    contrast, for short from-scratch runs where the full stack keeps a network from fitting
+    at all; NONE turns augmentation off.
+    """
+
+    FULL = "full"
+    LIGHT = "light"
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,18 @@ class RandomNoise(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "max_std": self.max_std, "seed": self.seed}
+
+
+LIGHT_AUGMENT = AugmentConfig(rotation_degrees=0.0, translation=0.0, zoom=0.0, brightness=0.05,
+                              contrast=0.1, gamma=0.0, noise_std=0.0, blur_sigma=0.0)
+
+
+def augment_config(level: AugmentLevel | str) -> AugmentConfig | None:
+    """The ``AugmentConfig`` of a level, or None for ``none``."""
+    level = AugmentLevel(level)
+    if level == AugmentLevel.NONE:
+        return None
+    return AugmentConfig() if level == AugmentLevel.FULL else LIGHT_AUGMENT
 
 
 def build_augmenter(config: AugmentConfig = AugmentConfig(), seed: int = 0) -> keras.Sequential:

@@ -37,7 +37,10 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="wall-time budget; stops at an epoch boundary keeping the best weights (0: none)")
-    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--augment", choices=("full", "light", "none"), default=_DEFAULTS.augment,
+                        help="augmentation level (light: flips, 90-degree turns, mild brightness/contrast)")
+    parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.scratch_learning_rate,
+                        help="Adam learning rate of from-scratch training (stage 2)")
     parser.add_argument("--fast-nondeterministic", action="store_true",
                         help="allow non-deterministic ops and a parallel input pipeline")
     parser.set_defaults(func=run)
@@ -49,7 +52,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         image_size=args.image_size, backbone=args.backbone, weights=args.weights, epochs=args.epochs,
         stage1_epochs=args.stage1_epochs, batch_size=args.batch_size, stage1_recall=args.stage1_recall,
         seed=args.seed, stage1_width=args.stage1_width, patience=args.patience,
-        augment=not args.no_augment, deterministic=not args.fast_nondeterministic,
+        augment=args.augment, scratch_learning_rate=args.learning_rate,
+        deterministic=not args.fast_nondeterministic,
         max_minutes=args.max_minutes)
 
 
@@ -60,8 +64,9 @@ def command_line(args: argparse.Namespace) -> str:
              "--epochs", str(args.epochs), "--stage1-epochs", str(args.stage1_epochs),
              "--batch-size", str(args.batch_size), "--stage1-recall", str(args.stage1_recall),
              "--stage1-width", str(args.stage1_width), "--patience", str(args.patience),
-             "--seed", str(args.seed), "--max-minutes", f"{args.max_minutes:g}"]
-    parts += ["--no-augment"] * args.no_augment + ["--fast-nondeterministic"] * args.fast_nondeterministic
+             "--seed", str(args.seed), "--max-minutes", f"{args.max_minutes:g}",
+             "--augment", args.augment, "--learning-rate", f"{args.learning_rate:g}"]
+    parts += ["--fast-nondeterministic"] * args.fast_nondeterministic
     return shlex.join(parts)
 
 

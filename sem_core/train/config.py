@@ -29,7 +29,8 @@ class TrainConfig:
         finetune_layers: Backbone layers unfrozen in phase 2. Default: 40.
         frozen_fraction: Share of ``epochs`` spent in phase 1 when fine-tuning. Default: 0.5.
         patience: Early-stopping patience in epochs (learning-rate patience is half). Default: 5.
-        augment: Whether to augment training batches. Default: True.
+        augment: Augmentation level of training batches: "full", "light" or "none"
+            (``sem_core.train.augment.AugmentLevel``). Default: "full".
         deterministic: Deterministic TF ops and sequential augmentation (repeatable runs,
             somewhat slower input pipeline). Default: True.
         max_minutes: Wall-time budget of training both stages; training stops at the epoch boundary
@@ -54,7 +55,7 @@ class TrainConfig:
     finetune_layers: int = 40
     frozen_fraction: float = 0.5
     patience: int = 5
-    augment: bool = True
+    augment: str = "full"
     deterministic: bool = True
     max_minutes: float = 0.0
 
@@ -70,6 +71,10 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(
                 f"label_smoothing must be in [0, 1). Received `label_smoothing={self.label_smoothing}`.")
+        if isinstance(self.augment, bool):  # bundles written before levels existed stored a flag
+            object.__setattr__(self, "augment", "full" if self.augment else "none")
+        if self.augment not in ("full", "light", "none"):
+            raise ValueError(f"augment must be full, light or none. Received `augment={self.augment!r}`.")
         if self.max_minutes < 0:
             raise ValueError(f"max_minutes must be >= 0. Received `max_minutes={self.max_minutes}`.")
         if not 0.0 <= self.frozen_fraction <= 1.0:

@@ -16,7 +16,7 @@ import numpy as np
 from sem_core.classes import CLEAN, STAGE2_CLASSES
 from sem_core.models import build_stage1, build_stage2
 from sem_core.models.weights import InitialWeights, application_weights, source_model_file, transfer_weights
-from sem_core.train.augment import build_augmenter
+from sem_core.train.augment import augment_config, build_augmenter
 from sem_core.train.callbacks import EventKind, ProgressEvent, ProgressListener
 from sem_core.train.config import TrainConfig
 from sem_core.train.fit import FitContext, PhaseHistory, fit_stage1, fit_stage2
@@ -136,7 +136,8 @@ def _context(pixels: np.ndarray, targets: np.ndarray, classes: np.ndarray, num_c
              stage_offset: int, listener: ProgressListener,
              should_stop: Callable[[], bool] | None, deadline: float | None) -> FitContext:
     seed = config.seed * 10 + stage_offset
-    augmenter = build_augmenter(seed=seed) if config.augment else None
+    strengths = augment_config(config.augment)
+    augmenter = build_augmenter(strengths, seed=seed) if strengths is not None else None
     train = make_dataset(pixels, targets, config.batch_size,
                          sample_weights=balanced_sample_weights(classes, num_classes),
                          shuffle_seed=seed, augmenter=augmenter, deterministic=config.deterministic)

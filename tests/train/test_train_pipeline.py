@@ -119,3 +119,22 @@ def test_a_spent_time_budget_ends_training_after_one_epoch_and_keeps_the_model()
     _, phases, events = _fit_tiny_stage1(seed=0, deadline=time.monotonic())
     assert phases[0].epochs_run == 1
     assert any("time budget" in event.message for event in events if event.kind == EventKind.MESSAGE)
+
+
+def test_augmentation_levels_none_light_full():
+    from sem_core.train.augment import AugmentConfig, augment_config
+
+    assert augment_config("none") is None
+    assert augment_config("full") == AugmentConfig()
+    light = augment_config("light")
+    assert light.rotation_degrees == 0 and light.noise_std == 0 and light.blur_sigma == 0
+    batch = _pixels(4).astype("float32") / 255.0
+    out = np.asarray(build_augmenter(light, seed=1)(batch, training=True))
+    assert out.shape == batch.shape and 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_config_reads_the_old_boolean_augment_flag_and_rejects_unknown_levels():
+    assert TrainConfig(augment=False).augment == "none"
+    assert TrainConfig.from_dict({"augment": True}).augment == "full"
+    with pytest.raises(ValueError, match="augment"):
+        TrainConfig(augment="heavy")
