@@ -34,13 +34,11 @@ elif source == SERVER:
             inspect_view.set_items(inspect_view.items_from_server_folder(folder))
         except OutsideRootError as error:
             st.error(str(error))
+elif inspect_view.demo_images_exist():
+    if st.button("Inspect the demo images", key="inspect_demo_run"):
+        inspect_view.set_items(inspect_view.items_from_server_folder(DEMO_IMAGES.as_posix()))
 else:
-    demo_folder = data_root() / DEMO_IMAGES
-    if demo_folder.is_dir():
-        if st.button("Inspect the demo images", key="inspect_demo_run"):
-            inspect_view.set_items(inspect_view.items_from_server_folder(DEMO_IMAGES.as_posix()))
-    else:
-        st.info("No demo images yet: create them with one click on the Home page.")
+    st.info("No demo images yet: create them with one click on the Home page.")
 
 if not inspect_view.current_items():
     st.caption("Bad files are welcome: each one becomes a row saying what is wrong with it.")

@@ -101,7 +101,8 @@ def metadata(image: SemImage, row: Mapping, sha256: str) -> None:
              "stage-1 probability": _number(row.get("stage1_probability")),
              "confidence": _number(row.get("confidence")),
              "needs review": bool(row.get("needs_review")),
-             **{key: round(float(value), 2) for key, value in row.items()
+             **{str(key).removesuffix("_ms").replace("stage", "stage ") + " time":
+                f"{float(value):.1f} ms" for key, value in row.items()
                 if str(key).endswith("_ms") and _number(value) is not None}}
     st.table(pd.DataFrame({"value": [_text(value) for value in facts.values()]},
                           index=list(facts)))

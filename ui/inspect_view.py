@@ -15,6 +15,7 @@ import streamlit as st
 
 from sem_core.classes import CLASSES
 from ui import bundles, inspection, loaders, settings, shell, state
+from ui.datasets import DEMO_IMAGES
 from ui.explanations import display_image
 
 ITEMS = "inspect_items"
@@ -56,6 +57,11 @@ def items_from_server_folder(relative: str) -> list[inspection.InspectItem]:
     root = settings.data_root()
     folder = settings.resolve_inside(root, relative)
     return inspection.items_from_folder(folder, root)
+
+
+def demo_images_exist() -> bool:
+    """True when the Home page has written the demo images."""
+    return (settings.data_root() / DEMO_IMAGES).is_dir()
 
 
 def set_items(items: list[inspection.InspectItem]) -> None:

@@ -109,4 +109,9 @@ def test_filters_and_csv_download(app_env, good_png):
     assert any("(1 of 2 shown)" in item.value for item in app.markdown)
     app.selectbox(key="inspect_filter_status").set_value(Status.SCORED).run()
     assert app.dataframe[0].value["source"].tolist() == ["wafer_01.png"]
+    label = app.dataframe[0].value["final_label"].iloc[0]
+    app.segmented_control(key="inspect_view").set_value("Gallery").run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert f"**{label}** (1)" in [item.value for item in app.markdown]
+    assert any(button.label.startswith("wafer_01.png (") for button in app.button)
     assert app.get("download_button")[0].label == "Download results (CSV)"

@@ -1,4 +1,4 @@
-"""Models page: switch the active bundle (remembered across sessions), delete only on confirmation."""
+"""Models page: switch the active bundle (remembered across sessions), delete on confirmation."""
 
 import json
 

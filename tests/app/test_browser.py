@@ -1,4 +1,4 @@
-"""The main journeys in a real browser: Playwright driving Debian's Chromium against `streamlit run`.
+"""The main journeys in a real browser: Playwright drives Debian's Chromium on `streamlit run`.
 
 Skipped, with the reason, only when /usr/bin/chromium is absent and CI is not "true"; under
 CI=true a missing browser fails the tests. Screenshots of every page go to
@@ -98,9 +98,17 @@ def _open(page, title: str, heading: str) -> None:
     page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
 
 
+def _settled(page) -> None:
+    """Wait until the script run is over and no element is still a loading placeholder."""
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')
+                 && !document.querySelector('[data-testid^=stSkeleton]')""", timeout=SLOW_MS)
+
+
 def _screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
+    _settled(page)
     # Streamlit scrolls inside its main section, so grow the window to the page's full height.
     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": max(1000, min(int(height) + 40, 6000))})
