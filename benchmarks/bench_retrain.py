@@ -1,22 +1,26 @@
-"""Close the loop on a synthetic dataset with injected label noise, and time one-click retrains.
+"""Close the loop on a dataset with injected label noise, and time one-click retrains.
 
-Not a test: run it by hand and commit the JSON it writes.
+Not a test: run it by hand and commit the JSON it writes (each scenario is kept under its name).
 
-    .venv/bin/python benchmarks/bench_retrain.py --start models/default \
-        --out benchmarks/output/retrain --result benchmarks/results/retrain.json
+    .venv/bin/python benchmarks/bench_retrain.py --name default-synth --start models/default
+    .venv/bin/python benchmarks/bench_retrain.py --name simple-scratch --dataset simple \
+        --scratch mobilenetv3small --size 64 --epochs 8 --stage1-epochs 4
 
-1. Writes (or reuses) a synthetic dataset of ``8 * per_class`` images whose training labels
-   are flipped with probability ``--noise``; ``label_true`` in the manifest says which.
-2. "Old" bundle: the start bundle fine-tuned on the noisy labels (a retrain job without a label
-   log), i.e. the team's model trained on its own, partly wrong, labels.
-3. Builds the review queue with the old bundle and measures how many flipped images are in its
-   top k (k = number of flipped training labels).
+1. Writes (or reuses) a dataset of ``8 * per_class`` images whose training labels are flipped
+   with probability ``--noise`` (symmetric); ``label_true`` in its manifest says which.
+   ``--dataset synth`` is the project's synthetic SEM generator; ``--dataset simple`` an easy
+   control set (grey stripes with a class-shaped bright mark) that a small CNN learns in minutes.
+2. "Old" bundle, trained on the noisy labels: ``--start B`` fine-tunes B (e.g. the shipped
+   default) in a retrain job without a label log; ``--scratch BACKBONE`` trains from scratch.
+3. Builds the review queue with the old bundle; counts flipped images in its top k (k = number
+   of flipped training labels).
 4. Relabels the top k as a careful reviewer would (the true label; the given one where it was
    right), in one transaction.
-5. One-click retrain of the start bundle on the corrected dataset (same recipe as the old
-   bundle: only the labels differ), timed, with the longest silence a page polling the job's
-   progress file would see; then compares old and new on the clean test split. With
-   ``--from-old`` also retrains the old bundle itself (the app's default: fine-tune the active).
+5. One-click retrain on the corrected dataset with the same recipe as the old bundle (only the
+   labels differ): fine-tune B again, or from scratch with the old bundle's configuration. Timed,
+   with the longest silence a page polling the job's progress file would see. Then old and new
+   are compared on the clean held-out test split. ``--from-old`` also fine-tunes the old bundle
+   itself (what the app's button does by default).
 """
 
 from __future__ import annotations
@@ -33,14 +37,77 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def dataset(out: Path, per_class: int, size: int, noise: float, seed: int) -> Path:
-    """The noisy dataset's manifest CSV (the dataset is reused when it exists already)."""
+def synth_dataset(out: Path, per_class: int, size: int, noise: float, seed: int) -> Path:
+    """The noisy synthetic SEM dataset's manifest CSV (reused when it exists already)."""
     from sem_core.data.synth.writer import write_dataset
 
-    folder = out / f"noisy-{per_class}x8-{size}px-{noise:g}-seed{seed}"
+    folder = out / f"synth-{per_class}x8-{size}px-{noise:g}-seed{seed}"
     if not (folder / "dataset.json").is_file():
         write_dataset(folder, per_class, size=size, seed=seed, label_noise=noise, progress=True)
     return folder / "manifest.csv"  # the CSV carries label_true, the folders only the given label
+
+
+def _simple_image(label_index: int, size: int, rng) -> "np.ndarray":
+    """Grey stripes with noise; each defect class adds its own shape (bright or dark square,
+    disc, ring, cross), which flips, turns and small zooms do not confuse."""
+    import numpy as np
+
+    period = int(rng.integers(5, 11))
+    phase = int(rng.integers(0, period))
+    bands = 0.35 + 0.15 * (((np.arange(size) + phase) // max(period // 2, 1)) % 2)
+    image = np.tile(bands, (size, 1))
+    image = image.T if rng.random() < 0.5 else image
+    image = image + rng.normal(0.0, 0.04, (size, size))
+    if label_index:
+        radius = size * rng.uniform(0.12, 0.16)
+        centre = rng.uniform(radius + 2, size - radius - 2, size=2)
+        rows, columns = np.ogrid[:size, :size]
+        distance = np.hypot(rows - centre[0], columns - centre[1])
+        box = np.maximum(abs(rows - centre[0]), abs(columns - centre[1]))
+        cross = np.minimum(abs(rows - centre[0]), abs(columns - centre[1]))
+        shapes = {1: (box <= radius, 0.95), 2: ((cross <= 1.2) & (box <= radius), 0.05),
+                  3: (distance <= radius, 0.05), 4: (distance <= radius, 0.95),
+                  5: ((distance <= radius) & (distance >= radius - 2.5), 0.95),
+                  6: ((cross <= 1.2) & (box <= radius), 0.95),
+                  7: ((box <= radius) & (box >= radius - 2.5), 0.05)}
+        mask, value = shapes[label_index]
+        image[mask] = value
+    return (np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def simple_dataset(out: Path, per_class: int, size: int, noise: float, seed: int) -> Path:
+    """An easy control dataset (PNG files and manifest CSV with ``label_true``), reused if there."""
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from sem_core.classes import CLASSES
+
+    folder = out / f"simple-{per_class}x8-{size}px-{noise:g}-seed{seed}"
+    manifest = folder / "manifest.csv"
+    if manifest.is_file():
+        return manifest
+    rng = np.random.default_rng(seed)
+    counts = {"Train": round(per_class * 0.7), "Validation": round(per_class * 0.15)}
+    counts["Test"] = per_class - counts["Train"] - counts["Validation"]
+    rows = []
+    for split, count in counts.items():
+        for index, label in enumerate(CLASSES):
+            for number in range(count):
+                path = Path(split) / label / f"{label}_{number:04d}.png"
+                (folder / path).parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(_simple_image(index, size, rng)).save(folder / path)
+                given = label
+                if split == "Train" and rng.random() < noise:
+                    given = CLASSES[(index + int(rng.integers(1, len(CLASSES)))) % len(CLASSES)]
+                rows.append({"path": path.as_posix(), "label": given, "split": split,
+                             "label_true": label})
+    with manifest.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label", "split", "label_true"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
 
 
 def run_job(request, jobs: Path, poll_s: float = 0.25) -> dict:
@@ -105,9 +172,29 @@ def headline(path: str | None) -> dict:
             "broken": sum(item.verdict == "broken" for item in result.changed)}
 
 
+def train_old_from_scratch(data: Path, out: Path, backbone: str, size: int, epochs: int,
+                           stage1_epochs: int) -> dict:
+    """Train the old bundle from scratch on the noisy labels (in this process)."""
+    from sem_core.data.layouts import load_dataset
+    from sem_core.train.config import TrainConfig
+    from sem_core.train.run import train_bundle
+
+    config = TrainConfig(image_size=size, backbone=backbone, epochs=epochs,
+                         stage1_epochs=stage1_epochs, weights="none", seed=0)
+    started = time.monotonic()
+    result = train_bundle(load_dataset(data).manifest, out, config,
+                          command="benchmarks/bench_retrain.py (old bundle, noisy labels)")
+    return {"bundle": str(result.bundle), "seconds": round(time.monotonic() - started, 1),
+            "config": config.to_dict()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--start", required=True, help="start bundle (the shipped default)")
+    parser.add_argument("--name", required=True, help="scenario name in the results file")
+    start = parser.add_mutually_exclusive_group(required=True)
+    start.add_argument("--start", help="bundle the old and new bundles are fine-tuned from")
+    start.add_argument("--scratch", metavar="BACKBONE", help="train old and new from scratch")
+    parser.add_argument("--dataset", choices=("synth", "simple"), default="synth")
     parser.add_argument("--out", default="benchmarks/output/retrain", help="work folder")
     parser.add_argument("--result", default="benchmarks/results/retrain.json")
     parser.add_argument("--per-class", type=int, default=125,
@@ -118,35 +205,42 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=None,
                         help="stage-2 epochs (default: the start bundle's)")
     parser.add_argument("--stage1-epochs", type=int, default=None)
-    parser.add_argument("--from-old", action="store_true", help="also retrain the old bundle")
+    parser.add_argument("--from-old", action="store_true", help="also fine-tune the old bundle")
     args = parser.parse_args()
 
+    from sem_core.compare import compare_bundles
     from sem_core.data.layouts import load_dataset
-    from sem_core.jobs import RetrainRequest
-    from sem_core.labels import LabelStore, ensure_sha256
+    from sem_core.jobs import RetrainRequest, TrainingMode
+    from sem_core.labels import (LabelStore, apply_heldout, correct_manifest, ensure_sha256,
+                                 pinned_heldout)
     from sem_core.registry import load_bundle, read_bundle_info
     from sem_core.review import build_review_queue
 
     out = Path(args.out).resolve()
-    run = out / time.strftime("run-%Y%m%d-%H%M%S")
-    start_info = read_bundle_info(args.start)
-    size = args.size or int(start_info.input_size)
-    data = dataset(out, args.per_class, size, args.noise, args.seed)
+    run = out / time.strftime(f"{args.name}-%Y%m%d-%H%M%S")
+    size = args.size or (int(read_bundle_info(args.start).input_size) if args.start else 64)
+    make = synth_dataset if args.dataset == "synth" else simple_dataset
+    data = make(out, args.per_class, size, args.noise, args.seed)
     base = ensure_sha256(load_dataset(data).manifest)
     flipped = {entry.sha256 for entry in base.entries if entry.split == "Train"
                and entry.extras.get("label_true", entry.label) != entry.label}
-    record: dict = {"benchmark": "review-queue recall and one-click retrain, noisy synthetic data",
-                    "dataset": {"folder": str(data), "images": len(base),
+    record: dict = {"scenario": args.name,
+                    "dataset": {"kind": args.dataset, "manifest": str(data), "images": len(base),
                                 "per_class": args.per_class, "size": size, "noise": args.noise,
                                 "seed": args.seed, "train_flipped": len(flipped)},
-                    "start_bundle": str(Path(args.start).resolve())}
+                    "start": str(Path(args.start).resolve()) if args.start else
+                    f"scratch:{args.scratch}"}
     recipe = {"epochs": args.epochs, "stage1_epochs": args.stage1_epochs, "seed": 0}
     jobs = run / "jobs"
 
-    old = run_job(RetrainRequest(str(data), args.start, str(run / "registry" / "old"),
-                                 compare=False, **recipe), jobs)
+    if args.start:
+        old = run_job(RetrainRequest(str(data), args.start, str(run / "registry" / "old"),
+                                     compare=False, **recipe), jobs)
+    else:
+        old = train_old_from_scratch(data, run / "registry" / "old", args.scratch, size,
+                                     args.epochs or 10, args.stage1_epochs or 5)
     record["old"] = old
-    print(f"old bundle: {old['status']} in {old['seconds']} s", flush=True)
+    print(f"old bundle in {old['seconds']} s", flush=True)
 
     store = LabelStore(run / "labels.db")
     started = time.monotonic()
@@ -160,32 +254,39 @@ def main() -> int:
     print(f"review: {found}/{len(flipped)} flipped labels in the top {len(flipped)}", flush=True)
     record["relabel"] = relabel_top_k(store, queue, base, len(flipped))
 
-    new = run_job(RetrainRequest(str(data), args.start, str(run / "registry" / "new"),
-                                 labels=str(store.path), compare=False, **recipe), jobs)
-    record["retrain_start_bundle"] = new
-    from sem_core.compare import compare_bundles
-    from sem_core.labels import apply_heldout, correct_manifest, pinned_heldout
-
+    if args.start:  # same recipe as the old bundle, corrected labels
+        request = RetrainRequest(str(data), args.start, str(run / "registry" / "new"),
+                                 labels=str(store.path), compare=False, **recipe)
+    else:
+        request = RetrainRequest(str(data), old["bundle"], str(run / "registry" / "new"),
+                                 labels=str(store.path), mode=TrainingMode.SCRATCH, compare=False)
+    new = run_job(request, jobs)
+    record["retrain"] = new
     heldout = pinned_heldout(store)
     corrected = correct_manifest(apply_heldout(base, heldout), store)
     comparison = compare_bundles(old["bundle"], new["bundle"], corrected.manifest, heldout=heldout,
                                  dataset_version=corrected.version)
     record["old_vs_new"] = headline(str(comparison.save(run / "old_vs_new.json")))
-    print(f"one-click retrain of the start bundle: {new['seconds']} s, longest silence "
-          f"{new['longest_silence_s']} s; macro-F1 old {comparison.old.macro_f1:.4f} -> new "
-          f"{comparison.new.macro_f1:.4f}", flush=True)
+    print(f"one-click retrain: {new['seconds']} s, longest silence {new['longest_silence_s']} s; "
+          f"macro-F1 old {comparison.old.macro_f1:.4f} -> new {comparison.new.macro_f1:.4f}",
+          flush=True)
     if args.from_old:
         again = run_job(RetrainRequest(str(data), old["bundle"],
                                        str(run / "registry" / "new_from_old"),
                                        labels=str(store.path), **recipe), jobs)
-        record["retrain_old_bundle"] = {**again, "old_vs_new": headline(again["comparison"])}
+        record["retrain_from_old"] = {**again, "old_vs_new": headline(again["comparison"])}
     record["machine"] = {"cores": os.cpu_count(), "platform": platform.platform(),
                          "python": platform.python_version(), "load_average_end": os.getloadavg()}
     record["recorded"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     record["command"] = " ".join(["python", *sys.argv])
-    Path(args.result).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.result).write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.result}")
+    results = Path(args.result)
+    everything = json.loads(results.read_text()) if results.is_file() else {
+        "benchmark": "review-queue recall and one-click retrain on data with injected label noise",
+        "scenarios": {}}
+    everything["scenarios"][args.name] = record
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(everything, indent=2) + "\n")
+    print(f"wrote {results} ({args.name})")
     return 0
 
 
