@@ -37,3 +37,28 @@ def test_compare_bundles_on_the_pinned_images(bundles, tmp_path):
     assert result.new.overkill_rate == 1.0 and result.new.escape_rate == 0.0
     assert {item.path.rsplit("/", 1)[-1] for item in result.changed} == {"0.png", "1.png", "2.png"}
     assert result.heldout_digest == "digest" and result.dataset_version == "v1"
+
+
+def test_compare_command_prints_deltas_and_writes_json(bundles, tmp_path, capsys):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from sem_core.cli import main
+
+    rng = np.random.default_rng(1)
+    for split in ("Train", "Validation", "Test"):
+        for label in ("Clean", "Vias"):
+            folder = tmp_path / "data" / split / label
+            folder.mkdir(parents=True)
+            pixels = rng.integers(0, 255, (32, 32), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{label}.png")
+    out = tmp_path / "comparison.json"
+    assert main(["compare", "--old", str(bundles[0]), "--new", str(bundles[1]), "--data",
+                 str(tmp_path / "data"), "--labels", str(tmp_path / "labels.db"),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out images: 2" in printed and "overkill_rate" in printed
+    assert "2 predictions changed" in printed
+    assert json.loads(out.read_text())["new"]["overkill_rate"] == 1.0

@@ -75,3 +75,18 @@ def test_progress_summary_follows_the_latest_batch_and_keeps_epoch_curves():
     curves = progress.curves()
     assert curves.loc[0, "loss"] == 0.8 and curves.loc[0, "val_loss"] == 0.7
     assert len(curves) == 1
+
+
+def test_cli_status_lists_jobs_newest_first(tmp_path, capsys):
+    from sem_core.cli import main
+
+    for name, status in (("retrain-20260101-000000-aaaaaa", JobStatus.SUCCEEDED),
+                         ("retrain-20260102-000000-bbbbbb", JobStatus.FAILED)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "request.json").write_text(json.dumps(RetrainRequest("d", "b", "o").to_dict()))
+        write_state(folder, JobState(name, status, message=f"{status.value} message"))
+    assert main(["retrain", "--status", "--jobs", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("retrain-20260102") and "failed" in lines[0]
+    assert lines[1].startswith("retrain-20260101") and "succeeded" in lines[1]

@@ -65,3 +65,17 @@ def test_loading_something_else_names_the_file(tmp_path):
     bogus.write_text("[]")
     with pytest.raises(ValueError, match="queue.json: not a saved review queue"):
         ReviewQueue.load(bogus)
+
+
+def test_review_command_writes_the_queue_and_prints_the_top(review_bundle, review_dataset,
+                                                            tmp_path, capsys):
+    from sem_core.cli import main
+
+    out, table = tmp_path / "queue.json", tmp_path / "queue.csv"
+    assert main(["review", "--bundle", str(review_bundle), "--data", str(review_dataset),
+                 "--labels", str(tmp_path / "labels.db"), "--out", str(out), "--csv", str(table),
+                 "--top", "3"]) == 0
+    queue = ReviewQueue.load(out)
+    printed = capsys.readouterr().out
+    assert f"{len(queue)} of {queue.n_images} images up for review" in printed
+    assert table.read_text().count("\n") == len(queue) + 1
