@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
 
@@ -176,7 +176,7 @@ def export_corrected(corrected: CorrectedDataset, out_dir: str | os.PathLike,
             raise DatasetError(f"{target}: already exists; export into an empty folder.")
         corrected.manifest.write_csv(target)
     info = {**corrected.summary(), "format": chosen.value,
-            "relabelled_images": [vars(item) for item in corrected.relabelled],
+            "relabelled_images": [asdict(item) for item in corrected.relabelled],
             "unknown_images": [entry.path for entry in corrected.unknown]}
     (folder / CORRECTED_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return folder

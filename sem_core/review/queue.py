@@ -179,6 +179,10 @@ def build_review_queue(bundle: LoadedBundle, base: Manifest, store: LabelStore |
     corrected = correct_manifest(base, latest)
     pool = corrected.manifest.with_entries(
         entry for entry in corrected.manifest.entries if entry.split in config.splits)
+    unknown = [entry for entry in pool.entries if entry.label not in CLASSES]
+    if unknown:
+        raise ValueError(f"{unknown[0].path}: label {unknown[0].label!r} is not one of the 8 "
+                         f"classes ({len(unknown)} such images); the queue needs class labels.")
     features = extract_features(bundle, pool, batch_size=config.batch_size, progress=progress)
     given = np.array([CLASSES.index(entry.label) for entry in features.entries], dtype=int)
     probabilities = out_of_sample_probabilities(features.features, given, len(CLASSES),

@@ -79,3 +79,13 @@ def test_review_command_writes_the_queue_and_prints_the_top(review_bundle, revie
     printed = capsys.readouterr().out
     assert f"{len(queue)} of {queue.n_images} images up for review" in printed
     assert table.read_text().count("\n") == len(queue) + 1
+
+
+def test_stage1_only_labels_are_refused_naming_the_file(loaded, base):
+    from dataclasses import replace as replaced
+
+    first = base.entries[0]
+    odd = base.with_entries([replaced(first, label="Defective", split="Train"),
+                             *base.entries[1:]])
+    with pytest.raises(ValueError, match=f"{first.path}: label 'Defective' is not one of"):
+        build_review_queue(loaded, odd)
