@@ -129,6 +129,17 @@ def decide(dataset: str, item: ReviewItem, label: str, source: DecisionSource,
                                     who=who(), note=note, source=source)
 
 
+def flag_for_review(dataset: str, sha256: str, path: str, label: str,
+                    note: str = "") -> LabelDecision:
+    """Ask for a review of one dataset image (from Inspect or a confusion-matrix cell): its label
+    stays, and the Relabel queue shows it first once rebuilt."""
+    labels = store(dataset)
+    current = labels.current().get(sha256)
+    return labels.set_label(sha256, path, current.new_label if current else label,
+                            base_label=label, who=who(), note=note,
+                            source=DecisionSource.REVIEW_REQUEST)
+
+
 def undo_last(dataset: str) -> LabelDecision | None:
     """Undo the reviewer's latest decision; None when there is nothing to undo."""
     labels = store(dataset)

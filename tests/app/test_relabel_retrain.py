@@ -122,3 +122,20 @@ def test_retrain_start_watch_compare_promote(app_env, tmp_path, monkeypatch):
 def test_pages_say_what_is_missing_without_a_dataset(app_env, page):
     app = _page(page)
     assert any("Choose a labelled dataset on the Home page" in text for text in _texts(app, "info"))
+
+
+def test_flag_for_review_keeps_the_label_and_comes_first_in_the_queue(app_env):
+    from sem_core.review import ReviewReason
+    from ui import loaders, relabel
+
+    remember_dataset(app_env.dataset)
+    entry = next(item for item in relabel.base_manifest(app_env.dataset).entries
+                 if item.split == "Train")
+    decision = relabel.flag_for_review(str(app_env.dataset), entry.sha256, entry.path,
+                                       entry.label, note="odd in the Metrics cell")
+    assert (decision.source, decision.new_label) == (DecisionSource.REVIEW_REQUEST, entry.label)
+    queue = relabel.build_review_queue(loaders.loaded_bundle(app_env.shipped_default),
+                                       relabel.base_manifest(app_env.dataset),
+                                       relabel.store(app_env.dataset))
+    assert queue.items[0].sha256 == entry.sha256
+    assert ReviewReason.FLAGGED in queue.items[0].reasons
