@@ -25,3 +25,40 @@ def make_untrained_bundle(folder: Path, size: int = TINY_SIZE, threshold: float 
         stage1_threshold=threshold, command="tests/bundle_fixtures.py (untrained)",
     )
     return save_bundle(folder, info, stage1, stage2)
+
+
+def render_marked_stripes(label: str, rng, size: int = TINY_SIZE):
+    """Grey line/space stripes; a defect class adds a bright mark whose shape depends on the class.
+
+    A learnable stand-in for SEM images in plumbing tests: each class has its own mark shape.
+    Returns uint8 (size, size).
+    """
+    import numpy as np
+
+    from sem_core.classes import CLASSES
+
+    period = int(rng.integers(6, 10))
+    stripes = 0.35 + 0.2 * (((np.arange(size) + rng.integers(0, period)) // (period // 2)) % 2)
+    image = np.tile(stripes, (size, 1)) + rng.normal(0.0, 0.03, (size, size))
+    index = CLASSES.index(label)
+    if index:
+        row, column = rng.integers(6, size - 12, size=2)
+        image[row:row + 2 + index % 4, column:column + 2 + (index * 3) % 7] = 0.95
+    return (np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def write_tiny_dataset(root: Path, per_split: dict[str, int], seed: int, size: int = TINY_SIZE) -> Path:
+    """Write Split/Class folders of ``render_marked_stripes`` PNGs (8 classes) under ``root``."""
+    import numpy as np
+    from PIL import Image
+
+    from sem_core.classes import CLASSES
+
+    rng = np.random.default_rng(seed)
+    for split, count in per_split.items():
+        for label in CLASSES:
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for number in range(count):
+                Image.fromarray(render_marked_stripes(label, rng, size)).save(folder / f"{label}_{number}.png")
+    return root
