@@ -29,7 +29,7 @@ clean-venv:
 
 # The shipped default bundle (docs/training.md): five synthetic chunks of 100 images per class at
 # fixed seeds (43 and 47 are skipped: the generator raised "No host for a Bridges defect" on them),
-# then DenseNet121 from scratch at 96 px, light augmentation, within a 57-minute budget. Refuses to replace models/default.
+# then DenseNet121 from scratch at 96 px, light augmentation, within a 14-minute budget. Refuses to replace models/default.
 DEFAULT_DATA ?= /data/synth-default
 DEFAULT_SEEDS ?= 42 44 45 46 48
 .PHONY: default-model
@@ -39,4 +39,4 @@ default-model: install
 	  $(BIN)/python -m sem_core synth --out $(DEFAULT_DATA)/seed-$$seed --per-class 100 --size 224 --seed $$seed --quiet || exit 1; done
 	$(BIN)/python -m sem_core train --data $(addprefix $(DEFAULT_DATA)/seed-,$(DEFAULT_SEEDS)) --out models/default \
 	  --image-size 96 --backbone densenet121 --weights none --epochs 60 --stage1-epochs 30 --batch-size 16 \
-	  --patience 8 --seed 0 --max-minutes 57 --augment light
+	  --patience 8 --seed 0 --max-minutes 14 --augment light
