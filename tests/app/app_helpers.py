@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -76,3 +77,48 @@ def new_app():
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT_S)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium as root, headless, with no calls home (the machine's network is closed).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-dev-shm-usage"]
+
+
+@contextlib.contextmanager
+def streamlit_server(environment: dict[str, str], timeout_s: float = 120.0):
+    """Run `streamlit run app.py` on a free port with ``environment``; yield its URL once
+    /_stcore/health answers, and stop it afterwards."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true"],
+        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read().decode(errors="replace")
+            try:
+                if requests.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the app server did not answer /_stcore/health within {timeout_s:.0f} s")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -7,20 +7,12 @@ test-output/screenshots/.
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
-from app_helpers import ROOT, app_environment, png_bytes, tiny_image
+from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, app_environment, png_bytes,
+                         streamlit_server, tiny_image)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-dev-shm-usage"]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 SLOW_MS = 180_000  # the server's first prediction imports TensorFlow and loads the bundle
 
@@ -29,12 +21,6 @@ if not CHROMIUM.exists() and os.environ.get("CI") != "true":
                 "run whenever it is, and always under CI=true.", allow_module_level=True)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,29 +33,9 @@ def server(shared_roots, tmp_path_factory):
     roots = shared_roots.__class__(shared_roots.shipped_default, user, shared_roots.data_root,
                                    shared_roots.dataset)
     app_store.remember_dataset(app_dir / "state.json", str(roots.dataset))
-    port = _free_port()
     environment = {**os.environ, **app_environment(roots, app_dir)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true"],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read().decode(errors="replace")
-            try:
-                if requests.get(f"{url}/_stcore/health", timeout=2).text == "ok":
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the app server did not answer /_stcore/health within 120 s")
+    with streamlit_server(environment) as url:
         yield url, roots
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

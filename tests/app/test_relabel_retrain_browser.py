@@ -6,20 +6,10 @@ Skipped, with the reason, only when /usr/bin/chromium is absent and CI is not "t
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-import requests
-from app_helpers import ROOT, app_environment
+from app_helpers import CHROMIUM, CHROMIUM_FLAGS, ROOT, app_environment, streamlit_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run"]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 SLOW_MS = 300_000  # the queue and the retrain job load TensorFlow and train
 
@@ -28,12 +18,6 @@ if not CHROMIUM.exists() and os.environ.get("CI") != "true":
                 "run whenever it is, and always under CI=true.", allow_module_level=True)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +31,8 @@ def server(shared_roots, tmp_path_factory):
     app_store.remember_dataset(base / "app" / "state.json", str(roots.dataset))
     environment = {**os.environ, **app_environment(roots, base / "app"),
                    "SEM_JOBS_DIR": str(base / "jobs")}
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true"],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read().decode(errors="replace")
-            try:
-                if requests.get(f"{url}/_stcore/health", timeout=2).text == "ok":
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the app server did not answer /_stcore/health within 120 s")
+    with streamlit_server(environment) as url:
         yield url, roots, base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture
