@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import detail_view, inspect_view, inspection, shell
+from ui import detail_view, flag_view, inspect_view, inspection, shell, state
 from ui.datasets import DEMO_IMAGES, folder_choices
 from ui.settings import OutsideRootError, data_root
 
@@ -89,5 +89,6 @@ if inspection.failed(row):
 else:
     image = inspection.decode(item)
     detail_view.overlays(entry, image, item.cache_key, row, "inspect")
+    flag_view.image_flagging(st.session_state.get(state.DATASET), item.sha256, name, "inspect")
     detail_view.probabilities(row, "inspect")
     detail_view.metadata(image, row, item.sha256)

@@ -38,7 +38,7 @@ with matrices:
     metrics_view.confusion_chart(run, view, normalised)
     cell = st.session_state.get(metrics_view.CELL)
     if cell is not None and cell.view == view:
-        metrics_view.cell_images(entry, run, cell)
+        metrics_view.cell_images(entry, run, cell, dataset)
 with per_class:
     metrics_view.per_class(run)
 with threshold_tab:

@@ -3,7 +3,8 @@
 An evaluation (``sem_core.evaluation.evaluate_bundle``) is run on request and kept per
 (bundle version, dataset, split) in the shared ``evaluations`` state, so every chart, the
 threshold slider and the cell drill-down read cached predictions and never re-run a model.
-The selected confusion-matrix cell is kept in ``metrics_cell``.
+The selected confusion-matrix cell is kept in ``metrics_cell``; its images can be flagged for
+review (``ui.flag_view``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import streamlit as st
 
 from sem_core.data.image_io import load_image
 from sem_core.errors import DatasetError, ImageLoadError
-from ui import bundles, detail_view, evaluation, figures, loaders, shell, state
+from ui import bundles, detail_view, evaluation, figures, flag_view, loaders, shell, state
 from ui.explanations import display_image
 
 CELL = "metrics_cell"
@@ -90,8 +91,9 @@ def _explain(path: str) -> None:
     st.session_state[EXPLAINED] = path
 
 
-def cell_images(entry: bundles.CatalogEntry, run, cell: evaluation.CellRef) -> None:
-    """The images counted in ``cell`` as thumbnails, with Grad-CAM of one on request."""
+def cell_images(entry: bundles.CatalogEntry, run, cell: evaluation.CellRef, dataset: str) -> None:
+    """The images counted in ``cell`` as thumbnails, a "Flag for review" action for them, and
+    Grad-CAM of one on request (``dataset`` is the one the evaluation ran on)."""
     members = evaluation.cell_members(run.predictions, cell)
     st.markdown(f"**{len(members)} images** true *{cell.true_label}*, predicted "
                 f"*{cell.predicted_label}* ({cell.view.value})")
@@ -109,6 +111,7 @@ def cell_images(entry: bundles.CatalogEntry, run, cell: evaluation.CellRef) -> N
                       help=f"{row['path']}: show Grad-CAM", type="tertiary")
     if len(members) > CELL_LIMIT:
         st.caption(f"Showing the first {CELL_LIMIT} of {len(members)}.")
+    flag_view.cell_flagging(dataset, members, flag_scope(cell))
     chosen = st.session_state.get(EXPLAINED)
     rows = members[members["path"] == chosen]
     if chosen and not rows.empty:
@@ -117,6 +120,11 @@ def cell_images(entry: bundles.CatalogEntry, run, cell: evaluation.CellRef) -> N
         st.caption(f"True class: {row['label']}")
         image = load_image(row["path"])
         detail_view.overlays(entry, image, row.get("sha256") or row["path"], row, "metrics")
+
+
+def flag_scope(cell: evaluation.CellRef) -> str:
+    """Key prefix of the flag controls of ``cell`` (a choice never carries to another cell)."""
+    return f"metrics_flag_{cell.view.name}_{cell.true_label}_{cell.predicted_label}"
 
 
 def threshold_panel(run, threshold: float, bundle_threshold: float) -> None:

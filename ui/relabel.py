@@ -20,7 +20,7 @@ import streamlit as st
 from sem_core.labels import (HUMAN_SOURCES, LABELS, DecisionSource, LabelChange, LabelDecision,
                              LabelStore, default_user, ensure_sha256)
 from sem_core.review import ReviewItem, ReviewQueue, build_review_queue
-from ui import loaders, settings
+from ui import loaders, review_flags, settings
 
 REVIEWER = "relabel_reviewer"  # kept across pages (a widget's own key is dropped off its page)
 SKIPPED = "relabel_skipped"
@@ -106,10 +106,17 @@ def decided(item: ReviewItem, latest: dict[str, LabelDecision]) -> bool:
 
 
 def open_items(queue: ReviewQueue, latest: dict[str, LabelDecision]) -> list[ReviewItem]:
-    """Items still to review, in queue order, skipped ones (this session) left out."""
+    """Items still to review, skipped ones (this session) left out: images flagged for review
+    since the queue was built first, then queue order."""
     skipped = st.session_state.get(SKIPPED, set())
-    return [item for item in queue.items
-            if not decided(item, latest) and item.sha256 not in skipped]
+    remaining = [item for item in queue.items
+                 if not decided(item, latest) and item.sha256 not in skipped]
+    return sorted(remaining, key=lambda item: not _requested(item, latest))  # stable
+
+
+def _requested(item: ReviewItem, latest: dict[str, LabelDecision]) -> bool:
+    decision = latest.get(item.sha256)
+    return decision is not None and decision.source is DecisionSource.REVIEW_REQUEST
 
 
 def skip(item: ReviewItem) -> None:
@@ -131,13 +138,24 @@ def decide(dataset: str, item: ReviewItem, label: str, source: DecisionSource,
 
 def flag_for_review(dataset: str, sha256: str, path: str, label: str,
                     note: str = "") -> LabelDecision:
-    """Ask for a review of one dataset image (from Inspect or a confusion-matrix cell): its label
-    stays, and the Relabel queue shows it first once rebuilt."""
+    """Ask for a review of one dataset image: its label stays, and the Relabel queue shows it
+    first once rebuilt. An image already waiting for review gets no second request (its
+    waiting one is returned)."""
     labels = store(dataset)
     current = labels.current().get(sha256)
+    if current is not None and current.source is DecisionSource.REVIEW_REQUEST:
+        return current
     return labels.set_label(sha256, path, current.new_label if current else label,
                             base_label=label, who=who(), note=note,
                             source=DecisionSource.REVIEW_REQUEST)
+
+
+def flag_in_dataset(dataset: str, requested: Sequence[tuple[str, str]],
+                    note: str = "") -> review_flags.FlagResult:
+    """Flag (sha256, name) images of ``dataset`` for review by the current reviewer, in one
+    transaction; see ``ui.review_flags.flag_images`` for what is skipped and why."""
+    return review_flags.flag_images(store(dataset), base_manifest(dataset), requested,
+                                    dataset=dataset, who=who(), note=note)
 
 
 def undo_last(dataset: str) -> LabelDecision | None:
