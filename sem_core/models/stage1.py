@@ -17,6 +17,11 @@ STAGE1_INPUT_NAME = "image"
 STAGE1_OUTPUT_NAME = "defect_probability"
 DEFAULT_STAGE1_WIDTH = 16
 DEFAULT_STAGE1_BLOCKS = 4
+# Batch-norm moving statistics follow each batch with this weight. Keras' 0.99 needs several
+# hundred steps to forget its (0, 1) start; a run of a few small-data epochs then predicts with
+# wrong statistics (inference-mode output near chance while training-mode loss is near zero,
+# measured here). 0.9 settles in ~30 steps.
+BATCH_NORM_MOMENTUM = 0.9
 
 
 def stage1_gradcam_layer(blocks: int = DEFAULT_STAGE1_BLOCKS) -> str:
@@ -78,5 +83,5 @@ def _conv_block(x, filters: int, block: int):
     """One 3x3 convolution ``block{i}_conv`` with batch norm and ReLU."""
     prefix = f"block{block}"
     x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{prefix}_conv")(x)
-    x = keras.layers.BatchNormalization(name=f"{prefix}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"{prefix}_bn")(x)
     return keras.layers.ReLU(name=f"{prefix}_relu")(x)

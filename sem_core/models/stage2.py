@@ -12,6 +12,7 @@ import keras
 
 from sem_core.classes import STAGE2_CLASSES
 from sem_core.models.backbones import FEATURES_LAYER, get_backbone
+from sem_core.models.stage1 import BATCH_NORM_MOMENTUM
 
 STAGE2_INPUT_NAME = "image"
 STAGE2_OUTPUT_NAME = "class_probabilities"
@@ -57,6 +58,11 @@ def build_stage2(
     rgb = keras.layers.Concatenate(axis=-1, name="gray_to_rgb")([inputs, inputs, inputs])
     x = spec.preprocessing_layer()(rgb)
     features_model = spec.build(x, weights)
+    for layer in features_model.layers:
+        # Same reason as stage 1: short CPU runs must leave usable moving statistics. Pretrained
+        # fine-tuning keeps batch norm frozen, so this only matters when it trains.
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = BATCH_NORM_MOMENTUM
     x = keras.layers.Activation("linear", name=FEATURES_LAYER)(features_model.output)
     x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
     x = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(x)
