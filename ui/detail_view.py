@@ -81,6 +81,7 @@ def probabilities(row: Mapping, prefix: str) -> None:
         left.plotly_chart(figures.probability_figure(CLASSES, final, row.get("final_label"),
                                                      "Final class probabilities"),
                           key=f"{prefix}_final_probabilities")
+        left.caption(threshold_note(row, final))
     stage2 = [_number(row.get(f"p_{name}")) for name in STAGE2_CLASSES]
     if all(value is not None for value in stage2):
         figure = figures.probability_figure(STAGE2_CLASSES, stage2, row.get("final_label"),
@@ -89,6 +90,16 @@ def probabilities(row: Mapping, prefix: str) -> None:
                            key=f"{prefix}_stage2_probabilities")
     else:
         right.caption("Stage 2 did not run for this image: stage 1 scored it below the threshold.")
+
+
+def threshold_note(row: Mapping, final: list[float]) -> str:
+    """Why the label can differ from the longest bar: the stage-1 threshold decides Clean."""
+    note = ("Clean is 1 - P(defective); each defect class is P(defective) x its stage-2 share. "
+            "The label follows the stage-1 threshold, not the longest bar")
+    label, top = row.get("final_label"), CLASSES[int(np.argmax(final))]
+    if label in CLASSES and label != top:
+        return f"{note}: here the label is {label} although {top} is the longest bar."
+    return f"{note}."
 
 
 def metadata(image: SemImage, row: Mapping, sha256: str) -> None:

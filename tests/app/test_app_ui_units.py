@@ -190,3 +190,13 @@ def test_damaged_state_file_reads_as_nothing_remembered(tmp_path):
     app_store.remember_dataset(state, "/data/a")
     app_store.remember_dataset(state, "/data/a")
     assert app_store.read_record(state).datasets == ("/data/a",)
+
+
+def test_detail_caption_says_when_the_threshold_overrides_the_longest_bar():
+    from ui.detail_view import threshold_note
+
+    # Stage 1 scored 0.46, above a 0.4587 threshold: Defective, so Bridges although Clean = 0.54.
+    final = [0.54] + [0.46 / 7] * 7
+    assert "here the label is Bridges although Clean is the longest bar" in threshold_note(
+        {"final_label": "Bridges"}, final)
+    assert "although" not in threshold_note({"final_label": "Clean"}, final)
