@@ -2,19 +2,24 @@
 
 ``cascade_from_bundle`` wires a loaded bundle's two Keras models into a ``Cascade`` with the
 bundle's input size and stage-1 threshold; ``predict`` runs it over any inputs that
-``sem_core.data.sources.iter_sources`` accepts.
+``sem_core.data.sources.iter_sources`` accepts and returns every result. For folders of any size,
+``stream_predictions`` yields results one by one and ``predict_to_file`` writes them to a CSV or
+Parquet table as they come, both in constant memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sem_core.cascade import Cascade, CascadeConfig, CascadeResult
-from sem_core.data.sources import iter_sources
+from sem_core.data.sources import ImageSource, iter_sources
 from sem_core.registry import LoadedBundle
+from sem_core.results_writer import ResultsSummary, ResultsWriter
 
 
 def model_predictor(model: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -71,6 +76,66 @@ def predict(
     """
     cascade = cascade_from_bundle(bundle, **cascade_options)
     return list(cascade.run(iter_sources(inputs), progress=progress))
+
+
+def stream_predictions(
+    bundle: LoadedBundle,
+    inputs: Any,
+    *,
+    progress: Callable[[int], None] | None = None,
+    **cascade_options: Any,
+) -> Iterator[tuple[ImageSource, CascadeResult]]:
+    """Like ``predict``, but lazily: yield each input's source and result as its batch finishes.
+
+    Only one batch of sources is held at a time, so memory stays flat however many files there
+    are; the source lets a caller decode the image again (e.g. for an overlay) without keeping it.
+
+    Args:
+        bundle: A loaded bundle.
+        inputs: Anything ``iter_sources`` accepts.
+        progress: Called with the number of images finished after each batch. Default: None.
+        **cascade_options: Passed to ``cascade_from_bundle``.
+
+    Yields:
+        ``(ImageSource, CascadeResult)`` per input file, errors included, in input order.
+    """
+    cascade = cascade_from_bundle(bundle, **cascade_options)
+    # The cascade yields exactly one result per source, in order; tee holds at most one batch.
+    for_cascade, for_caller = itertools.tee(iter_sources(inputs))
+    yield from zip(for_caller, cascade.run(for_cascade, progress=progress))
+
+
+def predict_to_file(
+    bundle: LoadedBundle,
+    inputs: Any,
+    out: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+    **cascade_options: Any,
+) -> ResultsSummary:
+    """Run the cascade and write one row per input file to a CSV or Parquet table as it goes.
+
+    The table has the columns of ``results_frame`` (see ``sem_core.results_writer``); it appears
+    under ``out`` only once complete, and an existing ``out`` is never overwritten.
+
+    Args:
+        bundle: A loaded bundle.
+        inputs: Anything ``iter_sources`` accepts.
+        out: Table path ending in .csv or .parquet.
+        progress: Called with the number of images finished after each batch. Default: None.
+        **cascade_options: Passed to ``cascade_from_bundle``.
+
+    Returns:
+        Counts of files, errors, stage-2 images and final labels.
+
+    Raises:
+        ValueError: When ``out`` is neither .csv nor .parquet.
+        FileExistsError: When ``out`` exists.
+    """
+    with ResultsWriter(out) as writer:
+        for _, result in stream_predictions(bundle, inputs, progress=progress, **cascade_options):
+            writer.write(result)
+    return writer.summary()
 
 
 def count_sources(inputs: Any) -> int:

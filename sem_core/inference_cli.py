@@ -70,12 +70,16 @@ def _refuse_existing(path: Path) -> bool:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Stream the cascade over the inputs and write the results table."""
+    """Stream the cascade over the inputs and append each batch's rows to the results table.
+
+    The table is written to a ``*.partial`` file beside ``--out`` and renamed when complete, so
+    memory stays flat however many files there are and a killed run leaves no half table.
+    """
     from tqdm import tqdm
 
-    from sem_core.inference import BundleExplainer, cascade_from_bundle, results_frame
-    from sem_core.data.sources import iter_sources
+    from sem_core.inference import BundleExplainer, count_sources, stream_predictions
     from sem_core.registry import load_bundle
+    from sem_core.results_writer import ResultsWriter
 
     if args.out.suffix.lower() not in RESULT_FORMATS:
         print(f"error: --out must end in .csv or .parquet; received {args.out}.", file=sys.stderr)
@@ -83,26 +87,25 @@ def run_predict(args: argparse.Namespace) -> int:
     if _refuse_existing(args.out):
         return 2
     bundle = load_bundle(args.bundle)
-    cascade = cascade_from_bundle(bundle, batch_size=args.batch_size,
-                                  review_threshold=args.review_threshold,
-                                  stage1_threshold=args.stage1_threshold)
-    # Sources are light records (nothing decoded yet); listing them gives the progress total.
-    sources = list(iter_sources(args.input))
     explainer = BundleExplainer(bundle) if args.cam_dir else None
-    results = []
-    with tqdm(total=len(sources), unit="img", desc="predict", file=sys.stderr) as bar:
-        for source, result in zip(sources, cascade.run(sources, progress=bar.update)):
-            results.append(result)
-            if explainer is not None and result.ok:
-                _write_cam(explainer, source, result, args.cam_dir, len(results))
-    frame = results_frame(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix.lower() == ".csv":
-        frame.to_csv(args.out, index=False)
-    else:
-        frame.to_parquet(args.out, index=False)
-    errors = int(frame["error"].notna().sum()) if len(frame) else 0
-    print(f"{len(frame)} files: {len(frame) - errors} classified, {errors} could not be read -> {args.out}")
+    # Counting lists the files without decoding or keeping them; it only sizes the progress bar.
+    total = count_sources(args.input)
+    try:
+        with ResultsWriter(args.out) as writer, \
+                tqdm(total=total, unit="img", desc="predict", file=sys.stderr) as bar:
+            predictions = stream_predictions(
+                bundle, args.input, progress=bar.update, batch_size=args.batch_size,
+                review_threshold=args.review_threshold, stage1_threshold=args.stage1_threshold)
+            for number, (source, result) in enumerate(predictions, start=1):
+                writer.write(result)
+                if explainer is not None and result.ok:
+                    _write_cam(explainer, source, result, args.cam_dir, number)
+    except FileExistsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = writer.summary()
+    print(f"{summary.files} files: {summary.classified} classified, {summary.errors} could not be "
+          f"read -> {args.out}")
     return 0
 
 

@@ -1,5 +1,6 @@
 """predict / evaluate / explain commands end to end on an untrained tiny bundle."""
 
+import io
 import json
 import zipfile
 
@@ -57,6 +58,41 @@ def test_predict_writes_parquet(bundle_dir, mixed_folder, tmp_path):
                  "--out", str(out)]) == 0
     frame = pd.read_parquet(out)
     assert frame["final_label"].iloc[0] in CLASSES
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_predict_table_matches_the_in_memory_results(bundle_dir, mixed_folder, tmp_path, suffix):
+    from sem_core.inference import predict, results_frame
+    from sem_core.registry import load_bundle
+    from sem_core.results_writer import RESULT_COLUMNS
+
+    out = tmp_path / f"results{suffix}"
+    # Threshold 0 sends every image to stage 2, so its columns are compared too.
+    assert main(["predict", "--bundle", str(bundle_dir), "--input", str(mixed_folder),
+                 "--out", str(out), "--batch-size", "3", "--stage1-threshold", "0"]) == 0
+    assert [path.name for path in tmp_path.iterdir()] == [out.name]  # no *.partial left
+    new = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    old = results_frame(predict(load_bundle(bundle_dir), mixed_folder, batch_size=3,
+                                stage1_threshold=0.0))
+    old = pd.read_csv(io.StringIO(old.to_csv(index=False))) if suffix == ".csv" else old
+    assert list(new.columns) == list(RESULT_COLUMNS)
+    same = [name for name in old.columns if not name.endswith("_ms")]  # timings differ per run
+    assert new["p_Bridges"].notna().sum() == 6
+    pd.testing.assert_frame_equal(new[same], old[same], rtol=1e-5)
+
+
+def test_predict_to_file_streams_and_summarises(bundle_dir, mixed_folder, tmp_path):
+    from sem_core.inference import predict_to_file
+    from sem_core.registry import load_bundle
+
+    out = tmp_path / "library.parquet"
+    summary = predict_to_file(load_bundle(bundle_dir), mixed_folder, out, batch_size=4)
+    frame = pd.read_parquet(out)
+    assert (summary.files, summary.errors) == (9, 3)
+    assert (len(frame), int(frame["error"].notna().sum())) == (9, 3)
+    assert sum(summary.label_counts.values()) == 6
+    with pytest.raises(FileExistsError, match="library.parquet"):
+        predict_to_file(load_bundle(bundle_dir), mixed_folder, out)
 
 
 def test_evaluate_writes_report_predictions_and_confusion_html(bundle_dir, tmp_path):
