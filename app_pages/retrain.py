@@ -100,9 +100,14 @@ if result is not None:
         st.dataframe(retrain.changes_frame(result.relabelled), hide_index=True,
                      column_config=image_column, width="stretch")
     promoted = retrain.is_active(job.bundle)
+    concerns = [] if promoted else retrain.promotion_concerns(result)
+    if concerns:
+        st.warning("The new bundle is worse than the active one on the held-out images: "
+                   + "; ".join(concerns) + ". Promote it only if you know why.")
     note = st.text_input("Why promote (recorded)", key="retrain_note")
-    if st.button("Active" if promoted else "Promote the new bundle", key="retrain_promote",
-                 type="primary", disabled=promoted):
+    label = "Active" if promoted else ("Promote anyway" if concerns else "Promote the new bundle")
+    if st.button(label, key="retrain_promote", type="secondary" if concerns else "primary",
+                 disabled=promoted):
         record = retrain.promote_job(job, result, note)
         state.notify(f"{record.bundle.rsplit('/', 1)[-1]} is now the active bundle (logged).")
         st.rerun()

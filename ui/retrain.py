@@ -122,6 +122,35 @@ def headline_frame(result: BundleComparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# A class recall drop larger than this, on a class with held-out images, is worth a warning.
+RECALL_DROP_WARNING = 0.05
+
+
+def promotion_concerns(result: BundleComparison) -> list[str]:
+    """What got worse from the old bundle to the new one on the untouched held-out images.
+
+    Returns:
+        One sentence per concern (lower macro-F1, more escapes, more overkill, a class whose
+        recall fell by more than ``RECALL_DROP_WARNING``); empty when nothing got worse.
+    """
+    old, new = result.old, result.new
+    concerns = []
+    if new.macro_f1 < old.macro_f1:
+        concerns.append(f"macro-F1 falls from {old.macro_f1:.3f} to {new.macro_f1:.3f}")
+    if new.escape_rate > old.escape_rate:
+        concerns.append(f"stage 1 lets more defects through: escape rate {old.escape_rate:.3f} -> "
+                        f"{new.escape_rate:.3f}")
+    if new.overkill_rate > old.overkill_rate:
+        concerns.append(f"stage 1 flags more clean images: overkill rate {old.overkill_rate:.3f} -> "
+                        f"{new.overkill_rate:.3f}")
+    for name, before in old.per_class.items():
+        after = new.per_class.get(name)
+        if after is not None and before.support > 0 and before.recall - after.recall > RECALL_DROP_WARNING:
+            concerns.append(f"{name} recall falls from {before.recall:.2f} to {after.recall:.2f} "
+                            f"({before.support} images)")
+    return concerns
+
+
 def _thumbnail(path: str, side: int = 64) -> str:
     from PIL import Image
 

@@ -200,3 +200,27 @@ def test_detail_caption_says_when_the_threshold_overrides_the_longest_bar():
     assert "here the label is Bridges although Clean is the longest bar" in threshold_note(
         {"final_label": "Bridges"}, final)
     assert "although" not in threshold_note({"final_label": "Clean"}, final)
+
+
+def _side(macro_f1, escape, overkill, recalls):
+    from sem_core.compare import SideScores
+    from sem_core.metrics.confusion import ClassScore
+
+    return SideScores(16, 0.5, macro_f1, escape, overkill,
+                      {name: ClassScore(0.5, recall, 0.5, 2, 2) for name, recall in recalls.items()})
+
+
+def test_promotion_concerns_name_each_figure_that_got_worse_and_nothing_else():
+    from sem_core.compare import BundleComparison
+    from ui.retrain import promotion_concerns
+
+    old = _side(0.60, 0.05, 0.10, {"Bridges": 1.0, "Cracks": 0.5})
+    worse = _side(0.40, 0.10, 0.20, {"Bridges": 0.5, "Cracks": 0.5})
+    better = _side(0.70, 0.05, 0.05, {"Bridges": 1.0, "Cracks": 0.52})
+    concerns = promotion_concerns(BundleComparison("old", "new", old, worse, ()))
+    assert len(concerns) == 4
+    assert concerns[0] == "macro-F1 falls from 0.600 to 0.400"
+    assert any("escape rate 0.050 -> 0.100" in text for text in concerns)
+    assert any("overkill rate 0.100 -> 0.200" in text for text in concerns)
+    assert any(text.startswith("Bridges recall falls from 1.00 to 0.50") for text in concerns)
+    assert promotion_concerns(BundleComparison("old", "new", old, better, ())) == []

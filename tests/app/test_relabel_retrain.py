@@ -105,6 +105,9 @@ def test_retrain_start_watch_compare_promote(app_env, tmp_path, monkeypatch):
     headline = app.dataframe[0].value
     assert headline["figure"].tolist()[0] == "macro-F1"
 
+    promote = app.button(key="retrain_promote")
+    concerns = [text for text in _texts(app, "warning") if "is worse than the active one" in text]
+    assert promote.label == ("Promote anyway" if concerns else "Promote the new bundle")
     app.text_input(key="retrain_note").input("tiny test promotion")
     app.button(key="retrain_promote").click().run()
     assert not app.exception, [item.value for item in app.exception]

@@ -94,12 +94,14 @@ def test_relabel_then_retrain_then_promote(page, server):
     page.get_by_role("button", name="Retrain on the corrected labels").click()
     page.get_by_text(re.compile(r"last update \d+ s ago")).first.wait_for(timeout=SLOW_MS)
     _screenshot(page, "retrain_running.png")
-    page.get_by_role("button", name="Promote the new bundle").wait_for(timeout=SLOW_MS)
+    # "Promote anyway" when the tiny retrain scores worse than the active bundle (it often does).
+    promote = page.get_by_role("button", name=re.compile(r"^Promote (the new bundle|anyway)$"))
+    promote.wait_for(timeout=SLOW_MS)
     page.get_by_text("predictions changed", exact=False).first.wait_for(timeout=60_000)
     _screenshot(page, "retrain_comparison.png")
     page.get_by_label("Why promote (recorded)").fill("browser journey")
     page.get_by_label("Why promote (recorded)").press("Tab")
-    page.get_by_role("button", name="Promote the new bundle").click()
+    promote.click()
     page.get_by_text("is now the active bundle (logged)").wait_for(timeout=60_000)
     _screenshot(page, "retrain_promoted.png")
     record = read_log(roots.user_models)[-1]
