@@ -45,6 +45,7 @@ def retrain_config(request: RetrainRequest):
 
     Fine-tuning starts from the base bundle's weights; a base without a recorded training
     configuration (e.g. one made elsewhere) gets the defaults at its input size and backbone.
+    The base's wall-time budget (``max_minutes``) is not inherited.
     """
     from sem_core.registry import read_bundle_info
     from sem_core.train.config import TrainConfig
@@ -55,7 +56,9 @@ def retrain_config(request: RetrainRequest):
             TrainConfig(image_size=int(info.input_size), backbone=info.stage2.architecture))
     weights = str(Path(request.base_bundle).resolve()) if request.mode == TrainingMode.FINETUNE \
         else "none"
-    changes = {"weights": weights, "seed": request.seed}
+    # The base's wall-time budget was sized for its own (longer) run; a retrain is bounded by the
+    # epochs the user asked for and can be cancelled, so a silent cut-off would only surprise.
+    changes = {"weights": weights, "seed": request.seed, "max_minutes": 0.0}
     for name in ("epochs", "stage1_epochs", "batch_size"):
         if getattr(request, name) is not None:
             changes[name] = getattr(request, name)

@@ -24,9 +24,11 @@ def _bundle(folder, training):
 def test_fine_tuning_keeps_the_base_recipe_and_starts_from_its_weights(tmp_path):
     base = _bundle(tmp_path / "base", {"config": {"image_size": 96, "backbone": "mobilenetv3small",
                                                   "epochs": 30, "stage1_epochs": 9,
-                                                  "stage1_width": 8, "weights": "none"}})
+                                                  "stage1_width": 8, "weights": "none",
+                                                  "max_minutes": 14}})
     config = retrain_config(RetrainRequest("data", str(base), "out", epochs=4, seed=7))
     assert (config.image_size, config.stage1_width, config.stage1_epochs) == (96, 8, 9)
+    assert config.max_minutes == 0.0  # the base's own time budget would cut the retrain short
     assert (config.epochs, config.seed) == (4, 7)
     assert config.weights == str(base.resolve())
 
