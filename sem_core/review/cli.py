@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     parser.add_argument("--top", type=int, default=20, help="items to print (default 20)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     parser.add_argument("--splits", default="Train,Validation",
-                        help="comma-separated splits to review (default Train,Validation)")
+                        help="comma-separated splits to rank (default Train,Validation); "
+                             "flagged images of other splits join the queue too")
     parser.add_argument("--low-confidence", type=float, default=0.5,
                         help="top probability under which an image is reviewed (default 0.5)")
     parser.add_argument("--include-reviewed", action="store_true",

@@ -1,10 +1,14 @@
 """The review queue: which images to look at first, with the label the models suggest.
 
 ``build_review_queue`` takes the active bundle, the base dataset and the label store. It pins the
-held-out split, applies the label log (so the queue judges today's labels), embeds the images of
-the chosen splits with the bundle (``features``), fits the cross-validated linear model
-(``out_of_sample``) and ranks (``ranking``). Images a person has already decided are left out,
-unless asked. A ``ReviewQueue`` saves to and loads from JSON, so the app and the CLI share it.
+held-out split (pinned images stay in Test, as in a retrain), applies the label log (so the queue
+judges today's labels), embeds the images of the chosen splits (the pool) with the bundle
+(``features``), fits the cross-validated linear model (``out_of_sample``) and ranks
+(``ranking``). Images of other splits, such as the held-out Test split, join the queue only when
+a person flagged them for review: the linear model fitted on the whole pool predicts them, so
+their figures are out of sample too, and they never enter the pool's cross-validation or
+cleanlab's ranking. Images a person has already decided are left out, unless asked. A
+``ReviewQueue`` saves to and loads from JSON, so the app and the CLI share it.
 """
 
 from __future__ import annotations
@@ -12,24 +16,27 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sem_core.classes import CLASSES
-from sem_core.data.manifest import Manifest
+from sem_core.data.manifest import Manifest, ManifestEntry
 from sem_core.data.vocabulary import Split
-from sem_core.labels import (HUMAN_SOURCES, DecisionSource, LabelStore, correct_manifest,
-                             pin_heldout)
+from sem_core.labels import (HUMAN_SOURCES, DecisionSource, LabelStore, apply_heldout,
+                             correct_manifest, pin_heldout)
 from sem_core.registry import LoadedBundle, utc_now
-from sem_core.review.out_of_sample import CrossValidationConfig, out_of_sample_probabilities
-from sem_core.review.ranking import ReviewReason, rank_for_review
+from sem_core.review.out_of_sample import (CrossValidationConfig, fit_and_predict,
+                                           out_of_sample_probabilities)
+from sem_core.review.ranking import RankedImage, ReviewReason, rank_for_review, urgency
 
 METHOD = ("cleanlab find_label_issues (prune_by_noise_rate) on {folds}-fold out-of-sample "
           "probabilities of a logistic regression over the bundle's pooled stage-1 and stage-2 "
-          "features; plus low confidence (< {low}), stage-1 disagreement and flagged images")
+          "features; plus low confidence (< {low}), stage-1 disagreement and flagged images "
+          "(flagged images outside {splits} are predicted by that regression fitted on all of "
+          "{splits}, outside the cross-validation and cleanlab)")
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,9 @@ class ReviewConfig:
     """What the queue covers and how it is computed.
 
     Attributes:
-        splits: Splits whose images are reviewed. Default: Train and Validation (the held-out
-            Test split stays untouched so comparisons remain fair).
+        splits: Splits whose images are ranked (the pool). Default: Train and Validation.
+            Images of other splits (the held-out Test split) join the queue only when flagged
+            for review; they keep their split, so comparisons remain fair.
         low_confidence: Out-of-sample top probability under which an image is up for review.
             Default: 0.5.
         include_reviewed: Keep images a person has already decided. Default: False.
@@ -154,7 +162,8 @@ class ReviewQueue:
 def build_review_queue(bundle: LoadedBundle, base: Manifest, store: LabelStore | None = None,
                        config: ReviewConfig = ReviewConfig(), *,
                        progress: Callable[[int, int], None] | None = None) -> ReviewQueue:
-    """Rank the images of ``config.splits`` for review (see the module docstring).
+    """Rank the images of ``config.splits``, and flagged images of other splits, for review
+    (see the module docstring).
 
     Args:
         bundle: The active bundle (its embeddings and stage-1 threshold are used).
@@ -168,46 +177,75 @@ def build_review_queue(bundle: LoadedBundle, base: Manifest, store: LabelStore |
         The ``ReviewQueue``.
 
     Raises:
-        ValueError: When the chosen splits hold too few images to cross-validate.
+        ValueError: When the chosen splits hold too few images to cross-validate, or an image
+            to embed has a label that is not one of the classes (the message names it).
     """
     from sem_core.review.features import extract_features
 
-    latest = {}
+    latest, placed = {}, base
     if store is not None:
-        pin_heldout(store, base)
+        placed = apply_heldout(base, pin_heldout(store, base))
         latest = store.current()
-    corrected = correct_manifest(base, latest)
-    pool = corrected.manifest.with_entries(
-        entry for entry in corrected.manifest.entries if entry.split in config.splits)
-    unknown = [entry for entry in pool.entries if entry.label not in CLASSES]
-    if unknown:
-        raise ValueError(f"{unknown[0].path}: label {unknown[0].label!r} is not one of the 8 "
-                         f"classes ({len(unknown)} such images); the queue needs class labels.")
-    features = extract_features(bundle, pool, batch_size=config.batch_size, progress=progress)
+    corrected = correct_manifest(placed, latest)
+    pool = [entry for entry in corrected.manifest.entries if entry.split in config.splits]
+    requested = [entry for entry in corrected.manifest.entries if entry.split not in config.splits
+                 and _source(latest, entry.sha256) == DecisionSource.REVIEW_REQUEST]
+    _require_class_labels([*pool, *requested])
+    chosen = corrected.manifest.with_entries([*pool, *requested])
+    features = extract_features(bundle, chosen, batch_size=config.batch_size, progress=progress)
     given = np.array([CLASSES.index(entry.label) for entry in features.entries], dtype=int)
-    probabilities = out_of_sample_probabilities(features.features, given, len(CLASSES),
-                                                config.cross_validation)
+    in_pool = np.array([entry.split in config.splits for entry in features.entries], dtype=bool)
+    pool_rows, outside_rows = np.flatnonzero(in_pool), np.flatnonzero(~in_pool)
+    probabilities = np.zeros((len(given), len(CLASSES)))
+    probabilities[pool_rows] = out_of_sample_probabilities(
+        features.features[pool_rows], given[pool_rows], len(CLASSES), config.cross_validation)
+    if len(outside_rows):
+        probabilities[outside_rows] = fit_and_predict(
+            features.features[pool_rows], given[pool_rows], features.features[outside_rows],
+            len(CLASSES), config.cross_validation)
     says_defect = features.stage1_probability >= bundle.info.stage1_threshold
     flagged = np.array([_source(latest, entry.sha256) == DecisionSource.REVIEW_REQUEST
-                        for entry in features.entries])
-    ranked = rank_for_review(given, probabilities, stage_disagrees=says_defect != (given != 0),
-                             flagged=flagged, low_confidence=config.low_confidence)
+                        for entry in features.entries], dtype=bool)
+    signals = (given, probabilities, says_defect != (given != 0), flagged, config.low_confidence)
+    ranked = sorted([*_rank_rows(pool_rows, *signals, cleanlab=True),
+                     *_rank_rows(outside_rows, *signals, cleanlab=False)], key=urgency)
     items = []
     for image in ranked:
         entry = features.entries[image.index]
         if not config.include_reviewed and _source(latest, entry.sha256) in HUMAN_SOURCES:
             continue
         items.append(ReviewItem(
-            entry.sha256, str(pool.resolve(entry)), entry.split, entry.label,
+            entry.sha256, str(chosen.resolve(entry)), entry.split, entry.label,
             CLASSES[image.suggested], round(image.score, 6), image.reasons,
             round(float(probabilities[image.index, image.suggested]), 6),
             round(float(features.stage1_probability[image.index]), 6)))
-    method = METHOD.format(folds=config.cross_validation.folds, low=config.low_confidence)
+    method = METHOD.format(folds=config.cross_validation.folds, low=config.low_confidence,
+                           splits="/".join(config.splits))
     return ReviewQueue(tuple(items), bundle.info.name, corrected.version, len(features), method,
                        utc_now(), features.failures)
+
+
+def _require_class_labels(entries: list[ManifestEntry]) -> None:
+    unknown = [entry for entry in entries if entry.label not in CLASSES]
+    if unknown:
+        raise ValueError(f"{unknown[0].path}: label {unknown[0].label!r} is not one of the 8 "
+                         f"classes ({len(unknown)} such images); the queue needs class labels.")
+
+
+def _rank_rows(rows: np.ndarray, given: np.ndarray, probabilities: np.ndarray,
+               stage_disagrees: np.ndarray, flagged: np.ndarray, low_confidence: float, *,
+               cleanlab: bool) -> list[RankedImage]:
+    """Rank ``rows`` alone, with indices mapped back to all rows. Without ``cleanlab`` no row is
+    a label issue: images outside the pool must not shape confident learning's thresholds."""
+    if not len(rows):
+        return []
+    ranked = rank_for_review(
+        given[rows], probabilities[rows], stage_disagrees=stage_disagrees[rows],
+        flagged=flagged[rows], low_confidence=low_confidence,
+        label_issues=None if cleanlab else np.zeros(len(rows), dtype=bool))
+    return [replace(image, index=int(rows[image.index])) for image in ranked]
 
 
 def _source(latest: dict, sha256: str) -> DecisionSource | None:
     decision = latest.get(sha256)
     return None if decision is None else decision.source
-

@@ -65,7 +65,8 @@ def label_issue_mask(given: np.ndarray, probabilities: np.ndarray) -> np.ndarray
 
 def rank_for_review(given: np.ndarray, probabilities: np.ndarray, *,
                     stage_disagrees: np.ndarray | None = None, flagged: np.ndarray | None = None,
-                    low_confidence: float = 0.5) -> list[RankedImage]:
+                    low_confidence: float = 0.5,
+                    label_issues: np.ndarray | None = None) -> list[RankedImage]:
     """The images with at least one review reason, most urgent first.
 
     Args:
@@ -75,6 +76,8 @@ def rank_for_review(given: np.ndarray, probabilities: np.ndarray, *,
         flagged: (N,) True where a person asked for review. Default: None.
         low_confidence: Top probability below which an image counts as low confidence.
             Default: 0.5.
+        label_issues: (N,) label issues decided elsewhere, e.g. all False for images outside
+            the pool that cleanlab must not see. Default: None (cleanlab over these rows).
 
     Returns:
         ``RankedImage`` records, flagged first, then label issues, then the rest, each group
@@ -91,7 +94,10 @@ def rank_for_review(given: np.ndarray, probabilities: np.ndarray, *,
     disagrees = (np.zeros(count, bool) if stage_disagrees is None
                  else np.asarray(stage_disagrees, bool))
     asked = np.zeros(count, bool) if flagged is None else np.asarray(flagged, bool)
-    issues = label_issue_mask(given, probabilities) if count else np.zeros(0, bool)
+    if label_issues is not None:
+        issues = np.asarray(label_issues, bool)
+    else:
+        issues = label_issue_mask(given, probabilities) if count else np.zeros(0, bool)
     unsure = probabilities.max(axis=1) < low_confidence if count else np.zeros(0, bool)
     scores = 1.0 - probabilities[np.arange(count), given] if count else np.zeros(0)
     suggested = probabilities.argmax(axis=1) if count else np.zeros(0, int)
@@ -104,6 +110,11 @@ def rank_for_review(given: np.ndarray, probabilities: np.ndarray, *,
         if reasons:
             ranked.append(RankedImage(index, float(np.clip(scores[index], 0.0, 1.0)),
                                       int(suggested[index]), reasons))
-    return sorted(ranked, key=lambda item: (ReviewReason.FLAGGED not in item.reasons,
-                                            ReviewReason.LABEL_ISSUE not in item.reasons,
-                                            -item.score, item.index))
+    return sorted(ranked, key=urgency)
+
+
+def urgency(image: RankedImage) -> tuple[bool, bool, float, int]:
+    """Sort key of the review order: flagged first, then label issues, each by descending score
+    (ties by index)."""
+    return (ReviewReason.FLAGGED not in image.reasons,
+            ReviewReason.LABEL_ISSUE not in image.reasons, -image.score, image.index)

@@ -89,3 +89,67 @@ def test_stage1_only_labels_are_refused_naming_the_file(loaded, base):
                              *base.entries[1:]])
     with pytest.raises(ValueError, match=f"{first.path}: label 'Defective' is not one of"):
         build_review_queue(loaded, odd)
+
+
+def _flag(store, entry, note="spotted in a confusion-matrix cell"):
+    store.set_label(entry.sha256, entry.path, entry.label, base_label=entry.label,
+                    source=DecisionSource.REVIEW_REQUEST, note=note)
+
+
+def _pool_view(queue):
+    return [(item.sha256, item.suggested_label, item.reasons)
+            for item in queue.items if item.split != "Test"]
+
+
+def _pool_scores(queue):
+    return [item.score for item in queue.items if item.split != "Test"]
+
+
+def test_a_flagged_test_image_joins_the_queue_without_touching_the_pool(built, loaded, base,
+                                                                         tmp_path):
+    unflagged = built[1]
+    store = LabelStore(tmp_path / "labels.db")
+    held = next(entry for entry in base.entries if entry.split == "Test")
+    _flag(store, held)
+    queue = build_review_queue(loaded, base, store, ReviewConfig(include_reviewed=True))
+    (item,) = [item for item in queue.items if item.split == "Test"]
+    assert (item.sha256, item.given_label) == (held.sha256, held.label)
+    assert item is queue.items[0] and item.reasons[0] == ReviewReason.FLAGGED
+    assert ReviewReason.LABEL_ISSUE not in item.reasons  # cleanlab never saw it
+    assert 0.0 < item.suggested_probability <= 1.0 and 0.0 <= item.score <= 1.0
+    assert queue.n_images == unflagged.n_images + 1
+    # The cross-validated model and cleanlab's ranking of the pool are exactly as without it.
+    assert _pool_view(queue) == _pool_view(unflagged)
+    # (a batch of other shape may move the embeddings by float rounding, nothing more)
+    assert _pool_scores(queue) == pytest.approx(_pool_scores(unflagged), abs=1e-4)
+    assert "outside Train/Validation" in queue.method
+
+
+def test_a_flagged_test_image_is_predicted_without_its_own_label(loaded, base, tmp_path):
+    from dataclasses import replace as replaced
+
+    held = next(entry for entry in base.entries if entry.split == "Test")
+    figures = []
+    for label in (held.label, "Other" if held.label != "Other" else "Clean"):
+        relabelled = base.with_entries(replaced(entry, label=label) if entry is held else entry
+                                       for entry in base.entries)
+        store = LabelStore(tmp_path / f"{label}.db")
+        _flag(store, replaced(held, label=label))
+        (item,) = [item for item in build_review_queue(loaded, relabelled, store).items
+                   if item.sha256 == held.sha256]
+        figures.append(item)
+    same, other = figures
+    assert other.given_label != same.given_label
+    assert (other.suggested_label, other.suggested_probability) == (
+        same.suggested_label, same.suggested_probability)
+
+
+def test_a_decided_test_image_leaves_the_queue_and_unflagged_ones_never_enter(loaded, base,
+                                                                              tmp_path):
+    store = LabelStore(tmp_path / "labels.db")
+    first, second = [entry for entry in base.entries if entry.split == "Test"][:2]
+    _flag(store, first)
+    store.set_label(first.sha256, first.path, "Other", base_label=first.label)
+    queue = build_review_queue(loaded, base, store, ReviewConfig(include_reviewed=True))
+    assert {item.split for item in queue.items} <= {"Train", "Validation"}
+    assert {first.sha256, second.sha256}.isdisjoint(item.sha256 for item in queue.items)

@@ -74,3 +74,33 @@ def test_out_of_sample_refuses_mismatched_inputs():
         out_of_sample_probabilities(np.zeros((3, 2)), [0, 1], 2)
     with pytest.raises(ValueError, match="0..1"):
         out_of_sample_probabilities(np.zeros((4, 2)), [0, 1, 2, 0], 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fit_and_predict_predicts_new_images_from_the_pool(seed):
+    from sem_core.review import fit_and_predict
+
+    truth, given, _, features = _noisy(seed, count=500)
+    probabilities = fit_and_predict(features[:400], given[:400], features[400:], 4)
+    assert probabilities.shape == (100, 4)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+    # Trained on noisy pool labels, it still names the true class of images it never saw.
+    assert (probabilities.argmax(axis=1) == truth[400:]).mean() > 0.9
+    assert fit_and_predict(features[:400], given[:400], np.zeros((0, 16)), 4).shape == (0, 4)
+
+
+def test_fit_and_predict_refuses_new_images_of_another_width():
+    from sem_core.review import fit_and_predict
+
+    with pytest.raises(ValueError, match=r"features_new must be \(M, 2\)"):
+        fit_and_predict(np.zeros((4, 2)), [0, 1, 0, 1], np.zeros((3, 5)), 2)
+
+
+def test_label_issues_given_from_outside_replace_cleanlab():
+    given = np.array([0, 0, 0, 2, 2, 2, 2, 0])
+    probabilities = np.array([[0.9, 0.05, 0.05]] * 3 + [[0.05, 0.05, 0.9]] * 5)
+    assert [(item.index, item.reasons) for item in rank_for_review(given, probabilities)] == [
+        (7, (ReviewReason.LABEL_ISSUE,))]
+    ranked = rank_for_review(given, probabilities, flagged=np.arange(8) == 7,
+                             label_issues=np.zeros(8, bool))
+    assert [(item.index, item.reasons) for item in ranked] == [(7, (ReviewReason.FLAGGED,))]
