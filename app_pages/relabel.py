@@ -31,7 +31,9 @@ if build_column.button("Rebuild the review queue" if queue else "Build the revie
 if queue is None:
     about_column.caption("The queue ranks Train and Validation images by how likely their label "
                          "is wrong (cleanlab on cross-validated predictions), plus uncertain "
-                         "ones, stage-1 disagreements and images flagged from Inspect.")
+                         "ones, stage-1 disagreements and images flagged from Inspect or a "
+                         "Metrics confusion-matrix cell (flagged held-out Test images too; they "
+                         "stay held out).")
     st.stop()
 about_column.caption(f"{len(queue)} of {queue.n_images} images up for review, ranked with "
                      f"bundle {queue.bundle} on {queue.created[:16]}. {queue.method}.")
@@ -73,6 +75,8 @@ else:
     st.markdown(f"**Given:** {item.given_label} &nbsp; **Suggested:** {item.suggested_label} "
                 f"({item.suggested_probability:.0%} out of sample) &nbsp; **Suspicion:** "
                 f"{item.score:.2f} &nbsp; **Why:** {reasons}")
+    if held_out := relabel.held_out_note(item):
+        st.caption(held_out)
     st.text_input("Note (optional, saved with the decision)", key="relabel_note")
     accept, keep, skip, unknown = st.columns(4)
     accept.button(f"Accept: {item.suggested_label}", key="relabel_accept", shortcut="a",

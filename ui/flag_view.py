@@ -3,8 +3,9 @@
 A flag asks for a review of dataset images without changing their labels; the Relabel queue
 shows flagged images first. The flags are written through ``ui.relabel.flag_in_dataset`` with
 the reviewer's name as the Relabel page records it; the outcome is one success line with the
-count, and one warning per reason some images were not flagged. Widget keys start with the
-calling page's prefix.
+count (and, for held-out Test images, that they stay held out and a relabel there is reported
+apart in the bundle comparison), and one warning per reason some images were not flagged.
+Widget keys start with the calling page's prefix.
 """
 
 from __future__ import annotations
@@ -47,10 +48,9 @@ def cell_flagging(dataset: str, members: pd.DataFrame, scope: str) -> None:
     """
     if members.empty:
         return
-    if not members["split"].isin(review_flags.REVIEWED_SPLITS).any():
-        st.caption(review_flags.HELD_OUT_NOTE)
-        return
     st.markdown("**Flag for review** (the labels stay; the Relabel queue shows these first)")
+    if (members["split"] == review_flags.HELD_OUT_SPLIT).any():
+        st.caption(review_flags.HELD_OUT_NOTE)
     chosen_column, note_column = st.columns([3, 2])
     chosen = chosen_column.multiselect(
         f"Only these images (none chosen: all {len(members)} in the cell)",

@@ -119,6 +119,16 @@ def _requested(item: ReviewItem, latest: dict[str, LabelDecision]) -> bool:
     return decision is not None and decision.source is DecisionSource.REVIEW_REQUEST
 
 
+def held_out_note(item: ReviewItem) -> str:
+    """What a reviewer should know about a flagged held-out Test item ("" for other items)."""
+    if item.split != review_flags.HELD_OUT_SPLIT:
+        return ""
+    return ("Held-out Test image, here because it was flagged for review: whatever you decide, "
+            "it stays in the held-out split (a retrain never learns from it), and a relabel is "
+            "reported separately in the bundle comparison (one marked unknown / new class is "
+            "left out of the comparison).")
+
+
 def skip(item: ReviewItem) -> None:
     """Leave ``item`` for later (this session)."""
     st.session_state[SKIPPED] = {*st.session_state.get(SKIPPED, set()), item.sha256}

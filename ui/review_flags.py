@@ -2,34 +2,37 @@
 
 A flag is a ``review_request`` row in the dataset's label log; the review queue puts flagged
 images first (``sem_core.review``). Images are matched to the dataset by sha256. An image is
-not flagged again while an earlier flag still waits, nor when it is outside the splits the queue
-covers (the held-out Test split stays untouched so old and new bundles are compared fairly),
-nor when it is not in the dataset, nor when a person has already marked it "unknown / new
-class". Each skipped image says why. No Streamlit here.
+not flagged again while an earlier flag still waits, nor when it is not in the dataset, nor
+when a person has already marked it "unknown / new class". Each skipped image says why.
+Held-out Test images can be flagged too: the held-out split is pinned before the first flag,
+a flagged or relabelled held-out image keeps its place there (a retrain never learns from it),
+and the bundle comparison reports relabelled held-out images apart from its headline figures;
+the confirmation says so. No Streamlit here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from sem_core.data.manifest import Manifest, ManifestEntry
-from sem_core.labels import UNKNOWN_CLASS, DecisionSource, LabelChange, LabelDecision, LabelStore
-from sem_core.review import ReviewConfig
+from sem_core.data.vocabulary import Split
+from sem_core.labels import (UNKNOWN_CLASS, DecisionSource, LabelChange, LabelDecision, LabelStore,
+                             pin_heldout)
 
-REVIEWED_SPLITS: tuple[str, ...] = ReviewConfig().splits
-HELD_OUT_NOTE = ("These images are in the held-out Test split, which the review queue leaves "
-                 "alone so old and new bundles are compared on the same images. Evaluate the "
-                 "Train or Validation split to flag images for review.")
+HELD_OUT_SPLIT = Split.TEST.value
+HELD_OUT_NOTE = ("Test images flagged here keep their place in the held-out split: a relabel "
+                 "never moves them into training, and the bundle comparison reports relabelled "
+                 "held-out images separately, so old and new bundles are still compared fairly "
+                 "on the same images.")
 
 
 class SkipReason(str, Enum):
     """Why an image asked to be flagged was not."""
 
     ALREADY_FLAGGED = "already flagged"
-    HELD_OUT = "held out"
     NOT_IN_DATASET = "not in the dataset"
     MARKED_UNKNOWN = "marked unknown"
 
@@ -55,11 +58,13 @@ class FlagResult:
         dataset: Name of the dataset (its folder or CSV name).
         flagged: Paths of the images flagged now, in request order.
         skipped: The images not flagged, each with its reason.
+        held_out: Those of ``flagged`` in the pinned held-out split, in request order.
     """
 
     dataset: str
     flagged: tuple[str, ...]
     skipped: tuple[SkippedImage, ...] = ()
+    held_out: tuple[str, ...] = ()
 
     def skipped_for(self, reason: SkipReason) -> tuple[str, ...]:
         """Names of the images skipped for ``reason``."""
@@ -79,8 +84,6 @@ def _skip_reason(entry: ManifestEntry | None,
                  decision: LabelDecision | None) -> SkipReason | None:
     if entry is None:
         return SkipReason.NOT_IN_DATASET
-    if entry.split not in REVIEWED_SPLITS:
-        return SkipReason.HELD_OUT
     if decision is not None and decision.source is DecisionSource.REVIEW_REQUEST:
         return SkipReason.ALREADY_FLAGGED
     if decision is not None and decision.new_label == UNKNOWN_CLASS:
@@ -126,6 +129,9 @@ def flag_images(store: LabelStore, manifest: Manifest, requested: Iterable[tuple
                 dataset: str, who: str | None = None, note: str = "") -> FlagResult:
     """Flag images for review in one transaction (all of them are recorded, or none).
 
+    The held-out split is pinned first (once per store), so a flagged Test image is held out
+    for good before anyone relabels it.
+
     Args:
         store: The dataset's label store.
         manifest: The base dataset, every entry with its sha256.
@@ -138,13 +144,19 @@ def flag_images(store: LabelStore, manifest: Manifest, requested: Iterable[tuple
         The ``FlagResult``.
 
     Raises:
-        sem_core.labels.LabelStoreError: When the database refuses the write; nothing is stored.
+        sem_core.labels.LabelStoreError: When the database refuses the write, or a Test image
+            has no sha256 to pin it by; no flag is stored.
     """
+    heldout = pin_heldout(store, manifest, HELD_OUT_SPLIT)
     changes, skipped = plan_flags(manifest, store.current(), requested, note)
     if changes:
         store.record(changes, who=who)
     return FlagResult(Path(dataset).name, tuple(change.path for change in changes),
-                      tuple(skipped))
+                      tuple(skipped), _held_out(changes, heldout.sha256s))
+
+
+def _held_out(changes: list[LabelChange], heldout: Collection[str]) -> tuple[str, ...]:
+    return tuple(change.path for change in changes if change.sha256 in heldout)
 
 
 def _listing(names: tuple[str, ...], limit: int = 3) -> str:
@@ -159,13 +171,22 @@ def _subject(names: tuple[str, ...]) -> str:
 
 
 def summary(result: FlagResult) -> str:
-    """One sentence on how many images were flagged (empty when none was)."""
+    """How many images were flagged, and what that means for held-out ones (empty when none
+    was flagged)."""
     count = len(result.flagged)
     if not count:
         return ""
-    return (f"Flagged {count} image{'s' * (count != 1)} of {result.dataset} for review "
+    text = (f"Flagged {count} image{'s' * (count != 1)} of {result.dataset} for review "
             f"({_listing(result.flagged)}); labels unchanged. Rebuild the review queue on the "
             f"Relabel page: flagged images come first.")
+    if result.held_out:
+        one = len(result.held_out) == 1
+        text += (f" {_subject(result.held_out)} in the held-out Test split: "
+                 f"{'it keeps its' if one else 'they keep their'} place there (a relabel never "
+                 f"moves {'it' if one else 'them'} into training), and the bundle comparison "
+                 f"reports relabelled held-out images separately from its headline figures, so "
+                 f"old and new bundles are still compared fairly.")
+    return text
 
 
 def explanations(result: FlagResult) -> list[str]:
@@ -173,10 +194,6 @@ def explanations(result: FlagResult) -> list[str]:
     texts = {
         SkipReason.ALREADY_FLAGGED: "{subject} already flagged and waiting for review; not "
                                     "flagged twice.",
-        SkipReason.HELD_OUT: "{subject} in the held-out Test split, which the review queue "
-                             "leaves alone so old and new bundles are compared on the same "
-                             "images; not flagged. Evaluate the Train or Validation split to "
-                             "flag images there.",
         SkipReason.NOT_IN_DATASET: "{subject} not in the current dataset " + result.dataset
                                    + " (no image there has the same bytes), so there is no "
                                    "label to review; not flagged.",

@@ -104,11 +104,32 @@ def test_cell_flags_chosen_then_all_once_and_relabel_shows_them_first(flag_env):
     assert any("**Why:** flagged" in text for text in _texts(app, "markdown"))
 
 
-def test_cell_of_the_held_out_test_split_offers_no_flag_and_says_why(flag_env):
+def test_cell_of_the_held_out_test_split_flags_and_relabel_shows_the_items_as_held_out(flag_env):
+    from sem_core.labels import pinned_heldout
+    from sem_core.review import ReviewQueue
+    from ui import relabel
+
     app, cell, members = _open_largest_cell("Test")
+    scope, count = flag_scope(cell), len(members)
     assert set(members["split"]) == {"Test"}
-    assert not [button for button in app.button if button.key == f"{flag_scope(cell)}_button"]
     assert review_flags.HELD_OUT_NOTE in _texts(app, "caption")
+    _run(app.button(key=f"{scope}_button").click())
+    (text,) = _texts(app, "success")
+    assert text.startswith(f"Flagged {count} image")
+    assert "in the held-out Test split: " in text and "reports relabelled held-out images " \
+        "separately from its headline figures" in text
+    store = relabel.store(flag_env.dataset)
+    assert {(row.sha256, row.source) for row in store.history()} == {
+        (sha256, DecisionSource.REVIEW_REQUEST) for sha256 in members["sha256"]}
+    assert set(members["sha256"]) <= pinned_heldout(store).sha256s
+
+    _run(app.switch_page("app_pages/relabel.py"))
+    _run(app.button(key="relabel_build").click())
+    queue = ReviewQueue.load(relabel.queue_path(flag_env.dataset))
+    assert [(item.sha256 in set(members["sha256"]), item.split) for item in queue.items[:count]] \
+        == [(True, "Test")] * count
+    assert any("**Why:** flagged" in text for text in _texts(app, "markdown"))
+    assert relabel.held_out_note(queue.items[0]) in _texts(app, "caption")
 
 
 def test_inspect_flags_an_image_of_the_current_dataset_and_says_why_not_otherwise(flag_env):
@@ -138,12 +159,15 @@ def test_inspect_flags_an_image_of_the_current_dataset_and_says_why_not_otherwis
 
     _run(app.selectbox(key="inspect_detail").set_value("held.png"))
     _run(app.button(key="inspect_flag").click())
-    assert _texts(app, "warning")[0].startswith("Cracks_0.png is in the held-out Test split")
+    assert _texts(app, "success")[0].startswith("Flagged 1 image of tiny for review "
+                                                "(Cracks_0.png); labels unchanged.")
+    assert "Cracks_0.png is in the held-out Test split: it keeps its place there" in _texts(
+        app, "success")[0]
     _run(app.selectbox(key="inspect_detail").set_value("foreign.png"))
     _run(app.button(key="inspect_flag").click())
     assert _texts(app, "warning")[0].startswith(
         "foreign.png is not in the current dataset tiny (no image there has the same bytes)")
-    assert store.count() == 1
+    assert store.count() == 2
 
     app.session_state["dataset"] = None
     _run(app)

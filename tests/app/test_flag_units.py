@@ -4,7 +4,7 @@ Streamlit pages: a hand-made manifest and a real label store in a temporary fold
 import pytest
 
 from sem_core.data.manifest import Manifest, ManifestEntry
-from sem_core.labels import UNKNOWN_CLASS, DecisionSource, LabelStore
+from sem_core.labels import UNKNOWN_CLASS, DecisionSource, LabelStore, pinned_heldout
 from sem_core.review import ReviewItem, ReviewQueue
 from sem_core.review.ranking import ReviewReason
 from ui import review_flags
@@ -55,20 +55,46 @@ def test_flagging_twice_writes_nothing_new_and_says_so(store, manifest):
         "img_2.png is already flagged and waiting for review; not flagged twice."]
 
 
-def test_held_out_unknown_and_foreign_images_are_refused_with_reasons(store, manifest):
+def test_unknown_and_foreign_images_are_refused_with_reasons(store, manifest):
     store.set_label(_sha(3), "Train/Opens/img_3.png", UNKNOWN_CLASS, base_label="Opens",
                     source=DecisionSource.FLAG)
-    result = _flag(store, manifest, [5, 3, 9])
+    result = _flag(store, manifest, [3, 9])
     assert result.flagged == ()
-    assert result.skipped_for(SkipReason.HELD_OUT) == ("Test/Cracks/img_5.png",)
     assert result.skipped_for(SkipReason.MARKED_UNKNOWN) == ("Train/Opens/img_3.png",)
     assert result.skipped_for(SkipReason.NOT_IN_DATASET) == ("upload_9.png",)
     assert store.count() == 1
     assert review_flags.summary(result) == ""
-    lines = review_flags.explanations(result)
-    assert any(line.startswith("img_5.png is in the held-out Test split") for line in lines)
     assert "upload_9.png is not in the current dataset lot7 (no image there has the same bytes), "\
-           "so there is no label to review; not flagged." in lines
+           "so there is no label to review; not flagged." in review_flags.explanations(result)
+
+
+def test_a_held_out_test_image_is_flagged_pinned_and_the_confirmation_says_it_stays(store,
+                                                                                     manifest):
+    result = _flag(store, manifest, [5, 1], who="ana")
+    assert result.flagged == ("Test/Cracks/img_5.png", "Train/Bridges/img_1.png")
+    assert result.held_out == ("Test/Cracks/img_5.png",)
+    latest = store.current()[_sha(5)]
+    assert (latest.source, latest.new_label, latest.who) == (
+        DecisionSource.REVIEW_REQUEST, "Cracks", "ana")
+    assert pinned_heldout(store).sha256s == {_sha(5)}  # pinned before anyone relabels it
+    assert review_flags.summary(result).endswith(
+        "labels unchanged. Rebuild the review queue on the Relabel page: flagged images come "
+        "first. img_5.png is in the held-out Test split: it keeps its place there (a relabel "
+        "never moves it into training), and the bundle comparison reports relabelled held-out "
+        "images separately from its headline figures, so old and new bundles are still "
+        "compared fairly.")
+    assert review_flags.explanations(result) == []
+    assert "held-out" not in review_flags.summary(_flag(store, manifest, [2]))
+
+
+def test_the_pin_made_before_a_flag_stands_when_splits_move_later(store, manifest):
+    from dataclasses import replace
+
+    _flag(store, manifest, [1])
+    moved = manifest.with_entries(replace(entry, split="Test") if entry.sha256 == _sha(2)
+                                  else replace(entry, split="Train") for entry in manifest.entries)
+    result = _flag(store, moved, [5, 2])
+    assert result.held_out == ("Test/Cracks/img_5.png",)  # img_5 is held out for good
 
 
 def test_a_relabelled_image_is_flagged_with_its_current_label_and_opens_again(store, manifest):
