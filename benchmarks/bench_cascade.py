@@ -114,6 +114,7 @@ def main() -> int:
     parser.add_argument("--dilation", type=float, default=8.0,
                         help="defect-mask dilation in mask pixels for the pointing game")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cascade.json")
+    parser.add_argument("--note", default="", help="free text stored with the results (e.g. a stand-in bundle)")
     args = parser.parse_args()
 
     bundle = load_bundle(args.bundle)
@@ -183,6 +184,8 @@ def main() -> int:
             print(method, stage, pointing[f"{method}_stage{stage}"], flush=True)
 
     record = {
+        "note": args.note,
+        "command": " ".join(["python", *sys.argv]),
         "bundle": str(args.bundle), "bundle_name": bundle.info.name, "input_size": size,
         "data": {"command": f"python -m sem_core synth --out {args.data} --per-class {args.per_class} "
                             f"--size 224 --seed {args.seed}", "n_images": len(entries)},
