@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from record import machine_facts, utc_stamp, write_record  # noqa: E402  (benchmarks/record.py)
 
 from sem_core.classes import CLASSES, CLEAN  # noqa: E402
 from sem_core.data.image_io import load_image  # noqa: E402
@@ -191,13 +191,10 @@ def main() -> int:
                             f"--size 224 --seed {args.seed}", "n_images": len(entries)},
         "batch_size": args.batch_size, "sweep": sweep, "latency": latencies,
         "pointing_game": pointing,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average": os.getloadavg()},
-        "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_facts(),
+        "recorded": utc_stamp(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, record)
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -31,6 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from record import machine_facts, utc_stamp, write_record  # noqa: E402  (benchmarks/record.py)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from sem_core.classes import CLASSES, CLEAN  # noqa: E402
@@ -175,13 +176,10 @@ def main() -> int:
                    "note": "train_loss is class-weighted binary cross-entropy: its constant-prediction "
                            "value is ln 2 = 0.6931",
                    "epochs": epochs},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average": os.getloadavg()},
-        "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_facts(),
+        "recorded": utc_stamp(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, record)
     return 0
 
 
