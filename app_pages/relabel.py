@@ -4,7 +4,9 @@ batch-edit."""
 import streamlit as st
 
 from sem_core.classes import CLASSES
-from sem_core.errors import ImageLoadError, SemCoreError
+from sem_core.errors import ImageLoadError
+from sem_core.jobs import JobStatus
+from sem_core.jobs.review_job import ReviewBusyError
 from sem_core.labels import UNKNOWN_CLASS, DecisionSource
 from ui import explanations, relabel, shell, state
 
@@ -19,15 +21,45 @@ if not dataset:
 
 relabel.name_input("relabel_who")
 queue = relabel.saved_queue(dataset)
+job = relabel.queue_job(dataset)
+building = job is not None and not job.status.finished
 build_column, about_column = st.columns([1, 3])
 if build_column.button("Rebuild the review queue" if queue else "Build the review queue",
-                       key="relabel_build", type="secondary" if queue else "primary"):
-    update, finish = shell.progress_reporter("Embedding images with the active bundle")
+                       key="relabel_build", type="secondary" if queue or building else "primary"):
     try:
-        queue = relabel.build_queue(dataset, entry.path, progress=update)
-    except (SemCoreError, ValueError) as error:
-        st.error(f"The review queue could not be built: {error}")
-    finish()
+        handle = relabel.build_queue(dataset, entry.path)
+    except ReviewBusyError as error:
+        st.error(str(error))
+    else:
+        state.notify(f"Building the review queue in the background (job {handle.job_id}); it "
+                     "goes on if you leave this page.")
+        st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def _watch_build(dataset: str, job_id: str, has_queue: bool) -> None:
+    current = relabel.queue_job_by_id(dataset, job_id)
+    if current is None or current.status.finished:
+        st.rerun()  # the whole page shows the new queue or the reason
+    progress = relabel.queue_progress(dataset, current)
+    counted = f"{progress.batch} of {progress.batches} images embedded" if progress.batches \
+        else "preparing"
+    st.progress(progress.phase_fraction, text=f"Building the review queue: {counted}")
+    st.caption(f"Queue build {job_id} ({current.status.value}): "
+               f"{progress.activity or current.message}. "
+               + ("A retrain is running too, so this build is slower. " if relabel.retrain_running()
+                  else "")
+               + ("The previous queue stays in use until the new one is complete." if has_queue
+                  else ""))
+    st.button("Cancel the queue build", key="relabel_cancel_build",
+              on_click=relabel.cancel_queue_build, args=(dataset, current))
+
+
+if building:
+    _watch_build(dataset, job.job_id, queue is not None)
+elif job is not None and job.status is not JobStatus.SUCCEEDED:
+    st.warning(f"The last queue build ({job.job_id}) {job.status.value}: {job.message}"
+               + (" The queue below is the previous one." if queue else ""))
 if queue is None:
     about_column.caption("The queue ranks Train and Validation images by how likely their label "
                          "is wrong (cleanlab on cross-validated predictions), plus uncertain "
@@ -36,7 +68,8 @@ if queue is None:
                          "stay held out).")
     st.stop()
 about_column.caption(f"{len(queue)} of {queue.n_images} images up for review, ranked with "
-                     f"bundle {queue.bundle} on {queue.created[:16]}. {queue.method}.")
+                     f"bundle {queue.bundle} on {queue.created[:16].replace('T', ' ')} UTC. "
+                     f"{queue.method}.")
 
 latest = relabel.store(dataset).current()
 remaining = relabel.open_items(queue, latest)

@@ -3,24 +3,30 @@ that read and write them. No rendering here beyond what pages ask for by name.
 
 Each labelled dataset gets one label database and one saved review queue in the app folder
 (``<app dir>/labels/<dataset name>-<hash of its path>.db`` and ``.queue.json``), so decisions
-survive reloads and restarts and the retrain page finds the same log. Page keys start with
-``relabel_``.
+survive reloads and restarts and the retrain page finds the same log. The queue is built by a
+background job (``sem_core.jobs.review_job``) whose folders and lock live in
+``<app dir>/labels/review-jobs/<dataset stem>/``, so a reload or a second browser sees the same
+build. Page keys start with ``relabel_``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from sem_core.jobs import JobHandle, JobProgress, JobState, default_jobs_root, running_job
+from sem_core.jobs.review_job import (ReviewRequest, cancel_review, latest_review,
+                                      review_progress, review_state, start_review)
 from sem_core.labels import (HUMAN_SOURCES, LABELS, DecisionSource, LabelChange, LabelDecision,
                              LabelStore, default_user, ensure_sha256)
-from sem_core.review import ReviewItem, ReviewQueue, build_review_queue
-from ui import loaders, review_flags, settings
+# build_review_queue stays importable from here for in-process ranking (the page tests use it).
+from sem_core.review import ReviewItem, ReviewQueue, build_review_queue  # noqa: F401
+from ui import loaders, review_flags, settings, state
 
 REVIEWER = "relabel_reviewer"  # kept across pages (a widget's own key is dropped off its page)
 SKIPPED = "relabel_skipped"
@@ -78,14 +84,52 @@ def name_input(key: str) -> None:
                   on_change=remember)
 
 
-def build_queue(dataset: str, bundle_folder: Path,
-                progress: Callable[[int, int], None] | None = None) -> ReviewQueue:
-    """Rank the dataset's images for review with the bundle, and save the queue."""
-    bundle = loaders.loaded_bundle(bundle_folder)
-    queue = build_review_queue(bundle, base_manifest(dataset), store(dataset), progress=progress)
-    queue.save(queue_path(dataset))
+def queue_jobs_dir(dataset: str | Path) -> Path:
+    """Folder of the dataset's queue builds and their one-at-a-time lock."""
+    return labels_dir() / "review-jobs" / _stem(dataset)
+
+
+def build_queue(dataset: str, bundle_folder: Path) -> JobHandle:
+    """Start ranking the dataset's images for review with the bundle, in the background.
+
+    The saved queue is replaced only when the new one is complete.
+
+    Raises:
+        sem_core.jobs.review_job.ReviewBusyError: When a build of this dataset's queue runs.
+    """
+    request = ReviewRequest(bundle=str(Path(bundle_folder).resolve()),
+                            data=str(Path(dataset).resolve()), out=str(queue_path(dataset)),
+                            labels=str(label_db_path(dataset)), who=who())
+    label_db_path(dataset).parent.mkdir(parents=True, exist_ok=True)
+    handle = start_review(request, queue_jobs_dir(dataset))
     st.session_state[SKIPPED] = set()
-    return queue
+    return handle
+
+
+def queue_job(dataset: str) -> JobState | None:
+    """The dataset's latest queue build (running or finished), or None."""
+    return latest_review(queue_jobs_dir(dataset))
+
+
+def queue_job_by_id(dataset: str, job_id: str) -> JobState | None:
+    """The state of build ``job_id`` now (None when its folder is gone)."""
+    return review_state(queue_jobs_dir(dataset) / job_id)
+
+
+def queue_progress(dataset: str, job: JobState) -> JobProgress:
+    """Where the build is (``batch`` of ``batches`` images embedded)."""
+    return review_progress(queue_jobs_dir(dataset) / job.job_id)
+
+
+def cancel_queue_build(dataset: str, job: JobState) -> None:
+    """Ask the build to stop (waits up to 30 s, then kills it); the saved queue stays."""
+    result = cancel_review(queue_jobs_dir(dataset) / job.job_id)
+    state.notify(f"Queue build {job.job_id}: {result.message if result else 'gone'}")
+
+
+def retrain_running() -> bool:
+    """True when a retrain job runs (it shares the CPU with a queue build)."""
+    return running_job(default_jobs_root().resolve()) is not None
 
 
 def saved_queue(dataset: str) -> ReviewQueue | None:

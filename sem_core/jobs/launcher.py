@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sem_core.jobs.children import reap, remember, signal_quietly
 from sem_core.jobs.lock import JobLock, process_alive
 from sem_core.jobs.state import (CANCEL_FILE, LOG_FILE, REQUEST_FILE, JobState, JobStatus,
                                  RetrainRequest, atomic_write_json, read_state, updated,
@@ -26,7 +27,6 @@ from sem_core.jobs.state import (CANCEL_FILE, LOG_FILE, REQUEST_FILE, JobState, 
 from sem_core.jobs.worker import remove_stale_partials
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-_CHILDREN: dict[int, subprocess.Popen] = {}  # kept so finished children are reaped
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def start_retrain(request: RetrainRequest, jobs_root: str | os.PathLike, *,
                                     message="the job process could not be started"))
         lock.release(folder.name)
         raise
-    _CHILDREN[child.pid] = child
+    remember(child)
     lock.hand_over(folder.name, child.pid)
     return JobHandle(folder.name, folder, child.pid)
 
@@ -123,7 +123,7 @@ def job_state(folder: str | os.PathLike) -> JobState | None:
     state = read_state(folder)
     if state is None or state.status.finished:
         return state
-    _reap(state.pid)
+    reap(state.pid)
     if state.pid and not process_alive(state.pid):
         time.sleep(0.2)  # the process may have written its final state just now
         state = read_state(folder) or state
@@ -151,15 +151,15 @@ def cancel_job(folder: str | os.PathLike, *, grace_s: float = 30.0) -> JobState 
     if state is None or state.status.finished:
         return state
     (folder / CANCEL_FILE).write_text("cancel requested\n", encoding="utf-8")
-    _signal(state.pid, signal.SIGTERM)
+    signal_quietly(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and process_alive(state.pid):
-        _reap(state.pid)
+        reap(state.pid)
         time.sleep(0.2)
     if process_alive(state.pid):
-        _signal(state.pid, signal.SIGKILL)
+        signal_quietly(state.pid, signal.SIGKILL)
         for _ in range(50):
-            _reap(state.pid)
+            reap(state.pid)
             if not process_alive(state.pid):
                 break
             time.sleep(0.1)
@@ -188,21 +188,10 @@ def running_job(jobs_root: str | os.PathLike) -> JobState | None:
     return None if owner is None else job_state(Path(jobs_root) / owner.job_id)
 
 
-def _signal(pid: int, number: int) -> None:
-    try:
-        os.kill(pid, number)
-    except (ProcessLookupError, PermissionError):
-        pass
-
 
 def _absolute(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
-
-def _reap(pid: int) -> None:
-    child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
-        _CHILDREN.pop(pid, None)
 
 
 def _cleanup_partials(folder: Path) -> None:

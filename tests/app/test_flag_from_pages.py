@@ -1,6 +1,8 @@
 """Flag for review from the Metrics confusion-matrix cell view and from the Inspect detail view,
 then find the flagged images first in the Relabel queue (AppTest, an untrained 32-px bundle)."""
 
+import time
+
 import numpy as np
 import pytest
 from app_helpers import ROOT, AppRoots, app_environment, png_bytes, remember_dataset, tiny_image
@@ -55,6 +57,18 @@ def _texts(app, kind):
     return [item.value for item in getattr(app, kind)]
 
 
+def _wait_for_queue(app, timeout_s=300):
+    """Rerun the Relabel page (as its build fragment's timer would) until the background queue
+    build has ended and the page shows the queue."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _run(app)
+        if any("ranked with bundle" in text for text in _texts(app, "caption")):
+            return app
+        time.sleep(1.0)
+    raise AssertionError("the review queue build did not finish in time")
+
+
 def _open_largest_cell(split):
     app = _page("app_pages/metrics.py")
     app.selectbox(key="metrics_split").set_value(split).run()
@@ -99,6 +113,7 @@ def test_cell_flags_chosen_then_all_once_and_relabel_shows_them_first(flag_env):
 
     _run(app.switch_page("app_pages/relabel.py"))
     _run(app.button(key="relabel_build").click())
+    _wait_for_queue(app)
     queue = ReviewQueue.load(relabel.queue_path(flag_env.dataset))
     assert {item.sha256 for item in queue.items[:count]} == set(members["sha256"])
     assert any("**Why:** flagged" in text for text in _texts(app, "markdown"))
@@ -125,6 +140,7 @@ def test_cell_of_the_held_out_test_split_flags_and_relabel_shows_the_items_as_he
 
     _run(app.switch_page("app_pages/relabel.py"))
     _run(app.button(key="relabel_build").click())
+    _wait_for_queue(app)
     queue = ReviewQueue.load(relabel.queue_path(flag_env.dataset))
     assert [(item.sha256 in set(members["sha256"]), item.split) for item in queue.items[:count]] \
         == [(True, "Test")] * count

@@ -33,6 +33,7 @@ def test_relabel_accept_a_suggestion_then_undo(app_env):
     app = _page("app_pages/relabel.py")
     app.button(key="relabel_build").click().run()
     assert not app.exception, [item.value for item in app.exception]
+    _wait_for_queue(app)
     queue = ReviewQueue.load(relabel.queue_path(app_env.dataset))
     assert len(queue) > 0
     assert any("ranked with bundle default" in text for text in _texts(app, "caption"))
@@ -61,6 +62,20 @@ def test_relabel_accept_a_suggestion_then_undo(app_env):
     assert (latest.source, latest.new_label) == (DecisionSource.UNDO, first.given_label)
     assert store.count() == 2
     assert app.button(key="relabel_accept").label == f"Accept: {other}"  # the item is open again
+
+
+def _wait_for_queue(app, timeout_s=300):
+    """Rerun the page (as the build's fragment timer would) until the background queue build
+    has ended and the page shows the queue."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.run()
+        assert not app.exception, [item.value for item in app.exception]
+        if any("ranked with bundle" in text for text in _texts(app, "caption")):
+            return
+        assert not _texts(app, "warning"), _texts(app, "warning")  # a failed build says why
+        time.sleep(1.0)
+    raise AssertionError("the review queue build did not finish in time")
 
 
 def _wait_for_job(app, timeout_s=300):
