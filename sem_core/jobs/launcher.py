@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -19,14 +18,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sem_core.jobs.children import reap, remember, signal_quietly
+from sem_core.jobs.children import reap, signal_quietly, spawn
 from sem_core.jobs.lock import JobLock, process_alive
 from sem_core.jobs.state import (CANCEL_FILE, LOG_FILE, REQUEST_FILE, JobState, JobStatus,
                                  RetrainRequest, atomic_write_json, read_state, updated,
                                  write_state)
 from sem_core.jobs.worker import remove_stale_partials
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -99,20 +97,13 @@ def start_retrain(request: RetrainRequest, jobs_root: str | os.PathLike, *,
         sem_core.registry.BundleError: When ``request.out`` already exists.
     """
     folder, lock = prepare_job(request, jobs_root)
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH", "")]))}
     try:
-        with open(folder / LOG_FILE, "ab") as log:
-            child = subprocess.Popen(
-                [python, "-m", "sem_core", "retrain", "--run-job", str(folder.resolve())],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=environment,
-                start_new_session=True)
+        child = spawn(["retrain", "--run-job", str(folder.resolve())], folder / LOG_FILE, python)
     except BaseException:
         write_state(folder, updated(read_state(folder), status=JobStatus.FAILED,
                                     message="the job process could not be started"))
         lock.release(folder.name)
         raise
-    remember(child)
     lock.hand_over(folder.name, child.pid)
     return JobHandle(folder.name, folder, child.pid)
 

@@ -82,9 +82,16 @@ class JobLock:
         folder: Folder holding ``retrain.lock`` (the jobs root); created when missing.
     """
 
+    # Subclasses guard other kinds of job with their own file and refusal (see ``refusal``).
+    file_name: str = LOCK_FILE
+
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
-        self.path = self.folder / LOCK_FILE
+        self.path = self.folder / self.file_name
+
+    def refusal(self, owner: LockOwner) -> SemCoreError:
+        """The error raised when ``owner``, alive, holds the lock: ``RetrainBusyError`` here."""
+        return RetrainBusyError(busy_message(owner, self.path))
 
     def owner(self) -> LockOwner | None:
         """The holder recorded in the lock file, or None when there is no (readable) lock."""
@@ -117,7 +124,7 @@ class JobLock:
         with self._guard():
             current = self.owner()
             if current is not None and process_alive(current.pid, current.process_start):
-                raise RetrainBusyError(busy_message(current, self.path))
+                raise self.refusal(current)
             if self.path.exists():
                 self.path.unlink()  # stale: its process is gone
             self._write(owner, exclusive=True)
@@ -134,7 +141,7 @@ class JobLock:
             current = self.owner()
             if current is not None and current.job_id != job_id and process_alive(
                     current.pid, current.process_start):
-                raise RetrainBusyError(busy_message(current, self.path))
+                raise self.refusal(current)
             self._write(owner, exclusive=False)
         return owner
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -24,9 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sem_core.errors import SemCoreError
-from sem_core.jobs.launcher import REPOSITORY, JobHandle
-from sem_core.jobs.children import reap, remember, signal_quietly
-from sem_core.jobs.lock import JobLock, RetrainBusyError, process_alive
+from sem_core.jobs.launcher import JobHandle
+from sem_core.jobs.children import reap, signal_quietly, spawn
+from sem_core.jobs.lock import JobLock, LockOwner, process_alive
 from sem_core.jobs.progress import JobProgress, summarise_events
 from sem_core.jobs.state import (CANCEL_FILE, LOG_FILE, REQUEST_FILE, JobState, JobStatus,
                                  atomic_write_json, read_events, read_state, updated, write_state)
@@ -82,31 +81,14 @@ class ReviewLock(JobLock):
         folder: The queue's jobs folder; created when missing.
     """
 
-    def __init__(self, folder: str | os.PathLike) -> None:
-        super().__init__(folder)
-        self.path = self.folder / REVIEW_LOCK_FILE
+    file_name = REVIEW_LOCK_FILE
 
-    def acquire(self, job_id: str, pid: int | None = None):
-        """``JobLock.acquire``; raises ``ReviewBusyError`` when a live build holds the lock."""
-        try:
-            return super().acquire(job_id, pid)
-        except RetrainBusyError as error:
-            raise ReviewBusyError(self._busy(error)) from None
-
-    def hand_over(self, job_id: str, pid: int):
-        """``JobLock.hand_over``; raises ``ReviewBusyError`` when another build holds it."""
-        try:
-            return super().hand_over(job_id, pid)
-        except RetrainBusyError as error:
-            raise ReviewBusyError(self._busy(error)) from None
-
-    def _busy(self, error: Exception) -> str:
-        owner = self.live_owner()
-        if owner is None:  # it ended between the check and now
-            return f"The review queue was being rebuilt just now; try again. ({error})"
-        return (f"The review queue is already being built (job {owner.job_id}, process "
-                f"{owner.pid}, since {owner.since}); one build per dataset runs at a time. Wait "
-                f"for it to finish or cancel it. Lock: {self.path}")
+    def refusal(self, owner: LockOwner) -> ReviewBusyError:
+        """The refusal naming the running build."""
+        return ReviewBusyError(
+            f"The review queue is already being built (job {owner.job_id}, process "
+            f"{owner.pid}, since {owner.since}); one build per dataset runs at a time. Wait "
+            f"for it to finish or cancel it. Lock: {self.path}")
 
 
 def start_review(request: ReviewRequest, jobs_root: str | os.PathLike, *,
@@ -136,20 +118,14 @@ def start_review(request: ReviewRequest, jobs_root: str | os.PathLike, *,
         atomic_write_json(folder / REQUEST_FILE, asdict(request))
         write_state(folder, JobState(job_id, JobStatus.STARTING, 0, utc_now(), utc_now(),
                                      "starting the queue build"))
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH", "")]))}
-        with open(folder / LOG_FILE, "ab") as log:
-            child = subprocess.Popen(
-                [python, "-m", "sem_core", "review", *request.arguments(), "--job-dir",
-                 str(folder)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=environment, start_new_session=True)
+        child = spawn(["review", *request.arguments(), "--job-dir", str(folder)],
+                      folder / LOG_FILE, python)
     except BaseException:
         if (folder / REQUEST_FILE).exists():
             write_state(folder, JobState(job_id, JobStatus.FAILED, 0, utc_now(), utc_now(),
                                          "the queue build process could not be started"))
         lock.release(job_id)
         raise
-    remember(child)
     lock.hand_over(job_id, child.pid)
     return JobHandle(job_id, folder, child.pid)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from sem_core.classes import CLASSES
@@ -86,6 +88,13 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-dev-shm-usage"]
 
 
+def skip_module_without_chromium() -> None:
+    """Skip the calling test module when Chromium is absent, except under CI=true (never skipped)."""
+    if not CHROMIUM.exists() and os.environ.get("CI") != "true":
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser tests "
+                    "run whenever it is, and always under CI=true.", allow_module_level=True)
+
+
 @contextlib.contextmanager
 def streamlit_server(environment: dict[str, str], timeout_s: float = 120.0):
     """Run `streamlit run app.py` on a free port with ``environment``; yield its URL once
@@ -95,7 +104,6 @@ def streamlit_server(environment: dict[str, str], timeout_s: float = 120.0):
     import sys
     import time
 
-    import pytest
     import requests
 
     with socket.socket() as sock:

@@ -11,14 +11,12 @@ from pathlib import Path
 
 import pytest
 from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, app_environment, png_bytes,
-                         streamlit_server, tiny_image)
+                         skip_module_without_chromium, streamlit_server, tiny_image)
 
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 SLOW_MS = 180_000  # the server's first prediction imports TensorFlow and loads the bundle
 
-if not CHROMIUM.exists() and os.environ.get("CI") != "true":
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser tests "
-                "run whenever it is, and always under CI=true.", allow_module_level=True)
+skip_module_without_chromium()
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,14 +8,13 @@ import os
 import re
 
 import pytest
-from app_helpers import CHROMIUM, CHROMIUM_FLAGS, ROOT, app_environment, streamlit_server
+from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, app_environment,
+                         skip_module_without_chromium, streamlit_server)
 
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 SLOW_MS = 300_000  # the queue and the retrain job load TensorFlow and train
 
-if not CHROMIUM.exists() and os.environ.get("CI") != "true":
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser tests "
-                "run whenever it is, and always under CI=true.", allow_module_level=True)
+skip_module_without_chromium()
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
