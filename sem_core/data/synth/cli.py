@@ -38,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="skip annotations, borders and the file-format mix",
     )
     parser.add_argument(
+        "--ease",
+        type=float,
+        default=0.0,
+        help="move every image's defect size, visibility and SNR toward the easy end: 0 follows "
+        "the specification (default), 1 gives the largest, most visible defects at the top SNR",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace a previous synthetic dataset in --out"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=not args.quiet,
             presentation=not args.no_presentation,
+            ease=args.ease,
         )
     except (SemCoreError, ValueError) as error:
         print(f"synth: {error}", file=sys.stderr)
@@ -75,7 +83,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.sheet:
         path = contact_sheet(
-            args.sheet, seed=args.seed, size=args.size, presentation=not args.no_presentation
+            args.sheet,
+            seed=args.seed,
+            size=args.size,
+            presentation=not args.no_presentation,
+            ease=args.ease,
         )
         print(f"contact sheet: {path}")
     return 0

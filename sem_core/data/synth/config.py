@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-GENERATOR_VERSION = "synth-sem 1.1.0"
+GENERATOR_VERSION = "synth-sem 1.2.0"
 """Bumped whenever a change alters the pixels produced for a given seed."""
 
 REFERENCE_SIZE = 224
@@ -76,6 +76,11 @@ class SynthConfig:
         label_noise_mode: Symmetric or confusion-structured flips. Default: symmetric.
         presentation: Apply the figure-crop presentation layer (annotations, borders, resolution
             mix) after tone mapping. Default: True.
+        ease: Moves every image's hardness draws toward the easy end, for curricula and
+            demonstrations: 0 follows the specification; 1 gives each defect its largest size
+            (z = 1), full visibility (v = 1) and the top SNR (15). In between, each draw moves
+            that fraction of the way (z and v linearly, SNR on a log scale). The same uniforms
+            are drawn either way, so scenes, placements and twins stay the same. Default: 0.
     """
 
     size: int = REFERENCE_SIZE
@@ -83,8 +88,11 @@ class SynthConfig:
     label_noise_rate: float = 0.0
     label_noise_mode: LabelNoiseMode = LabelNoiseMode.SYMMETRIC
     presentation: bool = True
+    ease: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.ease <= 1.0:
+            raise ValueError(f"SynthConfig: ease must be in [0, 1]. Received `ease={self.ease}`.")
         if not 16 <= self.size <= 2048:
             raise ValueError(f"SynthConfig: size must be 16..2048 px. Received `size={self.size}`.")
         if self.supersample not in (1, 2, 3):

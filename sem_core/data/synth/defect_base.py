@@ -37,6 +37,18 @@ def sample_hardness(rng: np.random.Generator) -> Hardness:
     return Hardness(z=float(z), v=float(v), low_visibility=low)
 
 
+def eased_hardness(hardness: Hardness, ease: float) -> Hardness:
+    """Move z and v the fraction ``ease`` of the way to 1 (``SynthConfig.ease``)."""
+    if ease == 0.0:
+        return hardness
+    v = hardness.v + ease * (1.0 - hardness.v)
+    return Hardness(
+        z=hardness.z + ease * (1.0 - hardness.z),
+        v=v,
+        low_visibility=hardness.low_visibility and v < HARD_VISIBILITY[1],
+    )
+
+
 def lerp(low: float, high: float, t: float) -> float:
     """Linear interpolation."""
     return low + (high - low) * t

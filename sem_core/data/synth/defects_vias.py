@@ -176,7 +176,9 @@ def _malform(
         factor = lerp(0.75, 0.4, z) if draws[3] < 0.5 else lerp(1.3, 1.6, z)
         _draw(painter, host, _shape(host, a, b, radius * factor), host.level)
         return {"radius_factor": factor}
-    fill = (1.0 - v) * lerp(0.4, 0.8, draws[4])
+    # The floor rises from the via level toward the surround as visibility v grows: v = 1 is the
+    # most visible partial open, as for every other sub-type (spec B5: v sets contrast).
+    fill = v * lerp(0.4, 0.8, draws[4])
     floor = host.level + fill * (host.surround_level - host.level)
     _draw(painter, host, _shape(host, a, b, radius), floor)
     core = _shape(host, a, b, radius * lerp(0.3, 0.6, draws[5]))

@@ -198,6 +198,8 @@ def lag_kernel(tau: float) -> np.ndarray:
     if tau <= 1e-3:
         return np.ones(1)
     alpha = math.exp(-1.0 / tau)
+    if alpha <= LAG_CUTOFF:  # one tap; also where alpha underflows to 0 (tau just above 1e-3)
+        return np.ones(1)
     taps = max(1, math.ceil(math.log(LAG_CUTOFF) / math.log(alpha)))
     weights = (1.0 - alpha) * alpha ** np.arange(taps)
     return weights / weights.sum()

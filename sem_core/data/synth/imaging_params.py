@@ -6,12 +6,14 @@ Lengths are in reference px (224-px field); the imaging code scales them to the 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from sem_core.data.synth.config import NoiseModel
 from sem_core.data.synth.scene_params import log_uniform
+
+SNR_RANGE = (1.5, 15.0)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingP
     amplitude = rng.uniform(0.0, 0.08)
     values = tuple(float(v) for v in rng.uniform(-amplitude, amplitude, grid * grid))
     gradient, gradient_angle = rng.uniform(-0.1, 0.1), rng.uniform(0.0, 2 * math.pi)
-    snr = log_uniform(rng, 1.5, 15.0)
+    snr = log_uniform(rng, *SNR_RANGE)
     model = NoiseModel.GAMMA if rng.random() < 0.5 else NoiseModel.POISSON
     excess, detector_sigma = rng.uniform(1.0, 3.0), rng.uniform(0.002, 0.02)
     low_percentile = rng.uniform(0.5, 2.0)
@@ -155,3 +157,11 @@ def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingP
         detector_azimuth=azimuth,
     )
     return params, ScanRows(shift=shifts, gain=gains, offset=offsets)
+
+
+def eased_imaging(params: ImagingParams, ease: float) -> ImagingParams:
+    """Move the SNR the fraction ``ease`` of the way to the top of its range, on a log scale."""
+    if ease == 0.0:
+        return params
+    log_snr = math.log(params.snr) + ease * (math.log(SNR_RANGE[1]) - math.log(params.snr))
+    return replace(params, snr=math.exp(log_snr))

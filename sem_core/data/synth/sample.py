@@ -19,9 +19,14 @@ from sem_core.classes import CLEAN
 from sem_core.data.synth import imaging, noise
 from sem_core.data.synth.canvas import FieldGeometry
 from sem_core.data.synth.config import SynthConfig
-from sem_core.data.synth.defect_base import Hardness, sample_hardness
+from sem_core.data.synth.defect_base import Hardness, eased_hardness, sample_hardness
 from sem_core.data.synth.defects import edit_scene, mask_change
-from sem_core.data.synth.imaging_params import ImagingParams, ScanRows, sample_imaging
+from sem_core.data.synth.imaging_params import (
+    ImagingParams,
+    ScanRows,
+    eased_imaging,
+    sample_imaging,
+)
 from sem_core.data.synth.labels import observed_label
 from sem_core.data.synth.render import bloom_reach, render_signal
 from sem_core.data.synth.scene import add_sidewalls, build_scene
@@ -122,7 +127,8 @@ def sample_parameters(
     true_class = class_for_index(idx)
     scene_params = sample_scene(streams.scene, true_class)
     imaging_params, rows = sample_imaging(streams.imaging, FieldGeometry(config.size).padded)
-    hardness = sample_hardness(streams.defect)
+    imaging_params = eased_imaging(imaging_params, config.ease)
+    hardness = eased_hardness(sample_hardness(streams.defect), config.ease)
     label = observed_label(
         streams.label,
         true_class,

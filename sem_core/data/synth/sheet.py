@@ -21,6 +21,7 @@ def contact_sheet(
     per_class: int = 6,
     split_id: int = 0,
     presentation: bool = True,
+    ease: float = 0.0,
 ) -> Path:
     """Render ``per_class`` images of every class and save them as one labelled PNG.
 
@@ -31,11 +32,12 @@ def contact_sheet(
         per_class: Examples per class. Default: 6.
         split_id: Split whose first images are shown. Default: 0 (train).
         presentation: Show images after the presentation layer. Default: True.
+        ease: Hardness toward the easy end (``SynthConfig.ease``). Default: 0.
 
     Returns:
         The written path.
     """
-    config = SynthConfig(size=size, presentation=presentation)
+    config = SynthConfig(size=size, presentation=presentation, ease=ease)
     font = ImageFont.load_default(size=12)
     cell = size + CAPTION
     sheet = Image.new("L", (LABEL_WIDTH + per_class * (size + 4), len(CLASSES) * (cell + 4)), 32)

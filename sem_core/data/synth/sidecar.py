@@ -97,6 +97,7 @@ class Sidecar:
                 "label_noise_rate": config.label_noise_rate,
                 "label_noise_mode": config.label_noise_mode.value,
                 "presentation": config.presentation,
+                "ease": config.ease,
             },
             label_true=label_true,
             label_observed=label_observed,

@@ -164,6 +164,7 @@ def write_dataset(
     overwrite: bool = False,
     progress: bool = True,
     presentation: bool = True,
+    ease: float = 0.0,
 ) -> WriteResult:
     """Generate ``8 * per_class`` images in the Kaggle layout under ``out_dir``.
 
@@ -179,6 +180,8 @@ def write_dataset(
         progress: Show a tqdm progress bar on stderr. Default: True.
         presentation: Apply the presentation layer (annotations, borders, format mix).
             Default: True.
+        ease: Move the hardness draws toward the easy end (``SynthConfig.ease``); 0 follows the
+            specification. Default: 0.
 
     Returns:
         A ``WriteResult``; images that failed to render are left out and listed in ``failures``
@@ -199,6 +202,7 @@ def write_dataset(
         label_noise_rate=label_noise,
         label_noise_mode=LabelNoiseMode(label_noise_mode),
         presentation=presentation,
+        ease=ease,
     )
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
@@ -244,6 +248,7 @@ def write_dataset(
                 "label_noise": label_noise,
                 "label_noise_mode": LabelNoiseMode(label_noise_mode).value,
                 "presentation": presentation,
+                "ease": ease,
                 "images": len(rows),
                 "per_split": per_split,
                 "failures": list(failures),

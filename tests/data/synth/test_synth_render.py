@@ -1,6 +1,7 @@
 """Rendering pieces of the synthetic SEM generator: roughness, beam, scan, scale, masks."""
 
 import numpy as np
+import pytest
 from PIL import Image
 from scipy import ndimage
 
@@ -39,6 +40,12 @@ def test_detector_lag_is_causal_and_keeps_the_mean():
     out = apply_lag(step, weights)
     assert abs(weights.sum() - 1) < 1e-12
     assert np.all(out[0, :20] == 0) and 0 < out[0, 20] < 1 and out[0, -1] == 1.0
+
+
+@pytest.mark.parametrize("tau", [0.0011, 0.0014, 0.05])
+def test_a_vanishing_detector_lag_is_one_tap(tau):
+    # exp(-1 / tau) underflows to 0 just above the 1e-3 cut; that once crashed the render
+    assert lag_kernel(tau).tolist() == [1.0]
 
 
 def test_block_mean_and_row_shift():
