@@ -35,19 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sem_core.classes import CLASSES, CLEAN
 
-RENDER_SIZE = 224
 TRAIN_SEED, TEST_SEED = 3001, 777
 
 
-def _render(job: tuple[int, int, int, tuple[int, ...]]):
+def _render(job: tuple[int, int, int, tuple[int, ...], int, float]):
     """(class index, {size: uint8 image}, hard) of one generator image; None if it failed."""
     from PIL import Image
 
     from sem_core.data.synth import SynthConfig, generate_sample
 
-    seed, split, index, sizes = job
+    seed, split, index, sizes, render_size, ease = job
     try:
-        sample = generate_sample(SynthConfig(size=RENDER_SIZE), seed, split, index)
+        sample = generate_sample(SynthConfig(size=render_size, ease=ease), seed, split, index)
     except (RuntimeError, ValueError):
         return None
     picture = Image.fromarray(np.asarray(sample.image, dtype=np.uint8)).convert("L")
@@ -68,9 +67,11 @@ def render_set(
     split: int,
     count: int,
     sizes: tuple[int, ...],
+    render_size: int,
+    ease: float,
     deadline: float | None = None,
 ) -> dict:
-    jobs = [(seed, split, index, sizes) for index in range(count)]
+    jobs = [(seed, split, index, sizes, render_size, ease) for index in range(count)]
     labels, hard, images = [], [], {size: [] for size in sizes}
     for result in pool.imap(_render, jobs, chunksize=8):
         if result is not None:
@@ -259,11 +260,62 @@ def train_one(size: int, data: dict, seconds: float, args, record: dict, save) -
     run["validation"] = acceptance_figures(
         val_probs, data["val"]["y"], data["val"]["hard"], threshold
     )
-    run["test_seed777"] = acceptance_figures(
-        predict(data["test"]["x"][size]), data["test"]["y"], data["test"]["hard"], threshold
-    )
+    for name in sorted(data):
+        if name.startswith("test"):
+            run[name.replace("test", "test_seed777", 1)] = acceptance_figures(
+                predict(data[name]["x"][size]), data[name]["y"], data[name]["hard"], threshold
+            )
     save()
     return run
+
+
+def render_all(args, sizes: tuple[int, ...], began: float) -> dict:
+    """Test sets first (fixed size), then validation, then training images until the deadline."""
+    tests = args.test_per_class * len(CLASSES)
+    with Pool(args.workers) as pool:
+        data = {"test": render_set(pool, TEST_SEED, 2, tests, sizes, args.render_size, 0.0)}
+        if args.ease:
+            data["test_eased"] = render_set(
+                pool, TEST_SEED, 2, tests, sizes, args.render_size, args.ease
+            )
+        data["val"] = render_set(
+            pool, TRAIN_SEED, 1, args.val_images, sizes, args.render_size, args.ease
+        )
+        data["train"] = render_set(
+            pool,
+            TRAIN_SEED,
+            0,
+            args.max_train_images,
+            sizes,
+            args.render_size,
+            args.ease,
+            deadline=began + args.gen_seconds,
+        )
+        pool.terminate()
+    return data
+
+
+def save_arrays(path: Path, data: dict) -> None:
+    arrays = {}
+    for name, part in data.items():
+        arrays[f"{name}__y"], arrays[f"{name}__hard"] = part["y"], part["hard"]
+        for size, images in part["x"].items():
+            arrays[f"{name}__x{size}"] = images
+    np.savez_compressed(path, **arrays)
+    print(f"saved {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+
+
+def load_arrays(path: Path, sizes: tuple[int, ...]) -> dict:
+    with np.load(path) as arrays:
+        names = {key.split("__")[0] for key in arrays.files}
+        return {
+            name: {
+                "y": arrays[f"{name}__y"],
+                "hard": arrays[f"{name}__hard"],
+                "x": {size: arrays[f"{name}__x{size}"] for size in sizes},
+            }
+            for name in names
+        }
 
 
 def main() -> int:
@@ -280,22 +332,29 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--recall", type=float, default=0.99)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--render-size", type=int, default=224, help="generator field size")
+    parser.add_argument(
+        "--ease",
+        type=float,
+        default=0.0,
+        help="generator ease of the training and validation images (tests: 0, and this value)",
+    )
+    parser.add_argument("--save-data", type=Path, help="render, save the arrays here, exit")
+    parser.add_argument("--load-data", type=Path, help="train on arrays saved by --save-data")
     args = parser.parse_args()
     if len(args.train_seconds) != len(args.sizes):
         parser.error("give one --train-seconds per --sizes entry")
 
-    import torch
-
     record = {
         "command": "python " + " ".join(sys.argv),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-        "torch": torch.__version__,
         "cpus": os.cpu_count(),
-        "render_size": RENDER_SIZE,
-        "train_data": f"seed {TRAIN_SEED} split 0",
-        "validation_data": f"seed {TRAIN_SEED} split 1",
-        "test_data": f"seed {TEST_SEED} split 2, {args.test_per_class} per class",
+        "render_size": args.render_size,
+        "ease": args.ease,
+        "train_data": f"seed {TRAIN_SEED} split 0, ease {args.ease}",
+        "validation_data": f"seed {TRAIN_SEED} split 1, ease {args.ease}",
+        "test_data": f"seed {TEST_SEED} split 2, {args.test_per_class} per class, ease 0"
+        + (f" (test_seed777_eased: ease {args.ease})" if args.ease else ""),
         "runs": [],
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -305,21 +364,24 @@ def main() -> int:
 
     sizes = tuple(args.sizes)
     began = time.monotonic()
-    with Pool(args.workers) as pool:
-        data = {
-            "test": render_set(pool, TEST_SEED, 2, args.test_per_class * len(CLASSES), sizes),
-            "val": render_set(pool, TRAIN_SEED, 1, args.val_images, sizes),
-        }
-        data["train"] = render_set(
-            pool, TRAIN_SEED, 0, args.max_train_images, sizes, deadline=began + args.gen_seconds
-        )
-        pool.terminate()
+    if args.load_data:
+        data = load_arrays(args.load_data, sizes)
+        record["loaded_from"] = args.load_data.name
+    else:
+        data = render_all(args, sizes, began)
     record["render_seconds"] = round(time.monotonic() - began, 1)
     record["train_images"] = len(data["train"]["y"])
     print(
-        f"rendered {record['train_images']} train images in {record['render_seconds']} s",
-        flush=True,
+        f"{record['train_images']} train images ready in {record['render_seconds']} s", flush=True
     )
+    if args.save_data:
+        save_arrays(args.save_data, data)
+        return 0
+
+    import torch
+
+    record["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    record["torch"] = torch.__version__
     save()
     for size, seconds in zip(sizes, args.train_seconds):
         train_one(size, data, seconds, args, record, save)
