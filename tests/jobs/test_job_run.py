@@ -64,7 +64,8 @@ def test_a_job_trains_a_new_bundle_compares_it_and_leaves_the_base_alone(setup):
     state = job_state(handle.folder)
     assert state.status == JobStatus.SUCCEEDED, (handle.folder / "log.txt").read_text()[-3000:]
     kinds = {event["kind"] for event in events}
-    assert {"message", "batch", "epoch", "heartbeat", "status"} <= kinds
+    # heartbeats need a 2-s silence, which a fast machine may never leave: tested in test_job_state
+    assert {"message", "batch", "epoch", "status"} <= kinds
     assert load_bundle(state.bundle).info.input_size == 32
     assert "--labels" in load_bundle(state.bundle).info.command
     assert _digest(registry.root / "base") == before

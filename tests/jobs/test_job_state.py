@@ -90,3 +90,18 @@ def test_cli_status_lists_jobs_newest_first(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("retrain-20260102") and "failed" in lines[0]
     assert lines[1].startswith("retrain-20260101") and "succeeded" in lines[1]
+
+
+def test_the_event_log_beats_during_silence_and_names_the_activity(tmp_path):
+    import time
+
+    from sem_core.jobs.events import EventLog
+
+    with EventLog(tmp_path, heartbeat_s=0.2) as log:
+        log.activity("loading TensorFlow")
+        time.sleep(0.7)
+        log.emit("status", status="done")
+    events, _ = read_events(tmp_path, 0)
+    beats = [event for event in events if event["kind"] == "heartbeat"]
+    assert beats and all(beat["activity"] == "loading TensorFlow" for beat in beats)
+    assert events[0]["kind"] == "message" and events[-1]["kind"] == "status"
