@@ -47,18 +47,31 @@ class ImageSource:
         raise ImageLoadError(self.name, ImageErrorKind.NOT_AN_IMAGE, "holds an array, not a file.")
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+def _sorted_files(directory: Path) -> Iterator[Path]:
+    """Files under ``directory`` in the order of their relative POSIX paths, skipping hidden
+    names and not following linked folders (as ``Path.rglob``). A folder sorts as its name plus
+    "/", which puts its files exactly where a sort of the full relative paths would."""
+    try:
+        with os.scandir(directory) as listing:
+            entries = [
+                (entry.name + ("/" if entry.is_dir(follow_symlinks=False) else ""), entry.path)
+                for entry in listing
+                if not entry.name.startswith(".")
+            ]
+    except OSError:  # an unreadable subfolder is skipped, as rglob skips it
+        return
+    for key, path in sorted(entries):
+        if key.endswith("/"):
+            yield from _sorted_files(Path(path))
+        elif os.path.isfile(path):
+            yield Path(path)
 
 
 def folder_sources(folder: Path) -> Iterator[ImageSource]:
     """Every regular, non-hidden file under ``folder``, sorted by relative path; zip archives in
-    the folder are expanded into their members."""
-    files = sorted(
-        (path for path in folder.rglob("*") if path.is_file() and not _is_hidden(path, folder)),
-        key=lambda path: path.relative_to(folder).as_posix(),
-    )
-    for path in files:
+    the folder are expanded into their members. Folders are listed one at a time, so a folder of
+    a million images is never held in memory as one list."""
+    for path in _sorted_files(folder):
         if path.suffix.lower() == ".zip":
             yield from zip_sources(path)
         else:
