@@ -61,18 +61,26 @@ def pick_run(
     a, b = layout.transform.to_layout(np.array(x), np.array(y))
     for shrink in (1.0, 0.5, 0.25):
         best = _closest_run(
-            layout, line_runs(layout, spans, margin * shrink), margin * shrink, a, b
+            layout, line_runs(layout, spans, margin * shrink), min(margin * shrink, 16.0), a, b
         )
         if best is not None:
             return best
-    return None
+    # Last, what a film scene's patterned region is grown to hold (blanket._hosts_everything):
+    # a half-width margin and a 4-px inset. Wide lines near the region's edge need it.
+    return _closest_run(
+        layout, line_runs(layout, spans, 0.5 * layout.params.width), 4.0, a, b, samples=61
+    )
 
 
 def _closest_run(
-    layout: SceneLayout, runs: list, margin: float, a: np.ndarray, b: np.ndarray
+    layout: SceneLayout,
+    runs: list,
+    inset: float,
+    a: np.ndarray,
+    b: np.ndarray,
+    samples: int = 41,
 ) -> tuple[list[LineHost], float] | None:
     best, best_cost = None, math.inf
-    inset = min(margin, 16.0)
     reach = (
         2.0
         * layout.geometry.half_extent()
@@ -80,7 +88,7 @@ def _closest_run(
     )
     for hosts, low, high in runs:
         centre = 0.5 * (hosts[0].centre + hosts[-1].centre)
-        options = np.linspace(max(low, -reach), min(high, reach), 41)
+        options = np.linspace(max(low, -reach), min(high, reach), samples)
         options = np.concatenate([[float(np.clip(b, max(low, -1e9), min(high, 1e9)))], options])
         valid = options[layout.in_field_many(centre, options, inset=inset)]
         if valid.size:
