@@ -29,9 +29,8 @@ clean-venv:
 
 # The default bundle (docs/training.md): five synthetic chunks at fixed seeds (43 and 47 were
 # skipped when each lost an image to a generator error; both render whole since synth-sem 1.2.0),
-# then DenseNet121 from
-# scratch at 96 px, light augmentation, within a 14-minute budget. Refuses to replace
-# models/default. The variables scale it up on a bigger machine, e.g.
+# then DenseNet121 from scratch at 96 px, light augmentation, within a 14-minute budget. Refuses
+# to replace models/default. The variables scale it up on a bigger machine, e.g.
 # `make default-model DEFAULT_PER_CLASS=2000 DEFAULT_MAX_MINUTES=0 DEFAULT_WEIGHTS=imagenet`
 # (measurements in docs/attempts/learnability-2026-11-28.md say 4,000 images are far too few).
 DEFAULT_DATA ?= /data/synth-default
