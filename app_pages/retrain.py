@@ -1,15 +1,28 @@
 """Retrain: one click retrains on the corrected labels in the background; compare, then promote
-or roll back."""
+or roll back. Without any bundle yet, the same job trains a first one from scratch."""
 
 import streamlit as st
 
 from sem_core.errors import SemCoreError
 from sem_core.jobs import JobStatus, RetrainBusyError
+from sem_core.models import backbone_names
 from ui import relabel, retrain, shell, state
+
+
+def _start(launch) -> None:
+    """Start a job with ``launch()``; say so, or why not (one job at a time)."""
+    try:
+        handle = launch()
+    except RetrainBusyError as error:
+        st.error(str(error))
+        return
+    state.notify(f"Started job {handle.job_id}; it runs on even if you close this page.")
+    st.rerun()
+
 
 st.title("Retrain, compare, promote")
 shell.show_notice()
-entry = shell.require_active_bundle()
+entry = state.active_entry()
 dataset = st.session_state.get(state.DATASET)
 if not dataset:
     st.info("Choose a labelled dataset on the Home page first.")
@@ -24,27 +37,40 @@ except SemCoreError as error:
     st.stop()
 st.caption(f"Dataset {dataset}: {len(corrected.manifest)} images, {len(corrected.relabelled)} "
            f"relabelled, {len(corrected.unknown)} flagged unknown (left out). Corrected version "
-           f"{corrected.version[:12]}. Base bundle: {entry.name}.")
+           f"{corrected.version[:12]}. Base bundle: {entry.name if entry else 'none yet'}.")
 
 job = retrain.latest_job(dataset)
 running = job is not None and not job.status.finished
-with st.form("retrain_form"):
-    mode_column, epochs_column, stage1_column = st.columns([2, 1, 1])
-    epochs, stage1_epochs = retrain.default_epochs(entry)
-    mode = mode_column.radio("Start from", list(retrain.MODES), key="retrain_mode")
-    epochs = epochs_column.number_input("Stage-2 epochs", 1, 200, epochs, key="retrain_epochs")
-    stage1_epochs = stage1_column.number_input("Stage-1 epochs", 0, 200, stage1_epochs,
-                                               key="retrain_stage1_epochs")
-    started = st.form_submit_button("Retrain on the corrected labels", type="primary",
-                                    disabled=running)
-if started:
-    try:
-        handle = retrain.start(dataset, entry, retrain.MODES[mode], int(epochs), int(stage1_epochs))
-        state.notify(f"Started job {handle.job_id}; it runs on even if you close this page.")
-    except RetrainBusyError as error:
-        st.error(str(error))
-    else:
-        st.rerun()
+if entry is None:
+    st.info("There is no model bundle yet. Train a first one from scratch on this dataset: it "
+            "runs in the background, and the bundle becomes the active one when it is written.")
+    with st.form("retrain_first_form"):
+        size_column, backbone_column, epochs_column, stage1_column = st.columns([1, 2, 1, 1])
+        size = size_column.selectbox("Input size (px)", retrain.FIRST_MODEL_SIZES, index=1,
+                                     key="retrain_first_size")
+        backbone = backbone_column.selectbox("Stage-2 backbone", backbone_names(),
+                                             key="retrain_first_backbone")
+        epochs = epochs_column.number_input("Stage-2 epochs", 1, 200, 20, key="retrain_epochs")
+        stage1_epochs = stage1_column.number_input("Stage-1 epochs", 0, 200, 15,
+                                                   key="retrain_stage1_epochs")
+        first = st.form_submit_button("Train a first model", type="primary", disabled=running)
+    if first:
+        _start(lambda: retrain.start_first(dataset, int(size), backbone, int(epochs),
+                                           int(stage1_epochs)))
+else:
+    with st.form("retrain_form"):
+        mode_column, epochs_column, stage1_column = st.columns([2, 1, 1])
+        epochs, stage1_epochs = retrain.default_epochs(entry)
+        mode = mode_column.radio("Start from", list(retrain.MODES), key="retrain_mode")
+        epochs = epochs_column.number_input("Stage-2 epochs", 1, 200, epochs,
+                                            key="retrain_epochs")
+        stage1_epochs = stage1_column.number_input("Stage-1 epochs", 0, 200, stage1_epochs,
+                                                   key="retrain_stage1_epochs")
+        started = st.form_submit_button("Retrain on the corrected labels", type="primary",
+                                        disabled=running)
+    if started:
+        _start(lambda: retrain.start(dataset, entry, retrain.MODES[mode], int(epochs),
+                                     int(stage1_epochs)))
 
 if job is None:
     st.caption("No retrain job yet.")
@@ -83,6 +109,10 @@ if job.status == JobStatus.SUCCEEDED:
 else:
     st.warning(message)
 result = retrain.comparison(job)
+if result is None and job.status == JobStatus.SUCCEEDED and job.bundle:
+    st.caption("A first model: there was no bundle to compare it with. "
+               + ("It is the active bundle now." if retrain.is_active(job.bundle) else
+                  "Make it active on the Models page."))
 if result is not None:
     st.subheader("Old versus new on the held-out split")
     st.caption(f"{result.new.n_images} held-out images (pinned before relabelling, split "

@@ -61,7 +61,8 @@ def _register_retrain(subparsers) -> None:
                     "starting from a bundle's weights (or from scratch), in a separate process; "
                     "one job at a time. The new bundle is written as a new folder; the base "
                     "bundle is only read.")
-    parser.add_argument("--bundle", help="base bundle folder (fine-tuned from and compared with)")
+    parser.add_argument("--bundle", help="base bundle folder (fine-tuned from and compared with); "
+                        "omit it with --from-scratch to train a first model")
     parser.add_argument("--data", help="base dataset folder or manifest CSV")
     parser.add_argument("--labels", default=None, help="label database with the corrections")
     parser.add_argument("--out", help="new bundle folder (must not exist)")
@@ -71,6 +72,9 @@ def _register_retrain(subparsers) -> None:
     parser.add_argument("--stage1-epochs", type=int, default=None, help="most stage-1 epochs")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="input size of a first model (no --bundle)")
+    parser.add_argument("--backbone", default=None, help="stage-2 backbone of a first model")
     parser.add_argument("--no-compare", action="store_true", help="skip the held-out comparison")
     parser.add_argument("--who", default="", help="your name (recorded)")
     parser.add_argument("--jobs", default=str(default_jobs_root()),
@@ -117,15 +121,19 @@ def _retrain(args: argparse.Namespace) -> int:
         state = cancel_job(Path(args.jobs) / args.cancel)
         print(f"{args.cancel}: {'no such job' if state is None else state.status.value}")
         return 0
-    missing = [flag for flag, value in (("--bundle", args.bundle), ("--data", args.data),
-                                        ("--out", args.out)) if not value]
+    needed = [("--data", args.data), ("--out", args.out)]
+    if not args.from_scratch:
+        needed.append(("--bundle", args.bundle))
+    missing = [flag for flag, value in needed if not value]
     if missing:
-        raise ValueError(f"retrain needs {', '.join(missing)}.")
+        raise ValueError(f"retrain needs {', '.join(missing)} (--bundle may be left out only "
+                         "with --from-scratch, for a first model).")
     request = RetrainRequest(
-        data=args.data, base_bundle=args.bundle, out=args.out, labels=args.labels,
+        data=args.data, base_bundle=args.bundle or "", out=args.out, labels=args.labels,
         mode=TrainingMode.SCRATCH if args.from_scratch else TrainingMode.FINETUNE,
         epochs=args.epochs, stage1_epochs=args.stage1_epochs, batch_size=args.batch_size,
-        seed=args.seed, compare=not args.no_compare, who=args.who)
+        seed=args.seed, compare=not args.no_compare, who=args.who, image_size=args.image_size,
+        backbone=args.backbone)
     handle = start_retrain(request, args.jobs)
     print(f"started job {handle.job_id} (process {handle.pid}); folder {handle.folder}")
     if args.background:

@@ -61,6 +61,26 @@ def start(dataset: str, entry: bundles.CatalogEntry, mode: TrainingMode, epochs:
     return start_retrain(request, jobs_root())
 
 
+FIRST_MODEL_SIZES = (64, 96, 128, 224)
+
+
+def start_first(dataset: str, image_size: int, backbone: str, epochs: int,
+                stage1_epochs: int) -> JobHandle:
+    """Start training a first bundle from scratch on the corrected ``dataset`` (no bundle exists
+    yet, so there is nothing to fine-tune or compare with). The newest bundle is active while
+    none was chosen, so it is used as soon as it is written.
+
+    Raises:
+        sem_core.jobs.RetrainBusyError: When a job already runs.
+    """
+    out = BundleRegistry(settings.user_models_dir()).new_bundle_dir("first")
+    request = RetrainRequest(data=str(dataset), base_bundle="", out=str(out),
+                             labels=str(relabel.label_db_path(dataset)), mode=TrainingMode.SCRATCH,
+                             epochs=epochs, stage1_epochs=stage1_epochs, who=relabel.who(),
+                             image_size=image_size, backbone=backbone)
+    return start_retrain(request, jobs_root())
+
+
 def latest_job(dataset: str) -> JobState | None:
     """The running job (whatever its dataset: one runs at a time), else the most recent job on
     ``dataset``, else None."""

@@ -25,8 +25,9 @@ def sidebar() -> None:
     with st.sidebar:
         st.subheader("Active model bundle")
         if entry is None:
-            st.warning("No model bundle found. Train one with `python -m sem_core train` "
-                       f"into {settings.user_models_dir()} or ship one at "
+            st.warning("No model bundle found. Train a first one on the Retrain page (choose "
+                       "a labelled dataset on Home first), or with `python -m sem_core train` "
+                       f"into {settings.user_models_dir()}, or ship one at "
                        f"{settings.shipped_default_bundle()}.")
         else:
             info = entry.info

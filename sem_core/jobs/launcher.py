@@ -58,7 +58,7 @@ def prepare_job(request: RetrainRequest, jobs_root: str | os.PathLike) -> tuple[
     from sem_core.registry import BundleError, utc_now
 
     request = replace(request, data=_absolute(request.data), out=_absolute(request.out),
-                      base_bundle=_absolute(request.base_bundle),
+                      base_bundle=_absolute(request.base_bundle) if request.base_bundle else "",
                       labels=_absolute(request.labels) if request.labels else None)
     out = Path(request.out)
     if out.exists():

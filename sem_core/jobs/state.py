@@ -54,7 +54,8 @@ class RetrainRequest:
 
     Attributes:
         data: Base dataset folder or manifest CSV.
-        base_bundle: The bundle to start from and compare against (the active one).
+        base_bundle: The bundle to start from and compare against (the active one); "" for a
+            first model, trained from scratch and compared with nothing.
         out: Folder of the new bundle (must not exist).
         labels: Label database whose decisions correct the dataset, or None. Default: None.
         mode: Fine-tune from ``base_bundle`` or train from scratch. Default: fine-tune.
@@ -62,8 +63,11 @@ class RetrainRequest:
         stage1_epochs: Most stage-1 epochs; None keeps the base bundle's. Default: None.
         batch_size: Images per step; None keeps the base bundle's. Default: None.
         seed: Seed of the run. Default: 0.
-        compare: Compare old and new on the held-out split when training ends. Default: True.
+        compare: Compare old and new on the held-out split when training ends (never without a
+            base bundle). Default: True.
         who: Who asked (recorded). Default: "".
+        image_size: Input size of a first model (no base bundle); None: the training default.
+        backbone: Stage-2 backbone of a first model; None: the training default.
     """
 
     data: str
@@ -77,9 +81,19 @@ class RetrainRequest:
     seed: int = 0
     compare: bool = True
     who: str = ""
+    image_size: int | None = None
+    backbone: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", TrainingMode(self.mode))
+        if self.base_bundle and (self.image_size is not None or self.backbone is not None):
+            raise ValueError("RetrainRequest: image_size and backbone come from the base bundle; "
+                             "give them only for a first model (no base_bundle).")
+        if not self.base_bundle:
+            if self.mode != TrainingMode.SCRATCH:
+                raise ValueError("RetrainRequest: without a base bundle there is nothing to "
+                                 "fine-tune; use mode 'scratch' for a first model.")
+            object.__setattr__(self, "compare", False)
         for name in ("epochs", "stage1_epochs", "batch_size"):
             value = getattr(self, name)
             if value is not None and value < (0 if name == "stage1_epochs" else 1):

@@ -27,14 +27,17 @@ from sem_core.jobs.state import (CANCEL_FILE, COMPARISON_FILE, CORRECTED_FILE, J
 
 def retrain_command(request: RetrainRequest) -> str:
     """The ``python -m sem_core retrain`` command line equivalent to ``request``."""
-    parts = ["python", "-m", "sem_core", "retrain", "--bundle", request.base_bundle,
-             "--data", request.data, "--out", request.out, "--seed", str(request.seed)]
+    parts = ["python", "-m", "sem_core", "retrain"]
+    if request.base_bundle:
+        parts += ["--bundle", request.base_bundle]
+    parts += ["--data", request.data, "--out", request.out, "--seed", str(request.seed)]
     if request.labels:
         parts += ["--labels", request.labels]
     if request.mode == TrainingMode.SCRATCH:
         parts.append("--from-scratch")
     for flag, value in (("--epochs", request.epochs), ("--stage1-epochs", request.stage1_epochs),
-                        ("--batch-size", request.batch_size)):
+                        ("--batch-size", request.batch_size), ("--image-size", request.image_size),
+                        ("--backbone", request.backbone)):
         if value is not None:
             parts += [flag, str(value)]
     return shlex.join(parts)
@@ -45,15 +48,22 @@ def retrain_config(request: RetrainRequest):
 
     Fine-tuning starts from the base bundle's weights; a base without a recorded training
     configuration (e.g. one made elsewhere) gets the defaults at its input size and backbone.
-    The base's wall-time budget (``max_minutes``) is not inherited.
+    The base's wall-time budget (``max_minutes``) is not inherited. A first model (no base
+    bundle) gets the training defaults with the request's input size and backbone.
     """
-    from sem_core.registry import read_bundle_info
     from sem_core.train.config import TrainConfig
 
-    info = read_bundle_info(request.base_bundle)
-    recorded = dict(info.training.get("config", {}) or {})
-    base = (TrainConfig.from_dict(recorded) if recorded else
-            TrainConfig(image_size=int(info.input_size), backbone=info.stage2.architecture))
+    if not request.base_bundle:
+        defaults = TrainConfig()
+        base = replace(defaults, image_size=request.image_size or defaults.image_size,
+                       backbone=request.backbone or defaults.backbone)
+    else:
+        from sem_core.registry import read_bundle_info
+
+        info = read_bundle_info(request.base_bundle)
+        recorded = dict(info.training.get("config", {}) or {})
+        base = (TrainConfig.from_dict(recorded) if recorded else
+                TrainConfig(image_size=int(info.input_size), backbone=info.stage2.architecture))
     weights = str(Path(request.base_bundle).resolve()) if request.mode == TrainingMode.FINETUNE \
         else "none"
     # The base's wall-time budget was sized for its own (longer) run; a retrain is bounded by the
@@ -150,7 +160,7 @@ def _train_and_compare(folder: Path, request: RetrainRequest, state: JobState, l
                           should_stop=should_stop)
     state = write_state(folder, updated(state, bundle=str(result.bundle),
                                         message=f"wrote {result.bundle}"))
-    if request.compare:
+    if request.compare and request.base_bundle:
         log.activity("comparing the base and new bundles on the held-out split")
         comparison = compare_bundles(request.base_bundle, result.bundle, corrected.manifest,
                                      heldout=heldout, dataset_version=corrected.version)

@@ -136,6 +136,34 @@ def test_retrain_start_watch_compare_promote(app_env, tmp_path, monkeypatch):
     assert active.startswith("retrain-")
 
 
+def test_without_any_bundle_the_retrain_page_trains_a_first_model(app_env, tmp_path, monkeypatch):
+    no_models = tmp_path / "no_models"
+    no_models.mkdir()
+    monkeypatch.setenv("SEM_JOBS_DIR", str(tmp_path / "jobs"))
+    monkeypatch.setenv("SEM_DEFAULT_BUNDLE", str(tmp_path / "no_default"))
+    monkeypatch.setenv("SEM_MODELS_DIR", str(no_models))
+    remember_dataset(app_env.dataset)
+
+    app = _page("app_pages/retrain.py")
+    assert any("There is no model bundle yet" in text for text in _texts(app, "info"))
+    assert not any(button.label.startswith("Retrain on") for button in app.button)
+    app.selectbox(key="retrain_first_size").set_value(64)
+    app.selectbox(key="retrain_first_backbone").set_value("mobilenetv3small")
+    app.number_input(key="retrain_epochs").set_value(1)
+    app.number_input(key="retrain_stage1_epochs").set_value(1)
+    next(button for button in app.button if button.label == "Train a first model").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert any("runs on even if you close this page" in text for text in _texts(app, "success"))
+
+    _wait_for_job(app)
+    assert any("succeeded" in text for text in _texts(app, "success")), _texts(app, "warning")
+    assert any("It is the active bundle now" in text for text in _texts(app, "caption"))
+    sidebar = [item.value for item in app.sidebar.markdown]
+    assert any(text.startswith("**first-") and "(user)" in text for text in sidebar), sidebar
+    (bundle,) = no_models.glob("first-*")
+    assert (bundle / "bundle.json").is_file()
+
+
 @pytest.mark.parametrize("page", ["app_pages/relabel.py", "app_pages/retrain.py"])
 def test_pages_say_what_is_missing_without_a_dataset(app_env, page):
     app = _page(page)

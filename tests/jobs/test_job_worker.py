@@ -50,3 +50,32 @@ def test_staging_folders_of_dead_processes_are_removed(tmp_path):
         (folder / "stage1.keras").write_bytes(b"half")
     assert remove_stale_partials(tmp_path) == [dead]
     assert not dead.exists() and alive.exists()
+
+
+def test_a_first_model_has_no_base_and_takes_its_size_and_backbone_from_the_request():
+    import pytest
+
+    from sem_core.jobs.worker import retrain_command
+
+    request = RetrainRequest("data", "", "out", mode="scratch", image_size=64,
+                             backbone="mobilenetv3small", epochs=3)
+    assert request.compare is False  # nothing to compare with
+    config = retrain_config(request)
+    assert (config.image_size, config.backbone, config.weights, config.epochs) == (
+        64, "mobilenetv3small", "none", 3)
+    command = retrain_command(request)
+    assert "--bundle" not in command and "--image-size 64" in command
+    assert "--backbone mobilenetv3small" in command and "--from-scratch" in command
+    with pytest.raises(ValueError, match="nothing to fine-tune"):
+        RetrainRequest("data", "", "out")
+    with pytest.raises(ValueError, match="come from the base bundle"):
+        RetrainRequest("data", "base", "out", image_size=64)
+
+
+def test_the_command_line_asks_for_a_bundle_unless_training_from_scratch(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "sem_core", "retrain", "--data", str(tmp_path), "--out",
+         str(tmp_path / "new"), "--jobs", str(tmp_path / "jobs")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "--bundle" in result.stderr and "--from-scratch" in result.stderr
