@@ -35,16 +35,17 @@ def create_demo_dataset() -> None:
     add_dataset(folder)
 
 
-def add_dataset(path: Path) -> bool:
-    """Check that ``path`` reads as a labelled dataset, then remember it and make it current."""
+def add_dataset(path: Path) -> None:
+    """Check that ``path`` reads as a labelled dataset, then remember it, make it current and
+    rerun the page, so the sidebar (drawn before the button ran) names it too."""
     try:
         loaded = loaders.loaded_dataset(path)
     except (DatasetError, ValueError, OSError) as error:
         st.error(f"{path}: not usable as a labelled dataset ({error}).")
-        return False
+        return
     state.add_dataset(str(path))
-    st.success(f"Added {path}: {len(loaded.manifest)} images ({loaded.layout.value} layout).")
-    return True
+    state.notify(f"Added {path}: {len(loaded.manifest)} images ({loaded.layout.value} layout).")
+    st.rerun()
 
 
 def add_server_folder(relative: str) -> None:

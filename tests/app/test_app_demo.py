@@ -36,3 +36,5 @@ def test_demo_dataset_becomes_the_current_dataset(app_env, tmp_path, monkeypatch
     assert (dataset / "manifest.csv").is_file()
     assert app.session_state["dataset"] == str(dataset)
     assert any("160 images (kaggle layout)" in item.value for item in app.success)
+    # the sidebar, drawn before the button ran, names it too (the page reruns)
+    assert any(item.value == str(dataset) for item in app.sidebar.caption)
