@@ -5,7 +5,6 @@ import streamlit as st
 
 from sem_core.errors import SemCoreError
 from sem_core.jobs import JobStatus, RetrainBusyError
-from sem_core.models import backbone_names
 from ui import relabel, retrain, shell, state
 
 
@@ -48,7 +47,7 @@ if entry is None:
         size_column, backbone_column, epochs_column, stage1_column = st.columns([1, 2, 1, 1])
         size = size_column.selectbox("Input size (px)", retrain.FIRST_MODEL_SIZES, index=1,
                                      key="retrain_first_size")
-        backbone = backbone_column.selectbox("Stage-2 backbone", backbone_names(),
+        backbone = backbone_column.selectbox("Stage-2 backbone", retrain.backbone_choices(),
                                              key="retrain_first_backbone")
         epochs = epochs_column.number_input("Stage-2 epochs", 1, 200, 20, key="retrain_epochs")
         stage1_epochs = stage1_column.number_input("Stage-1 epochs", 0, 200, 15,

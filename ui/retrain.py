@@ -64,6 +64,13 @@ def start(dataset: str, entry: bundles.CatalogEntry, mode: TrainingMode, epochs:
 FIRST_MODEL_SIZES = (64, 96, 128, 224)
 
 
+def backbone_choices() -> tuple[str, ...]:
+    """The registered stage-2 backbones, the default first (listing them loads no TensorFlow)."""
+    from sem_core.models import backbone_names
+
+    return backbone_names()
+
+
 def start_first(dataset: str, image_size: int, backbone: str, epochs: int,
                 stage1_epochs: int) -> JobHandle:
     """Start training a first bundle from scratch on the corrected ``dataset`` (no bundle exists
