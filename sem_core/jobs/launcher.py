@@ -112,19 +112,30 @@ def job_state(folder: str | os.PathLike) -> JobState | None:
     """The job's state; a running job whose process is gone is recorded as ``interrupted``."""
     folder = Path(folder)
     state = read_state(folder)
-    if state is None or state.status.finished:
+    if state is None or state.status.finished or not state.pid:
         return state
-    reap(state.pid)
-    if state.pid and not process_alive(state.pid):
-        time.sleep(0.2)  # the process may have written its final state just now
-        state = read_state(folder) or state
-        if not state.status.finished:
-            state = write_state(folder, updated(state, status=JobStatus.INTERRUPTED, message=(
-                f"the job process {state.pid} ended without finishing (killed or crashed); no "
-                "bundle was added and the active bundle is untouched")))
-            JobLock(folder.parent).release(folder.name)
-            _cleanup_partials(folder)
+    state, interrupted = interrupt_if_gone(folder, state, state.pid, (
+        f"the job process {state.pid} ended without finishing (killed or crashed); no bundle "
+        "was added and the active bundle is untouched"))
+    if interrupted:
+        JobLock(folder.parent).release(folder.name)
+        _cleanup_partials(folder)
     return state
+
+
+def interrupt_if_gone(folder: Path, state: JobState, pid: int,
+                      message: str) -> tuple[JobState, bool]:
+    """Record an unfinished job whose process ``pid`` is gone as ``interrupted`` with
+    ``message``; returns the state and whether it was recorded just now (the caller then frees
+    what the job held)."""
+    reap(pid)
+    if process_alive(pid):
+        return state, False
+    time.sleep(0.2)  # the process may have written its final state just now
+    state = read_state(folder) or state
+    if state.status.finished:
+        return state, False
+    return write_state(folder, updated(state, status=JobStatus.INTERRUPTED, message=message)), True
 
 
 def cancel_job(folder: str | os.PathLike, *, grace_s: float = 30.0) -> JobState | None:

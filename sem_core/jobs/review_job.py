@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sem_core.errors import SemCoreError
-from sem_core.jobs.launcher import JobHandle
+from sem_core.jobs.launcher import JobHandle, interrupt_if_gone
 from sem_core.jobs.children import reap, signal_quietly, spawn
 from sem_core.jobs.lock import JobLock, LockOwner, process_alive
 from sem_core.jobs.progress import JobProgress, summarise_events
@@ -137,15 +137,11 @@ def review_state(folder: str | os.PathLike) -> JobState | None:
     if state is None or state.status.finished:
         return state
     pid = _job_pid(folder, state)
-    reap(pid)
-    if not process_alive(pid):
-        time.sleep(0.2)  # the process may have written its final state just now
-        state = read_state(folder) or state
-        if not state.status.finished:
-            state = write_state(folder, updated(state, status=JobStatus.INTERRUPTED, message=(
-                f"the queue build (process {pid}) ended without finishing (killed or crashed); "
-                "the saved queue was not changed")))
-            ReviewLock(folder.parent).release(folder.name)
+    state, interrupted = interrupt_if_gone(folder, state, pid, (
+        f"the queue build (process {pid}) ended without finishing (killed or crashed); the saved "
+        "queue was not changed"))
+    if interrupted:
+        ReviewLock(folder.parent).release(folder.name)
     return state
 
 

@@ -160,7 +160,7 @@ def _train_and_compare(folder: Path, request: RetrainRequest, state: JobState, l
                           should_stop=should_stop)
     state = write_state(folder, updated(state, bundle=str(result.bundle),
                                         message=f"wrote {result.bundle}"))
-    if request.compare and request.base_bundle:
+    if request.compare:  # always False without a base bundle (RetrainRequest)
         log.activity("comparing the base and new bundles on the held-out split")
         comparison = compare_bundles(request.base_bundle, result.bundle, corrected.manifest,
                                      heldout=heldout, dataset_version=corrected.version)

@@ -41,9 +41,9 @@ def eased_hardness(hardness: Hardness, ease: float) -> Hardness:
     """Move z and v the fraction ``ease`` of the way to 1 (``SynthConfig.ease``)."""
     if ease == 0.0:
         return hardness
-    v = hardness.v + ease * (1.0 - hardness.v)
+    v = lerp(hardness.v, 1.0, ease)
     return Hardness(
-        z=hardness.z + ease * (1.0 - hardness.z),
+        z=lerp(hardness.z, 1.0, ease),
         v=v,
         low_visibility=hardness.low_visibility and v < HARD_VISIBILITY[1],
     )

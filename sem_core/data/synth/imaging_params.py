@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from sem_core.data.synth.config import NoiseModel
+from sem_core.data.synth.defect_base import log_lerp
 from sem_core.data.synth.scene_params import log_uniform
 
 SNR_RANGE = (1.5, 15.0)
@@ -163,5 +164,4 @@ def eased_imaging(params: ImagingParams, ease: float) -> ImagingParams:
     """Move the SNR the fraction ``ease`` of the way to the top of its range, on a log scale."""
     if ease == 0.0:
         return params
-    log_snr = math.log(params.snr) + ease * (math.log(SNR_RANGE[1]) - math.log(params.snr))
-    return replace(params, snr=math.exp(log_snr))
+    return replace(params, snr=log_lerp(params.snr, SNR_RANGE[1], ease))
