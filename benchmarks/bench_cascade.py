@@ -44,13 +44,21 @@ from sem_core.registry import load_bundle  # noqa: E402
 CLEAN_FRACTIONS = (0.0, 0.5, 0.8, 0.9, 0.95)
 
 
-def make_test_set(out: Path, per_class: int, size: int, seed: int) -> Path:
-    """Generate the synthetic test set with the project's own command (once)."""
+def make_test_set(out: Path, per_class: int, size: int, seed: int) -> tuple[Path, dict]:
+    """The test set's manifest, generated with the project's own command when the folder has
+    none, and a record of where it came from (the synth command, or the folder as found)."""
+    command = ["python", "-m", "sem_core", "synth", "--out", str(out), "--per-class",
+               str(per_class), "--size", str(size), "--seed", str(seed)]
     if not (out / "manifest.csv").is_file():
-        subprocess.run([sys.executable, "-m", "sem_core", "synth", "--out", str(out), "--per-class",
-                        str(per_class), "--size", str(size), "--seed", str(seed), "--quiet"],
-                       check=True, cwd=ROOT)
-    return out / "manifest.csv"
+        subprocess.run([sys.executable, *command[1:], "--quiet"], check=True, cwd=ROOT)
+        return out / "manifest.csv", {"command": " ".join(command), "generated": True}
+    described = out / "dataset.json"
+    origin: dict = {"folder": str(out), "generated": False}
+    if described.is_file():  # a synth dataset: its own record of seed and configuration
+        info = json.loads(described.read_text())
+        origin.update({key: info[key] for key in ("generator_version", "seed", "per_class", "size",
+                                                 "presentation", "ease") if key in info})
+    return out / "manifest.csv", origin
 
 
 def mixture(labels: np.ndarray, clean_fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -119,7 +127,8 @@ def main() -> int:
 
     bundle = load_bundle(args.bundle)
     size = int(bundle.info.input_size)
-    manifest = Manifest.read_csv(make_test_set(args.data, args.per_class, 224, args.seed))
+    manifest_path, origin = make_test_set(args.data, args.per_class, 224, args.seed)
+    manifest = Manifest.read_csv(manifest_path)
     entries = list(manifest.entries)
     labels = np.array([entry.label for entry in entries])
     images = [load_image(manifest.resolve(entry)).pixels for entry in entries]
@@ -187,8 +196,7 @@ def main() -> int:
         "note": args.note,
         "command": " ".join(["python", *sys.argv]),
         "bundle": str(args.bundle), "bundle_name": bundle.info.name, "input_size": size,
-        "data": {"command": f"python -m sem_core synth --out {args.data} --per-class {args.per_class} "
-                            f"--size 224 --seed {args.seed}", "n_images": len(entries)},
+        "data": {**origin, "n_images": len(entries)},
         "batch_size": args.batch_size, "sweep": sweep, "latency": latencies,
         "pointing_game": pointing,
         "machine": machine_facts(),

@@ -47,67 +47,12 @@ def synth_dataset(out: Path, per_class: int, size: int, noise: float, seed: int)
     return folder / "manifest.csv"  # the CSV carries label_true, the folders only the given label
 
 
-def _simple_image(label_index: int, size: int, rng) -> "np.ndarray":
-    """Grey stripes with noise; each defect class adds its own shape (bright or dark square,
-    disc, ring, cross), which flips, turns and small zooms do not confuse."""
-    import numpy as np
-
-    period = int(rng.integers(5, 11))
-    phase = int(rng.integers(0, period))
-    bands = 0.35 + 0.15 * (((np.arange(size) + phase) // max(period // 2, 1)) % 2)
-    image = np.tile(bands, (size, 1))
-    image = image.T if rng.random() < 0.5 else image
-    image = image + rng.normal(0.0, 0.04, (size, size))
-    if label_index:
-        radius = size * rng.uniform(0.12, 0.16)
-        centre = rng.uniform(radius + 2, size - radius - 2, size=2)
-        rows, columns = np.ogrid[:size, :size]
-        distance = np.hypot(rows - centre[0], columns - centre[1])
-        box = np.maximum(abs(rows - centre[0]), abs(columns - centre[1]))
-        cross = np.minimum(abs(rows - centre[0]), abs(columns - centre[1]))
-        shapes = {1: (box <= radius, 0.95), 2: ((cross <= 1.2) & (box <= radius), 0.05),
-                  3: (distance <= radius, 0.05), 4: (distance <= radius, 0.95),
-                  5: ((distance <= radius) & (distance >= radius - 2.5), 0.95),
-                  6: ((cross <= 1.2) & (box <= radius), 0.95),
-                  7: ((box <= radius) & (box >= radius - 2.5), 0.05)}
-        mask, value = shapes[label_index]
-        image[mask] = value
-    return (np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
-
-
 def simple_dataset(out: Path, per_class: int, size: int, noise: float, seed: int) -> Path:
-    """An easy control dataset (PNG files and manifest CSV with ``label_true``), reused if there."""
-    import csv
+    """The easy control dataset's manifest CSV (``benchmarks/control_set.py``), reused if there."""
+    from benchmarks.control_set import write_control_set
 
-    import numpy as np
-    from PIL import Image
-
-    from sem_core.classes import CLASSES
-
-    folder = out / f"simple-{per_class}x8-{size}px-{noise:g}-seed{seed}"
-    manifest = folder / "manifest.csv"
-    if manifest.is_file():
-        return manifest
-    rng = np.random.default_rng(seed)
-    counts = {"Train": round(per_class * 0.7), "Validation": round(per_class * 0.15)}
-    counts["Test"] = per_class - counts["Train"] - counts["Validation"]
-    rows = []
-    for split, count in counts.items():
-        for index, label in enumerate(CLASSES):
-            for number in range(count):
-                path = Path(split) / label / f"{label}_{number:04d}.png"
-                (folder / path).parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(_simple_image(index, size, rng)).save(folder / path)
-                given = label
-                if split == "Train" and rng.random() < noise:
-                    given = CLASSES[(index + int(rng.integers(1, len(CLASSES)))) % len(CLASSES)]
-                rows.append({"path": path.as_posix(), "label": given, "split": split,
-                             "label_true": label})
-    with manifest.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "label", "split", "label_true"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return manifest
+    return write_control_set(out / f"simple-{per_class}x8-{size}px-{noise:g}-seed{seed}",
+                             per_class, size, noise, seed)
 
 
 def run_job(request, jobs: Path, poll_s: float = 0.25) -> dict:
@@ -211,8 +156,13 @@ def main() -> int:
     from sem_core.compare import compare_bundles
     from sem_core.data.layouts import load_dataset
     from sem_core.jobs import RetrainRequest, TrainingMode
-    from sem_core.labels import (LabelStore, apply_heldout, correct_manifest, ensure_sha256,
-                                 pinned_heldout)
+    from sem_core.labels import (
+        LabelStore,
+        apply_heldout,
+        correct_manifest,
+        ensure_sha256,
+        pinned_heldout,
+    )
     from sem_core.registry import load_bundle, read_bundle_info
     from sem_core.review import build_review_queue
 
