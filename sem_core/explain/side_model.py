@@ -59,6 +59,49 @@ def find_target_layer(model: keras.Model) -> str:
     return candidates[-1]
 
 
+# A heat map coarser than this many cells a side cannot say where a small defect is: DenseNet121
+# at 96 px ends in a 3x3 map, and its Grad-CAM peak fell inside the (dilated) mark of a control
+# set 15% of the time, against 89-99% for its last 12x12 activation (benchmarks/results/
+# cam_layers_control96.json).
+MIN_CAM_SIDE = 8
+
+
+def _map_side(layer: keras.layers.Layer) -> float:
+    """Smaller spatial side of a 4-D layer's output (unknown sizes count as unbounded)."""
+    height, width = layer.output.shape[1:3]
+    return min(float("inf") if height is None else height, float("inf") if width is None else width)
+
+
+def localising_layer(model: keras.Model, min_side: int = MIN_CAM_SIDE) -> str:
+    """The deepest feature map fine enough for a heat map that locates a small defect.
+
+    The last 4-D layer when its map has at least ``min_side`` cells a side (the usual choice,
+    ``find_target_layer``). Otherwise, of the layers whose maps are that fine, the last
+    activation (ReLU or other ``Activation``), or the last such layer when none is an
+    activation. A model whose maps are all coarser keeps its last 4-D layer.
+
+    Args:
+        model: A flat Functional classifier.
+        min_side: Fewest cells a side the chosen map should have. Default: ``MIN_CAM_SIDE``.
+
+    Returns:
+        The layer name.
+
+    Raises:
+        ValueError: When the model has no 4-D layer.
+    """
+    last = find_target_layer(model)
+    if _map_side(model.get_layer(last)) >= min_side:
+        return last
+    maps = set(feature_map_layers(model))
+    fine = [layer for layer in model.layers if layer.name in maps and _map_side(layer) >= min_side]
+    if not fine:
+        return last
+    activations = [layer for layer in fine
+                   if isinstance(layer, (keras.layers.Activation, keras.layers.ReLU))]
+    return (activations or fine)[-1].name
+
+
 def check_target_layer(model: keras.Model, layer_name: str) -> str:
     """Return ``layer_name`` when it names a 4-D layer of ``model``; otherwise explain why not.
 

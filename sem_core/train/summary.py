@@ -55,6 +55,7 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
     import tensorflow as tf
 
     from sem_core import __version__
+    from sem_core.explain.side_model import localising_layer
 
     spec = get_backbone(config.backbone)
     splits: dict[str, int] = {}
@@ -67,7 +68,7 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
         preprocessing=PREPROCESSING,
         stage1=StageInfo(STAGE1_FILE, "stage1_cnn", STAGE1_CLASSES, stage1_gradcam_layer(),
                          int(stage1.count_params())),
-        stage2=StageInfo(STAGE2_FILE, spec.name, STAGE2_CLASSES, spec.gradcam_layer,
+        stage2=StageInfo(STAGE2_FILE, spec.name, STAGE2_CLASSES, localising_layer(stage2),
                          int(stage2.count_params())),
         stage1_threshold=outcome.operating_point.threshold,
         operating_point=outcome.operating_point.to_dict(),
