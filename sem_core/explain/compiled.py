@@ -1,12 +1,12 @@
-"""A faster explanation graph: the backbone as one compiled step, the head run by tf-keras-vis.
+"""A faster explanation graph: the body and the head each as one compiled step.
 
 tf-keras-vis runs its model eagerly, layer by layer. For DenseNet121 (~430 layers) that Python
 overhead, not arithmetic, is most of the cost: about 1 s per Grad-CAM call here against 0.07 s
 once compiled. Gradient-weighted maps only need the gradient of the class score with respect
 to the target feature map, which flows through the head alone, so the body (input -> feature
-map) can run as one ``tf.function`` that is never differentiated. The graph tf-keras-vis sees
-stays flat at the top: input -> ``explain_features`` (the compiled body) -> head, and the maps
-are identical to the eager ones.
+map) can run as one ``tf.function`` that is never differentiated, and the head as another that
+is. The graph tf-keras-vis sees stays flat at the top: input -> ``explain_features`` (the
+compiled body) -> the compiled head, and the maps equal the eager ones.
 
 The first call pays a one-off trace (about 3 s for DenseNet121 on this machine), so keep one
 ``Explainer`` per model when explaining more than one or two images.
@@ -39,6 +39,27 @@ class _CompiledFeatures(keras.layers.Layer):
         return (input_shape[0], *self._body.outputs[0].shape[1:])
 
 
+class _CompiledHead(keras.layers.Layer):
+    """Runs ``head`` (feature map -> logits) as one traced function that gradients pass through.
+
+    The head is short when the target is the last feature map, but a target inside the backbone
+    (``side_model.localising_layer``: DenseNet121's ``pool3_relu`` at 96 px) leaves two dense
+    blocks after it, and running those layer by layer costs more than the body.
+    """
+
+    def __init__(self, head: keras.Model, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._head = head
+        self._logits = tf.function(lambda features: head(features, training=False),
+                                   autograph=False, reduce_retracing=True)
+
+    def call(self, features):
+        return self._logits(features)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self._head.outputs[0].shape[1:])
+
+
 def build_compiled_view(side_model: keras.Model, layer_name: str) -> keras.Model | None:
     """Rebuild ``side_model`` as input -> compiled body up to ``layer_name`` -> head.
 
@@ -59,4 +80,5 @@ def build_compiled_view(side_model: keras.Model, layer_name: str) -> keras.Model
     body = keras.Model(side_model.inputs, target, name="explain_body")
     images = keras.Input(side_model.inputs[0].shape[1:], name="explain_image")
     features = _CompiledFeatures(body, name=FEATURES_NAME)(images)
-    return type(side_model)(inputs=[images], outputs=head(features), name="explain_compiled")
+    logits = _CompiledHead(head, name="explain_head_compiled")(features)
+    return type(side_model)(inputs=[images], outputs=logits, name="explain_compiled")

@@ -129,6 +129,19 @@ def test_compiled_body_gives_the_same_maps_as_eager_execution(models, images, ou
             assert fast.probability == pytest.approx(slow.probability, abs=1e-6)
 
 
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_a_target_inside_the_model_gives_the_same_maps_compiled_as_eager(models, images, output):
+    # the head then holds a conv layer: gradients must pass through the compiled head
+    compiled = Explainer(models[output], layer_name="first_conv")
+    eager = Explainer(models[output], layer_name="first_conv", compile_body=False)
+    assert compiled.compiled and not eager.compiled
+    for method in CamMethod:
+        pairs = zip(compiled.explain_batch(images, method), eager.explain_batch(images, method))
+        for fast, slow in pairs:
+            assert fast.heatmap.max() > 0.0
+            np.testing.assert_allclose(fast.heatmap, slow.heatmap, atol=1e-5)
+
+
 def test_layer_bypassed_by_a_skip_connection_is_explained_eagerly():
     inputs = keras.Input((32, 32, 1))
     first = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="first")(inputs)
