@@ -1,5 +1,6 @@
 """Retrain: one click retrains on the corrected labels in the background; compare, then promote
-or roll back. Without any bundle yet, the same job trains a first one from scratch."""
+or roll back. Without any bundle yet, the same job trains a first one (from random or ImageNet
+weights)."""
 
 import streamlit as st
 
@@ -41,8 +42,9 @@ st.caption(f"Dataset {dataset}: {len(corrected.manifest)} images, {len(corrected
 job = retrain.latest_job(dataset)
 running = job is not None and not job.status.finished
 if entry is None:
-    st.info("There is no model bundle yet. Train a first one from scratch on this dataset: it "
-            "runs in the background, and the bundle becomes the active one when it is written.")
+    st.info("There is no model bundle yet. Train a first one on this dataset: it runs in the "
+            "background, and the bundle becomes the active one when it is written. Starting "
+            "stage 2 from ImageNet weights usually learns far more from a small dataset.")
     with st.form("retrain_first_form"):
         size_column, backbone_column, epochs_column, stage1_column = st.columns([1, 2, 1, 1])
         size = size_column.selectbox("Input size (px)", retrain.FIRST_MODEL_SIZES, index=1,
@@ -52,10 +54,16 @@ if entry is None:
         epochs = epochs_column.number_input("Stage-2 epochs", 1, 200, 20, key="retrain_epochs")
         stage1_epochs = stage1_column.number_input("Stage-1 epochs", 0, 200, 15,
                                                    key="retrain_stage1_epochs")
+        start = st.radio("Stage 2 starts from", list(retrain.FIRST_MODEL_STARTS),
+                         key="retrain_first_weights")
         first = st.form_submit_button("Train a first model", type="primary", disabled=running)
     if first:
-        _start(lambda: retrain.start_first(dataset, int(size), backbone, int(epochs),
-                                           int(stage1_epochs)))
+        try:
+            _start(lambda: retrain.start_first(dataset, int(size), backbone, int(epochs),
+                                               int(stage1_epochs),
+                                               retrain.FIRST_MODEL_STARTS[start]))
+        except SemCoreError as error:  # ImageNet weights asked for and unavailable
+            st.error(str(error))
 else:
     with st.form("retrain_form"):
         mode_column, epochs_column, stage1_column = st.columns([2, 1, 1])

@@ -71,20 +71,34 @@ def backbone_choices() -> tuple[str, ...]:
     return backbone_names()
 
 
+# What a first model's stage 2 may start from, as the page words it -> RetrainRequest.weights.
+FIRST_MODEL_STARTS: dict[str, str] = {
+    "Random weights (offline)": "none",
+    "ImageNet weights (transfer learning; needs the internet once, or the Keras cache)": "imagenet",
+}
+
+
 def start_first(dataset: str, image_size: int, backbone: str, epochs: int,
-                stage1_epochs: int) -> JobHandle:
-    """Start training a first bundle from scratch on the corrected ``dataset`` (no bundle exists
-    yet, so there is nothing to fine-tune or compare with). The newest bundle is active while
-    none was chosen, so it is used as soon as it is written.
+                stage1_epochs: int, weights: str = "none") -> JobHandle:
+    """Start training a first bundle on the corrected ``dataset`` (no bundle exists yet, so
+    there is nothing to fine-tune or compare with), from random or ImageNet stage-2 weights.
+    The newest bundle is active while none was chosen, so it is used as soon as it is written.
 
     Raises:
         sem_core.jobs.RetrainBusyError: When a job already runs.
+        sem_core.models.weights.WeightsUnavailableError: When ImageNet weights were asked for
+            and are neither in the Keras cache nor downloadable (checked before the job starts).
     """
+    if weights == "imagenet":
+        from sem_core.models.weights import ensure_imagenet_available
+
+        ensure_imagenet_available(backbone, advice="Copy the file there, connect this machine "
+                                  "to the internet, or start from random weights.")
     out = BundleRegistry(settings.user_models_dir()).new_bundle_dir("first")
     request = RetrainRequest(data=str(dataset), base_bundle="", out=str(out),
                              labels=str(relabel.label_db_path(dataset)), mode=TrainingMode.SCRATCH,
                              epochs=epochs, stage1_epochs=stage1_epochs, who=relabel.who(),
-                             image_size=image_size, backbone=backbone)
+                             image_size=image_size, backbone=backbone, weights=weights)
     return start_retrain(request, jobs_root())
 
 

@@ -48,6 +48,10 @@ class JobStatus(str, Enum):
         return self not in (JobStatus.STARTING, JobStatus.RUNNING)
 
 
+# Initial weights a first model may start from: random, or ImageNet (transfer learning).
+FIRST_MODEL_WEIGHTS: tuple[str, ...] = ("none", "imagenet")
+
+
 @dataclass(frozen=True)
 class RetrainRequest:
     """What to retrain.
@@ -68,6 +72,8 @@ class RetrainRequest:
         who: Who asked (recorded). Default: "".
         image_size: Input size of a first model (no base bundle); None: the training default.
         backbone: Stage-2 backbone of a first model; None: the training default.
+        weights: Initial stage-2 weights of a first model: "none" (random) or "imagenet"
+            (needs the Keras cache or a network); None: random. Default: None.
     """
 
     data: str
@@ -83,12 +89,17 @@ class RetrainRequest:
     who: str = ""
     image_size: int | None = None
     backbone: str | None = None
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", TrainingMode(self.mode))
-        if self.base_bundle and (self.image_size is not None or self.backbone is not None):
-            raise ValueError("RetrainRequest: image_size and backbone come from the base bundle; "
-                             "give them only for a first model (no base_bundle).")
+        if self.base_bundle and (self.image_size is not None or self.backbone is not None
+                                 or self.weights is not None):
+            raise ValueError("RetrainRequest: image_size, backbone and weights come from the base "
+                             "bundle; give them only for a first model (no base_bundle).")
+        if self.weights not in FIRST_MODEL_WEIGHTS + (None,):
+            raise ValueError(f"RetrainRequest: a first model starts from one of "
+                             f"{', '.join(FIRST_MODEL_WEIGHTS)}. Received `weights={self.weights!r}`.")
         if not self.base_bundle:
             if self.mode != TrainingMode.SCRATCH:
                 raise ValueError("RetrainRequest: without a base bundle there is nothing to "

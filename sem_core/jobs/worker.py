@@ -37,7 +37,7 @@ def retrain_command(request: RetrainRequest) -> str:
         parts.append("--from-scratch")
     for flag, value in (("--epochs", request.epochs), ("--stage1-epochs", request.stage1_epochs),
                         ("--batch-size", request.batch_size), ("--image-size", request.image_size),
-                        ("--backbone", request.backbone)):
+                        ("--backbone", request.backbone), ("--weights", request.weights)):
         if value is not None:
             parts += [flag, str(value)]
     return shlex.join(parts)
@@ -49,7 +49,8 @@ def retrain_config(request: RetrainRequest):
     Fine-tuning starts from the base bundle's weights; a base without a recorded training
     configuration (e.g. one made elsewhere) gets the defaults at its input size and backbone.
     The base's wall-time budget (``max_minutes``) is not inherited. A first model (no base
-    bundle) gets the training defaults with the request's input size and backbone.
+    bundle) gets the training defaults with the request's input size, backbone and initial
+    weights (random unless "imagenet" was asked for).
     """
     from sem_core.train.config import TrainConfig
 
@@ -64,8 +65,10 @@ def retrain_config(request: RetrainRequest):
         recorded = dict(info.training.get("config", {}) or {})
         base = (TrainConfig.from_dict(recorded) if recorded else
                 TrainConfig(image_size=int(info.input_size), backbone=info.stage2.architecture))
-    weights = str(Path(request.base_bundle).resolve()) if request.mode == TrainingMode.FINETUNE \
-        else "none"
+    if request.mode == TrainingMode.FINETUNE:
+        weights = str(Path(request.base_bundle).resolve())
+    else:
+        weights = request.weights or "none"
     # The base's wall-time budget was sized for its own (longer) run; a retrain is bounded by the
     # epochs the user asked for and can be cancelled, so a silent cut-off would only surprise.
     changes = {"weights": weights, "seed": request.seed, "max_minutes": 0.0}

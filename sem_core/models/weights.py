@@ -116,12 +116,19 @@ def parse_weights(value: str | None) -> InitialWeights:
     return InitialWeights(WeightsKind.PATH, path)
 
 
-def ensure_imagenet_available(backbone: str, timeout_s: float = 2.0) -> None:
+_TRAIN_ADVICE = ("Copy the file there, pass its path with `--weights PATH`, or use `--weights "
+                 "default` (the shipped SEM bundle) or `--weights none` (train from scratch).")
+
+
+def ensure_imagenet_available(backbone: str, timeout_s: float = 2.0,
+                              advice: str = _TRAIN_ADVICE) -> None:
     """Fail fast when ImageNet weights are neither cached nor downloadable.
 
     Args:
         backbone: Registered backbone name.
         timeout_s: Connection-probe timeout in seconds. Default: 2.0.
+        advice: What the user can do instead, appended to the message. Default: the ``train``
+            command's options.
 
     Raises:
         WeightsUnavailableError: When the weights file is not in the Keras cache and the
@@ -137,9 +144,7 @@ def ensure_imagenet_available(backbone: str, timeout_s: float = 2.0) -> None:
     except OSError as error:
         raise WeightsUnavailableError(
             f"{cache_file}: ImageNet weights for {spec.name} are not cached and "
-            f"{_WEIGHTS_HOST[0]} is unreachable ({error}). Copy the file there, pass its path "
-            "with `--weights PATH`, or use `--weights default` (the shipped SEM bundle) or "
-            "`--weights none` (train from scratch)."
+            f"{_WEIGHTS_HOST[0]} is unreachable ({error}). {advice}"
         ) from error
 
 

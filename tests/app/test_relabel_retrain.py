@@ -164,6 +164,35 @@ def test_without_any_bundle_the_retrain_page_trains_a_first_model(app_env, tmp_p
     assert (bundle / "bundle.json").is_file()
 
 
+def test_a_first_model_from_imagenet_offline_says_why_and_starts_nothing(app_env, tmp_path,
+                                                                          monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable (test)")
+
+    no_models = tmp_path / "no_models"
+    no_models.mkdir()
+    jobs = tmp_path / "jobs"
+    monkeypatch.setenv("SEM_JOBS_DIR", str(jobs))
+    monkeypatch.setenv("SEM_DEFAULT_BUNDLE", str(tmp_path / "no_default"))
+    monkeypatch.setenv("SEM_MODELS_DIR", str(no_models))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    remember_dataset(app_env.dataset)
+
+    app = _page("app_pages/retrain.py")
+    imagenet = next(option for option in app.radio(key="retrain_first_weights").options
+                    if option.startswith("ImageNet"))
+    app.radio(key="retrain_first_weights").set_value(imagenet)
+    next(button for button in app.button if button.label == "Train a first model").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    errors = _texts(app, "error")
+    assert any("ImageNet weights for densenet121 are not cached" in text
+               and "start from random weights" in text for text in errors), errors
+    assert not jobs.exists() or not any(jobs.iterdir())
+
+
 @pytest.mark.parametrize("page", ["app_pages/relabel.py", "app_pages/retrain.py"])
 def test_pages_say_what_is_missing_without_a_dataset(app_env, page):
     app = _page(page)

@@ -72,6 +72,36 @@ def test_a_first_model_has_no_base_and_takes_its_size_and_backbone_from_the_requ
         RetrainRequest("data", "base", "out", image_size=64)
 
 
+def test_a_first_model_may_start_from_imagenet_weights_and_nothing_else():
+    import pytest
+
+    from sem_core.jobs.worker import retrain_command
+
+    request = RetrainRequest("data", "", "out", mode="scratch", weights="imagenet")
+    assert retrain_config(request).weights == "imagenet"
+    assert "--weights imagenet" in retrain_command(request)
+    with pytest.raises(ValueError, match="come from the base bundle"):
+        RetrainRequest("data", "base", "out", weights="imagenet")
+    with pytest.raises(ValueError, match="none, imagenet"):
+        RetrainRequest("data", "", "out", mode="scratch", weights="default")
+
+
+def test_the_command_line_refuses_imagenet_offline_before_starting_a_job(tmp_path, monkeypatch):
+    import socket
+
+    from sem_core.cli import main
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    code = main(["retrain", "--from-scratch", "--weights", "imagenet", "--data", str(tmp_path),
+                 "--out", str(tmp_path / "new"), "--jobs", str(tmp_path / "jobs")])
+    assert code == 1
+    assert not (tmp_path / "jobs").exists() or not any((tmp_path / "jobs").iterdir())
+
+
 def test_the_command_line_asks_for_a_bundle_unless_training_from_scratch(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "sem_core", "retrain", "--data", str(tmp_path), "--out",
