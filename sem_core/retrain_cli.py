@@ -66,7 +66,9 @@ def _register_retrain(subparsers) -> None:
     parser.add_argument("--data", help="base dataset folder or manifest CSV")
     parser.add_argument("--labels", default=None, help="label database with the corrections")
     parser.add_argument("--out", help="new bundle folder (must not exist)")
-    parser.add_argument("--from-scratch", action="store_true", help="random initial weights")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="do not start from the base bundle's weights: random ones, or "
+                             "ImageNet's with --weights imagenet for a first model")
     parser.add_argument("--epochs", type=int, default=None,
                         help="most stage-2 epochs (default: the base bundle's)")
     parser.add_argument("--stage1-epochs", type=int, default=None, help="most stage-1 epochs")
