@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from sem_core.jobs.state import FIRST_MODEL_WEIGHTS
+
 EXIT_BUSY = 3
 
 
@@ -77,7 +79,7 @@ def _register_retrain(subparsers) -> None:
     parser.add_argument("--image-size", type=int, default=None,
                         help="input size of a first model (no --bundle)")
     parser.add_argument("--backbone", default=None, help="stage-2 backbone of a first model")
-    parser.add_argument("--weights", default=None, choices=("none", "imagenet"),
+    parser.add_argument("--weights", default=None, choices=FIRST_MODEL_WEIGHTS,
                         help="initial stage-2 weights of a first model (default none; imagenet "
                              "needs the Keras cache or a network)")
     parser.add_argument("--no-compare", action="store_true", help="skip the held-out comparison")
@@ -139,12 +141,6 @@ def _retrain(args: argparse.Namespace) -> int:
         epochs=args.epochs, stage1_epochs=args.stage1_epochs, batch_size=args.batch_size,
         seed=args.seed, compare=not args.no_compare, who=args.who, image_size=args.image_size,
         backbone=args.backbone, weights=args.weights)
-    if request.weights == "imagenet":  # fail here, not seconds later in the job's process
-        from sem_core.models import DEFAULT_BACKBONE
-        from sem_core.models.weights import ensure_imagenet_available
-
-        ensure_imagenet_available(args.backbone or DEFAULT_BACKBONE,
-                                  advice="Copy the file there, or use `--weights none`.")
     handle = start_retrain(request, args.jobs)
     print(f"started job {handle.job_id} (process {handle.pid}); folder {handle.folder}")
     if args.background:

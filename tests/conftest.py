@@ -1,7 +1,27 @@
 """Test-session settings shared by every test."""
 
 import os
+import socket
+
+import pytest
 
 # Quiet TensorFlow's C++ logging and keep it on the CPU, in the tests and any subprocess.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network, an empty Keras cache, and a tripwire on any download attempt."""
+    import keras
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable (test)")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(keras.utils, "get_file", no_download)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    return tmp_path / "keras_home"

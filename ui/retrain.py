@@ -89,11 +89,6 @@ def start_first(dataset: str, image_size: int, backbone: str, epochs: int,
         sem_core.models.weights.WeightsUnavailableError: When ImageNet weights were asked for
             and are neither in the Keras cache nor downloadable (checked before the job starts).
     """
-    if weights == "imagenet":
-        from sem_core.models.weights import ensure_imagenet_available
-
-        ensure_imagenet_available(backbone, advice="Copy the file there, connect this machine "
-                                  "to the internet, or start from random weights.")
     out = BundleRegistry(settings.user_models_dir()).new_bundle_dir("first")
     request = RetrainRequest(data=str(dataset), base_bundle="", out=str(out),
                              labels=str(relabel.label_db_path(dataset)), mode=TrainingMode.SCRATCH,

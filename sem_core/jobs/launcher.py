@@ -23,7 +23,7 @@ from sem_core.jobs.lock import JobLock, process_alive
 from sem_core.jobs.state import (CANCEL_FILE, LOG_FILE, REQUEST_FILE, JobState, JobStatus,
                                  RetrainRequest, atomic_write_json, read_state, updated,
                                  write_state)
-from sem_core.jobs.worker import remove_stale_partials
+from sem_core.jobs.worker import remove_stale_partials, retrain_config
 
 
 
@@ -95,7 +95,15 @@ def start_retrain(request: RetrainRequest, jobs_root: str | os.PathLike, *,
     Raises:
         RetrainBusyError: When another job runs (its id, process and start time are named).
         sem_core.registry.BundleError: When ``request.out`` already exists.
+        sem_core.models.weights.WeightsUnavailableError: When a first model should start from
+            ImageNet weights that are neither cached nor downloadable (no job is created).
     """
+    if request.weights == "imagenet":  # fail here, not seconds later in the job's process
+        from sem_core.models.weights import ensure_imagenet_available  # loads Keras
+
+        ensure_imagenet_available(retrain_config(request).backbone,
+                                  advice="Copy the file there, connect this machine to the "
+                                         "internet, or start from random weights.")
     folder, lock = prepare_job(request, jobs_root)
     try:
         child = spawn(["retrain", "--run-job", str(folder.resolve())], folder / LOG_FILE, python)

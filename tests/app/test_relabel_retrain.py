@@ -165,20 +165,13 @@ def test_without_any_bundle_the_retrain_page_trains_a_first_model(app_env, tmp_p
 
 
 def test_a_first_model_from_imagenet_offline_says_why_and_starts_nothing(app_env, tmp_path,
-                                                                          monkeypatch):
-    import socket
-
-    def refuse(*args, **kwargs):
-        raise OSError("network unreachable (test)")
-
+                                                                          monkeypatch, offline):
     no_models = tmp_path / "no_models"
     no_models.mkdir()
     jobs = tmp_path / "jobs"
     monkeypatch.setenv("SEM_JOBS_DIR", str(jobs))
     monkeypatch.setenv("SEM_DEFAULT_BUNDLE", str(tmp_path / "no_default"))
     monkeypatch.setenv("SEM_MODELS_DIR", str(no_models))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setattr(socket, "create_connection", refuse)
     remember_dataset(app_env.dataset)
 
     app = _page("app_pages/retrain.py")

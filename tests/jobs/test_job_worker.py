@@ -86,16 +86,9 @@ def test_a_first_model_may_start_from_imagenet_weights_and_nothing_else():
         RetrainRequest("data", "", "out", mode="scratch", weights="default")
 
 
-def test_the_command_line_refuses_imagenet_offline_before_starting_a_job(tmp_path, monkeypatch):
-    import socket
-
+def test_the_command_line_refuses_imagenet_offline_before_starting_a_job(tmp_path, offline):
     from sem_core.cli import main
 
-    def refuse(*args, **kwargs):
-        raise OSError("network unreachable (test)")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     code = main(["retrain", "--from-scratch", "--weights", "imagenet", "--data", str(tmp_path),
                  "--out", str(tmp_path / "new"), "--jobs", str(tmp_path / "jobs")])
     assert code == 1

@@ -1,6 +1,5 @@
 """Initial weights: ImageNet fails fast offline, files and bundles transfer by layer name."""
 
-import socket
 import time
 
 import numpy as np
@@ -14,23 +13,6 @@ from sem_core.models.weights import (
     parse_weights,
     transfer_weights,
 )
-
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No network, an empty Keras cache, and a tripwire on any download attempt."""
-    import keras
-
-    def refuse(*args, **kwargs):
-        raise OSError("network unreachable (test)")
-
-    def no_download(*args, **kwargs):
-        raise AssertionError("a download was attempted")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(keras.utils, "get_file", no_download)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    return tmp_path / "keras_home"
 
 
 def test_imagenet_offline_fails_with_instructions(offline):
