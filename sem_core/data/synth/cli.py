@@ -45,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the specification (default), 1 gives the largest, most visible defects at the top SNR",
     )
     parser.add_argument(
+        "--difficulty",
+        choices=("standard", "hard"),
+        default="standard",
+        help="difficulty preset: 'standard' keeps every defect visible and recognisable (the "
+        "visibility contract); 'hard' reproduces version 1 of the specification (default "
+        "standard)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace a previous synthetic dataset in --out"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -70,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             presentation=not args.no_presentation,
             ease=args.ease,
+            difficulty=args.difficulty,
         )
     except (SemCoreError, ValueError) as error:
         print(f"synth: {error}", file=sys.stderr)
@@ -88,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             size=args.size,
             presentation=not args.no_presentation,
             ease=args.ease,
+            difficulty=args.difficulty,
         )
         print(f"contact sheet: {path}")
     return 0

@@ -9,11 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-GENERATOR_VERSION = "synth-sem 1.2.0"
+GENERATOR_VERSION = "synth-sem 2.0.0"
 """Bumped whenever a change alters the pixels produced for a given seed."""
 
 REFERENCE_SIZE = 224
 """The field size (px) for which every length in the specification is stated."""
+
+
+class Difficulty(str, Enum):
+    """Difficulty preset (spec B6): ``standard`` (default) keeps every defect visible and
+    recognisable; ``hard`` reproduces version 1 of the specification."""
+
+    STANDARD = "standard"
+    HARD = "hard"
 
 
 class View(str, Enum):
@@ -77,10 +85,14 @@ class SynthConfig:
         presentation: Apply the figure-crop presentation layer (annotations, borders, resolution
             mix) after tone mapping. Default: True.
         ease: Moves every image's hardness draws toward the easy end, for curricula and
-            demonstrations: 0 follows the specification; 1 gives each defect its largest size
-            (z = 1), full visibility (v = 1) and the top SNR (15). In between, each draw moves
-            that fraction of the way (z and v linearly, SNR on a log scale). The same uniforms
-            are drawn either way, so scenes, placements and twins stay the same. Default: 0.
+            demonstrations: 0 follows the preset; 1 gives each defect its largest size
+            (z = 1), full visibility (v = 1) and the preset's top SNR. In between, each draw
+            moves that fraction of the way (z and v linearly, SNR on a log scale). The same
+            uniforms are drawn either way, so scenes, placements and twins stay the same.
+            Default: 0.
+        difficulty: ``standard`` (every defect meets the visibility contract, spec B6/B7) or
+            ``hard`` (version 1's ranges). One seed gives the same scene in both. Default:
+            standard.
     """
 
     size: int = REFERENCE_SIZE
@@ -89,8 +101,17 @@ class SynthConfig:
     label_noise_mode: LabelNoiseMode = LabelNoiseMode.SYMMETRIC
     presentation: bool = True
     ease: float = 0.0
+    difficulty: Difficulty = Difficulty.STANDARD
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "difficulty", Difficulty(self.difficulty))
+        except ValueError:
+            choices = ", ".join(d.value for d in Difficulty)
+            raise ValueError(
+                f"SynthConfig: difficulty must be one of {choices}. "
+                f"Received `difficulty={self.difficulty}`."
+            ) from None
         if not 0.0 <= self.ease <= 1.0:
             raise ValueError(f"SynthConfig: ease must be in [0, 1]. Received `ease={self.ease}`.")
         if not 16 <= self.size <= 2048:

@@ -1,40 +1,66 @@
 """Shared pieces of the defect editors: hardness controls, records, placement, shapes, painting.
 
 Spec B0 and B5: size z and visibility v are drawn from one distribution for every class;
-editors turn them into sizes and contrasts by (log-)interpolation into per-class ranges.
+editors turn them into sizes and contrasts by (log-)interpolation into per-class ranges, and
+read the difficulty preset (spec B6) from ``Hardness.preset``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from sem_core.data.synth.canvas import Material, SceneMaps
+from sem_core.data.synth.config import Difficulty
 from sem_core.data.synth.layout import SceneLayout
+from sem_core.data.synth.presets import PRESETS, Preset
 
 HARD_VISIBILITY = (0.15, 0.4)
 EASY_VISIBILITY = (0.4, 1.0)
+RAISE_STEP = 0.1
+"""A visibility-contract redraw raises v and z by this much (spec B7.4)."""
 
 
 @dataclass(frozen=True)
 class Hardness:
-    """Size z ~ U(0, 1) and visibility v ~ 25 % U(0.15, 0.4) + 75 % U(0.4, 1.0)."""
+    """Size z ~ U(0, 1), visibility v (range set by the preset) and the preset itself.
+
+    Attributes:
+        z: Size control in [0, 1].
+        v: Visibility control in [0, 1].
+        low_visibility: v came from version 1's low-visibility component (``hard`` only).
+        preset: The difficulty preset whose ranges and class rules the editors follow.
+        boost: Visibility-contract tries already failed. ``standard`` editors make the next
+            draw more conspicuous with it (spec B7.4 raises only v and z, which cap at 1 while a
+            thin or pattern-bound defect can still be lost in the noise); ``hard`` ignores it.
+    """
 
     z: float
     v: float
     low_visibility: bool
+    preset: Preset = PRESETS[Difficulty.HARD]
+    boost: int = 0
 
 
-def sample_hardness(rng: np.random.Generator) -> Hardness:
-    """Draw z and v (always four uniforms, so the defect stream stays aligned)."""
+def sample_hardness(rng: np.random.Generator, preset: Preset | None = None) -> Hardness:
+    """Draw z and v (always four uniforms, so the defect stream stays aligned in both presets).
+
+    ``hard`` uses version 1's mixture, 25 % U(0.15, 0.4) + 75 % U(0.4, 1.0); ``standard`` maps
+    the same last uniform into U(0.5, 1.0).
+    """
+    preset = preset or PRESETS[Difficulty.HARD]
     z, pick, hard_v, easy_v = rng.random(4)
+    if preset.visibility is not None:
+        low_v, high_v = preset.visibility
+        return Hardness(z=float(z), v=float(lerp(low_v, high_v, easy_v)), low_visibility=False,
+                        preset=preset)
     low = bool(pick < 0.25)
     v = HARD_VISIBILITY[0] + hard_v * (HARD_VISIBILITY[1] - HARD_VISIBILITY[0])
     if not low:
         v = EASY_VISIBILITY[0] + easy_v * (EASY_VISIBILITY[1] - EASY_VISIBILITY[0])
-    return Hardness(z=float(z), v=float(v), low_visibility=low)
+    return Hardness(z=float(z), v=float(v), low_visibility=low, preset=preset)
 
 
 def eased_hardness(hardness: Hardness, ease: float) -> Hardness:
@@ -42,8 +68,22 @@ def eased_hardness(hardness: Hardness, ease: float) -> Hardness:
     if ease == 0.0:
         return hardness
     v = lerp(hardness.v, 1.0, ease)
-    return Hardness(
+    return replace(
+        hardness,
         z=lerp(hardness.z, 1.0, ease),
+        v=v,
+        low_visibility=hardness.low_visibility and v < HARD_VISIBILITY[1],
+    )
+
+
+def raised_hardness(hardness: Hardness) -> Hardness:
+    """The hardness of the next visibility-contract try: v and z up by ``RAISE_STEP``, capped,
+    and one more failed try in ``boost``."""
+    v = min(hardness.v + RAISE_STEP, 1.0)
+    return replace(
+        hardness,
+        boost=hardness.boost + 1,
+        z=min(hardness.z + RAISE_STEP, 1.0),
         v=v,
         low_visibility=hardness.low_visibility and v < HARD_VISIBILITY[1],
     )
@@ -99,15 +139,20 @@ def _plain(value: object) -> object:
     return value
 
 
-def place_point(rng: np.random.Generator, layout: SceneLayout) -> tuple[float, float]:
-    """A field point (reference px): 70 % in the central 70 % of the field, else anywhere.
+def place_point(
+    rng: np.random.Generator, layout: SceneLayout, central: float | None = None
+) -> tuple[float, float]:
+    """A field point (reference px): 70 % in the central 70 % of the field, else anywhere; with
+    ``central`` (``Preset.central_field``), always in that central share of the field.
 
     Inside a host region (blanket array edge), the point is drawn in that region instead.
     Always three draws.
     """
-    central, u, w = rng.random(3)
+    share, u, w = rng.random(3)
     half = layout.geometry.size / (2 * layout.geometry.scale)
-    reach = 0.7 * half if central < 0.7 else 0.95 * half
+    reach = 0.7 * half if share < 0.7 else 0.95 * half
+    if central is not None:
+        reach = central * half
     x, y = (2 * u - 1) * reach, (2 * w - 1) * reach
     if layout.host_region is not None:
         x0, y0, x1, y1 = layout.host_region

@@ -13,6 +13,7 @@ from sem_core.classes import CLEAN, STAGE2_CLASSES
 from sem_core.data.synth import (
     defects_lines,
     defects_marks,
+    defects_opens,
     defects_other,
     defects_section,
     defects_vias,
@@ -26,9 +27,29 @@ VISIBLE_CHANGE = 0.01
 """A signal change above this (0-1 scale), or above 30 % of the defect's largest change, enters
 the saved mask; smaller ones (halo tails) still count for the twin test."""
 
+def _repeated(editor):
+    """A section editor that, after failed ``standard`` contract tries, draws its defect at
+    several sites: section elements (a plug, a line end-on) bound the size of one defect, so
+    more of them is the way to make the class visible (``Hardness.boost``)."""
+
+    def edit(rng, layout, maps, hardness, noise_sigma):
+        record = editor(rng, layout, maps, hardness, noise_sigma)
+        if record is None or not hardness.preset.strict_rules or hardness.boost < 1:
+            return record
+        count = 1
+        for _ in range(2 * hardness.boost):
+            count += editor(rng, layout, maps, hardness, noise_sigma) is not None
+        return DefectRecord(
+            record.kind, record.subtype, record.x, record.y,
+            {**record.params, "sites": count}, record.hard_subtype,
+        )
+
+    return edit
+
+
 TOP_DOWN_EDITORS = {
     "Bridges": defects_lines.bridge,
-    "Opens": defects_lines.open_line,
+    "Opens": defects_opens.open_line,
     "Shorts": defects_lines.short,
     "Vias": defects_vias.via_defect,
     "Cracks": defects_marks.crack,
@@ -37,10 +58,10 @@ TOP_DOWN_EDITORS = {
 }
 SECTION_EDITORS = {
     **TOP_DOWN_EDITORS,
-    "Bridges": defects_section.bridge,
-    "Opens": defects_section.open_cut,
-    "Shorts": defects_section.short,
-    "Vias": defects_section.via_void,
+    "Bridges": _repeated(defects_section.bridge),
+    "Opens": _repeated(defects_section.open_cut),
+    "Shorts": _repeated(defects_section.short),
+    "Vias": _repeated(defects_section.via_void),
     "Scratches": defects_section.surface_notch,
 }
 

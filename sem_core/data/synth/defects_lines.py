@@ -1,4 +1,5 @@
-"""Defects on top-down lines (spec B5): Bridges, Opens and Shorts, edited into the geometry.
+"""Defects on top-down lines (spec B5): Bridges and Shorts, edited into the geometry, and the
+line-run picking that Opens (``defects_opens``) shares.
 
 All shapes are drawn in layout coordinates (a across the lines, b along), inside a canvas
 window around the defect, so rotation and tilt apply; edits touch nothing outside the window.
@@ -54,10 +55,15 @@ def line_runs(
 
 
 def pick_run(
-    rng: np.random.Generator, layout: SceneLayout, spans: int, margin: float
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    spans: int,
+    margin: float,
+    central: float | None = None,
 ) -> tuple[list[LineHost], float] | None:
-    """Choose a run of lines and a position b0 near a placed point, inside the visible field."""
-    x, y = place_point(rng, layout)
+    """Choose a run of lines and a position b0 near a placed point (``place_point``'s
+    ``central``), inside the visible field."""
+    x, y = place_point(rng, layout, central)
     a, b = layout.transform.to_layout(np.array(x), np.array(y))
     for shrink in (1.0, 0.5, 0.25):
         best = _closest_run(
@@ -117,10 +123,12 @@ def bridge(
         1 if sign_draw < 0.5 else -1
     )
     neck = width * log_lerp(0.3, 2.5, z)
-    height = lerp(0.3, 1.0, v)
-    choice = pick_run(rng, layout, spans, neck + width)
+    if hardness.preset.strict_rules:
+        neck *= 1.0 + 0.2 * hardness.boost  # a failed contract try: a wider neck
+    height = max(lerp(0.3, 1.0, v), hardness.preset.min_step_fraction)
+    choice = pick_run(rng, layout, spans, neck + width, hardness.preset.central_field)
     if choice is None and spans > 1:  # too few lines in view for a multi-bridge
-        spans, choice = 1, pick_run(rng, layout, 1, neck + width)
+        spans, choice = 1, pick_run(rng, layout, 1, neck + width, hardness.preset.central_field)
     if choice is None:
         return None
     hosts, b0 = choice
@@ -193,79 +201,6 @@ def bridge(
     )
 
 
-def open_line(
-    rng: np.random.Generator,
-    layout: SceneLayout,
-    maps: SceneMaps,
-    hardness: Hardness,
-    noise_sigma: float,
-) -> DefectRecord | None:
-    """Interrupt a line (rounded pulled-back ends; 30 % residual film, 20 % near-open pinch)."""
-    z, v = hardness.z, hardness.v
-    params = layout.params
-    width, pitch = params.width, params.pitch
-    kind_draw, residual_draw, pinch_draw, pinch_height_draw = rng.random(4)
-    gap = width * log_lerp(0.3, 3.0, z)
-    choice = pick_run(rng, layout, 0, 0.5 * gap + width)
-    if choice is None:
-        return None
-    (host,), b0 = choice
-    painter = Painter(
-        maps, layout, layout.canvas_window(host.centre, b0, 0.5 * gap + 2 * width + pitch)
-    )
-    if painter.empty:
-        return None
-    a, b = painter.a, painter.b
-    band = (np.abs(a - host.centre) < 0.5 * pitch) & (b >= host.start) & (b <= host.end)
-    own = band & (painter.get("material") != Material.SUBSTRATE)  # the line and its via landings
-    cut = own & (np.abs(b - b0) < 0.5 * gap)
-    step = layout.geometry.canvas_to_reference()
-    sigma = 0.3 * width / step
-    rounded = ndimage.gaussian_filter((own & ~cut).astype(np.float64), sigma) > 0.5
-    near = band & (np.abs(b - b0) < 0.5 * gap + 3 * sigma * step)
-    kept = np.where(near, rounded & own, own)
-    removed = own & ~kept
-    base_level = params.look.substrate
-    subtype = "gap" if kind_draw < 0.5 else ("residual" if kind_draw < 0.8 else "pinch")
-    residual = {
-        "gap": 0.3 * (1 - v) ** 2,
-        "residual": lerp(0.05, 0.3, residual_draw) * (1 - v),
-        "pinch": 0.0,
-    }[subtype]
-    painter.paint(
-        removed,
-        topo=False,
-        intensity=base_level + residual * (host.level - base_level),
-        height=0.0,
-        material=Material.TOP if residual > 0.02 else Material.SUBSTRATE,
-    )
-    neck = lerp(0.05, 0.2, pinch_draw) * width
-    neck_height = lerp(0.15, 0.5, pinch_height_draw) * lerp(0.5, 1.0, 1 - v)
-    if subtype == "pinch":
-        region = removed & (np.abs(a - host.centre) <= 0.5 * neck)
-        painter.paint(
-            region,
-            topo=True,
-            intensity=base_level + neck_height * (host.level - base_level),
-            height=neck_height,
-            material=Material.TOP,
-        )
-    x, y = layout.transform.to_field(host.centre, b0)
-    return DefectRecord(
-        "Opens",
-        subtype,
-        x,
-        y,
-        {
-            "gap_length": gap,
-            "residual_height": residual,
-            "pinch_width": neck if subtype == "pinch" else 0.0,
-            "pinch_height": neck_height if subtype == "pinch" else 0.0,
-        },
-        hard_subtype=subtype in ("residual", "pinch"),
-    )
-
-
 def short(
     rng: np.random.Generator,
     layout: SceneLayout,
@@ -281,15 +216,23 @@ def short(
     kind_draw, vc_draw, bright_draw, span_draw, angle_draw, bend_draw, aspect_draw = rng.random(7)
     brightness = 1.0 + lerp(0.3, 1.0, v) * lerp(0.05, 0.4, bright_draw)
     height = lerp(0.5, 1.0, v)
-    if params.look.look == Look.VC_MODE and vc_draw < 0.5:
+    brightness = max(brightness, hardness.preset.min_short_brightness)
+    grow = 1.0
+    if hardness.preset.strict_rules and hardness.boost:
+        # a failed contract try: brighter and larger (``Hardness.boost``)
+        brightness += 0.1 * hardness.boost
+        grow += 0.2 * hardness.boost
+    strict = hardness.preset.strict_rules
+    voltage_contrast = params.look.look == Look.VC_MODE and vc_draw < 0.5
+    if voltage_contrast and not strict:
         record = _vc_short(rng, layout, maps, width, height)
         if record is not None:
             return record
     stringer = kind_draw >= 0.55
     spans = 1 + int(span_draw * 3) if stringer else 1
-    choice = pick_run(rng, layout, spans, 2 * width)
+    choice = pick_run(rng, layout, spans, 2 * width, hardness.preset.central_field)
     if choice is None and spans > 1:
-        spans, choice = 1, pick_run(rng, layout, 1, 2 * width)
+        spans, choice = 1, pick_run(rng, layout, 1, 2 * width, hardness.preset.central_field)
     if choice is None:
         return None
     hosts, b0 = choice
@@ -297,6 +240,10 @@ def short(
     length = last.centre - first.centre
     space = length / spans - 0.5 * (first.width + hosts[1].width)
     level = max(first.level, params.look.top) * brightness
+    if strict:
+        # brighter than every material in view: under inverted contrast the lines are the dark
+        # level, and a short only as bright as they are reads as a bridge
+        level = max(first.level, params.look.top, params.look.substrate) * brightness
     if stringer:
         angle = math.radians(60.0 * (2 * angle_draw - 1))
         start, end = (
@@ -309,7 +256,9 @@ def short(
         t = np.linspace(0.0, 1.0, 13)[:, None]
         bend = (bend_draw - 0.5) * 0.6 * np.linalg.norm(end - start)
         points = start + t * (end - start) + 4 * t * (1 - t) * bend * normal
-        thickness = width * lerp(0.15, 0.5, z)
+        thickness = width * lerp(0.15, 0.5, z) * grow
+        if strict:
+            thickness = max(thickness, MIN_STRINGER)
         mid = points[6]
         painter = Painter(
             maps,
@@ -323,7 +272,7 @@ def short(
         region = polyline_distance(painter.a, painter.b, points) <= 0.5 * thickness
         extent = thickness
     else:
-        extent = max(space, 1.0) * log_lerp(0.5, 3.0, z)
+        extent = max(space, 1.0) * log_lerp(0.5, 3.0, z) * grow
         mid = np.array([0.5 * (first.centre + last.centre), b0])
         semi_a = 0.5 * length + 0.25 * extent
         semi_b = 0.5 * extent * lerp(0.6, 1.4, aspect_draw)
@@ -338,6 +287,11 @@ def short(
         core = np.abs(painter.b - mid[1]) < 0.5 * min(semi_b, width)
         core &= np.abs(painter.a - mid[0]) <= 0.5 * length
         region = (radius2 + 0.35 * noise < 1.0) | core
+    lit = 0
+    if voltage_contrast and strict and 1.0 - params.look.floating_factor >= MIN_VC_STEP:
+        # `standard`: a floating line lights up only together with the visible connection, and
+        # only where floating and grounded lines differ enough to see it
+        lit = sum(_light_floating(layout, maps, host) for host in hosts)
     painter.raise_material(region, level, height=1.2 * height, only_new=False)
     x, y = layout.transform.to_field(float(mid[0]), float(mid[1]))
     return DefectRecord(
@@ -345,9 +299,33 @@ def short(
         "stringer" if stringer else "extrusion",
         x,
         y,
-        {"brightness": brightness, "height_fraction": height, "spans": spans, "extent": extent},
+        {
+            "brightness": brightness,
+            "height_fraction": height,
+            "spans": spans,
+            "extent": extent,
+            "lit_floating_lines": lit,
+        },
         hard_subtype=bool(stringer and z < 0.3),
     )
+
+
+MIN_VC_STEP = 0.25
+"""``standard``: VC shorts light a floating line only when it is at least this much darker."""
+MIN_STRINGER = 1.5
+"""``standard``: the thinnest stringer, reference px."""
+
+
+def _light_floating(layout: SceneLayout, maps: SceneMaps, host: LineHost) -> int:
+    """Give a floating line grounded brightness along its whole length; 1 if it was floating."""
+    if not host.floating:
+        return 0
+    painter = Painter(maps, layout, (slice(None), slice(None)))
+    band = np.abs(painter.a - host.centre) < 0.5 * layout.params.pitch
+    band &= (painter.b >= host.start) & (painter.b <= host.end) & painter.get("topo")
+    band &= painter.get("material") == Material.TOP
+    painter.paint(band, intensity=layout.params.look.top)
+    return 1
 
 
 def _vc_short(

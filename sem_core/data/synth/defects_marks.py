@@ -77,15 +77,20 @@ def crack(
 ) -> DefectRecord:
     """A jagged, branching crack through pattern and film alike."""
     z, v = hardness.z, hardness.v
-    x, y = place_point(rng, layout)
+    x, y = place_point(rng, layout, hardness.preset.central_field)
     a0, b0 = layout.transform.to_layout(np.array(x), np.array(y))
     length = lerp(0.25, 1.0, z) * FIELD
-    width0 = lerp(1.0, 4.0, z) * rng.uniform(0.8, 1.2)
+    width0 = max(lerp(1.0, 4.0, z) * rng.uniform(0.8, 1.2), hardness.preset.crack_min_width)
     heading = rng.uniform(0, 2 * math.pi)
     wander = math.radians(rng.uniform(15, 35))
     branch_rate = rng.uniform(0.01, 0.04)
     darkening = lerp(0.3, 0.85, v)
     rim = rng.uniform(0.15, 0.4) * v
+    if hardness.preset.strict_rules and hardness.boost:
+        # a failed contract try: a deeper, wider, brighter-rimmed crack (``Hardness.boost``)
+        darkening = min(darkening + 0.05 * hardness.boost, 0.95)
+        width0 *= 1.0 + 0.2 * hardness.boost
+        rim *= 1.0 + 0.3 * hardness.boost
     start = np.array([float(a0), float(b0)])
     arms = crack_path(rng, start, heading, 0.5 * length, wander, branch_rate) + crack_path(
         rng, start, heading + math.pi, 0.5 * length, wander, branch_rate
@@ -151,6 +156,12 @@ def _paint_crack(
     painter.add_extra(np.where(rim_zone, rim * np.exp(-outside_gap / 0.75), 0.0))
 
 
+MIN_GROOVE = 0.35
+MIN_LIP = 0.2
+"""``standard`` scratches: the shallowest groove and faintest lips (fractions of the local
+level); a groove at the low end of U(0.25, 0.6)v is lost in a busy logic pattern."""
+
+
 def scratch(
     rng: np.random.Generator,
     layout: SceneLayout,
@@ -160,18 +171,25 @@ def scratch(
 ) -> DefectRecord:
     """A long straight or arc-shaped groove with bright lips (spec B5 Scratches)."""
     z, v = hardness.z, hardness.v
-    x, y = place_point(rng, layout)
+    x, y = place_point(rng, layout, hardness.preset.central_field)
     a0, b0 = (float(t) for t in layout.transform.to_layout(np.array(x), np.array(y)))
     arc, direction = rng.random() < 0.5, rng.uniform(0, math.pi)
     radius = rng.uniform(1.0, 10.0) * FIELD
     length = rng.uniform(0.6, 2.0) * FIELD
     width = log_lerp(2.0, 8.0, z)
-    faint = rng.random() < 0.3
+    faint = rng.random() < hardness.preset.faint_scratch_rate
     depth, lip = rng.uniform(0.25, 0.6) * v, rng.uniform(0.1, 0.4) * v
     mean_level = float(np.mean(maps.intensity)) + 1e-6
     if faint:
         depth = rng.uniform(0.5, 2.0) * noise_sigma / mean_level
         lip = 0.5 * depth
+    if hardness.preset.strict_rules:
+        depth, lip = max(depth, MIN_GROOVE), max(lip, MIN_LIP)
+    if hardness.preset.strict_rules and hardness.boost:
+        # a failed contract try: a deeper, wider groove with brighter lips (``Hardness.boost``)
+        depth = min(depth * (1.0 + 0.3 * hardness.boost), 0.9)
+        lip *= 1.0 + 0.3 * hardness.boost
+        width *= 1.0 + 0.15 * hardness.boost
     style = rng.random()
     chatter_period, dash_period = rng.uniform(3.0, 15.0), rng.uniform(10.0, 40.0)
     drag = rng.uniform(0.0, 1.0)

@@ -58,6 +58,11 @@ def _painter(
     return Painter(maps, layout, layout.field_window([(x0, y0), (x1, y1)], pad=4.0))
 
 
+def _grow(hardness: Hardness) -> float:
+    """``standard``: each failed visibility-contract try makes a section defect 30 % larger."""
+    return 1.0 + 0.3 * hardness.boost if hardness.preset.strict_rules else 1.0
+
+
 def bridge(
     rng: np.random.Generator,
     layout: SceneLayout,
@@ -67,13 +72,13 @@ def bridge(
 ) -> DefectRecord | None:
     """A smooth neck of line metal joining two line cross-sections."""
     z, v = hardness.z, hardness.v
-    x, y = place_point(rng, layout)
+    x, y = place_point(rng, layout, hardness.preset.central_field)
     pair = _neighbour_pair(layout, x, y)
     if pair is None:
         return None
     left, right = pair
     top_draw, position_draw = rng.random(2)
-    height = min(left.y1 - left.y0, layout.params.width * log_lerp(0.3, 1.5, z))
+    height = min(left.y1 - left.y0, layout.params.width * log_lerp(0.3, 1.5, z) * _grow(hardness))
     y0 = left.y0 if top_draw < 0.5 else left.y0 + position_draw * (left.y1 - left.y0 - height)
     painter = _painter(layout, maps, left.x1 - 2, y0, right.x0 + 2, y0 + height)
     fx, fy = painter.field_xy()
@@ -108,7 +113,7 @@ def short(
 ) -> DefectRecord | None:
     """A bright irregular extrusion or filament between two line cross-sections."""
     z, v = hardness.z, hardness.v
-    x, y = place_point(rng, layout)
+    x, y = place_point(rng, layout, hardness.preset.central_field)
     pair = _neighbour_pair(layout, x, y)
     if pair is None:
         return None
@@ -129,7 +134,9 @@ def short(
         & (fx >= left.x1 - 1)
         & (fx <= right.x0 + 1)
     )
-    level = max(left.level, right.level) * (1.0 + lerp(0.3, 1.0, v) * lerp(0.05, 0.4, bright))
+    factor = max(1.0 + lerp(0.3, 1.0, v) * lerp(0.05, 0.4, bright),
+                 hardness.preset.min_short_brightness)
+    level = max(left.level, right.level) * factor
     painter.raise_material(region, level, height=lerp(0.5, 1.2, v), only_new=True)
     return DefectRecord(
         "Shorts",
@@ -150,13 +157,13 @@ def open_cut(
 ) -> DefectRecord | None:
     """A thin void separating a plug (or line) from what it should contact."""
     z, v = hardness.z, hardness.v
-    x, y = place_point(rng, layout)
+    x, y = place_point(rng, layout, hardness.preset.central_field)
     hosts = _hosts(layout, "plug") or _hosts(layout, "line")
     if not hosts:
         return None
     host = _nearest_host(hosts, x, y)
     interface, position = rng.random(2)
-    gap = lerp(0.6, 4.0, z)
+    gap = lerp(0.6, 4.0, z) * _grow(hardness)
     y0 = host.y0 if interface < 0.5 else lerp(host.y0, host.y1 - gap, position)
     painter = _painter(layout, maps, host.x0 - 3, y0 - 2, host.x1 + 3, y0 + gap + 2)
     fx, fy = painter.field_xy()
@@ -184,12 +191,14 @@ def via_void(
 ) -> DefectRecord | None:
     """Plug defects: keyhole void, missing plug, half-filled plug."""
     z, v = hardness.z, hardness.v
-    x, y = place_point(rng, layout)
+    x, y = place_point(rng, layout, hardness.preset.central_field)
     plugs = _hosts(layout, "plug")
     if not plugs:
         return None
     host = _nearest_host(plugs, x, y)
     kind_draw, fill_draw = rng.random(2)
+    if hardness.preset.strict_rules and hardness.boost >= 3:
+        kind_draw = 0.5  # failed contract tries: the whole plug missing, its clearest form
     painter = _painter(layout, maps, host.x0 - 3, host.y0 - 3, host.x1 + 3, host.y1 + 3)
     fx, fy = painter.field_xy()
     in_plug = (
@@ -251,8 +260,8 @@ def surface_notch(
     if layout.surface_y is None:
         return None
     z, v = hardness.z, hardness.v
-    x, _ = place_point(rng, layout)
-    width = log_lerp(6.0, 30.0, z)
+    x, _ = place_point(rng, layout, hardness.preset.central_field)
+    width = log_lerp(6.0, 30.0, z) * _grow(hardness)
     depth = lerp(0.3, 1.0, v) * 0.6 * width
     surface = layout.surface_y
     painter = _painter(layout, maps, x - width - 4, surface - 4, x + width + 4, surface + depth + 4)

@@ -6,6 +6,7 @@ radius changes >= 25 % vs 3 % CD scatter)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -27,6 +28,25 @@ SUBTYPES: dict[str, float] = {
     "size": 0.15,
     "partial": 0.20,
 }
+
+
+MAX_EXTRA = 12
+"""``standard``: at most this many neighbours malformed with the first via."""
+ESCALATE_AFTER = 2
+SWELL_AFTER = 4
+SWELL_DRAW = 0.7
+"""A sub-type draw that lands on "size" (0.65-0.80 in ``SUBTYPES``' order)."""
+"""``standard``: after this many failed contract tries, pick a visible via and a clear sub-type."""
+VISIBLE_VIA = 0.3
+"""A via is visible when its level differs from its surround by this share of the scene step."""
+
+
+def _contrast(host: ViaHost) -> float:
+    return abs(host.level - host.surround_level)
+
+
+def _scene_step(layout: SceneLayout) -> float:
+    return abs(layout.params.look.contrast)
 
 
 def _subtype(draw: float) -> str:
@@ -53,14 +73,15 @@ def _shape(
     u = da * math.cos(angle) + db * math.sin(angle)
     t = -da * math.sin(angle) + db * math.cos(angle)
     u, t = u / math.sqrt(aspect), t * math.sqrt(aspect)
-    if host.square:
-        return np.maximum(np.abs(u), np.abs(t)) <= radius
-    rho = np.hypot(u, t)
     theta = np.arctan2(t, u)
     contour = (
         1.0 + harmonic * np.cos(2 * theta + phase) + 0.5 * harmonic * np.cos(3 * theta - phase)
     )
-    return rho <= radius * contour
+    if host.square:
+        # the harmonic applies to square landings too (version 1 ignored it there, so an
+        # "irregular" landing was drawn unchanged: a Clean image labelled Vias)
+        return np.maximum(np.abs(u), np.abs(t)) <= radius * contour
+    return np.hypot(u, t) <= radius * contour
 
 
 def _erase(painter: Painter, host: ViaHost, reach: float) -> None:
@@ -106,15 +127,39 @@ def via_defect(
     if not layout.vias:
         return None
     z, v = hardness.z, hardness.v
-    x, y = place_point(rng, layout)
+    x, y = place_point(rng, layout, hardness.preset.central_field)
     a, b = (float(t) for t in layout.transform.to_layout(np.array(x), np.array(y)))
-    subtype = _subtype(rng.random())
+    draw = rng.random()
     several, extra = rng.random() < 0.2, int(rng.integers(1, 3))
-    first = min(layout.vias, key=lambda h: math.hypot(h.a - a, h.b - b))
+    strict, boost = hardness.preset.strict_rules, hardness.boost
+    candidates = layout.vias
+    if strict and boost >= ESCALATE_AFTER:
+        # failed contract tries: a via that stands out of its surround (a landing on a line of
+        # its own level can be reshaped invisibly), and the sub-types a lattice shows best
+        visible = tuple(h for h in layout.vias if _contrast(h) >= VISIBLE_VIA * _scene_step(layout))
+        candidates = visible or candidates
+    first = min(candidates, key=lambda h: math.hypot(h.a - a, h.b - b))
+    escalated = strict and boost >= ESCALATE_AFTER
+    if escalated:
+        # missing in a lattice, then a cluster of swollen vias (a lattice too fine to resolve
+        # one via still shows a patch of them); a misaligned landing in logic (below)
+        draw = 0.0 if boost < SWELL_AFTER else SWELL_DRAW
+    elif strict and first.square and draw < SUBTYPES["missing"]:
+        # `standard`: in logic a segment without a landing is normal, so a missing landing is
+        # no defect; its share goes to the other sub-types in proportion (spec B5 Vias)
+        missing = SUBTYPES["missing"]
+        draw = missing + draw / missing * (1.0 - missing)
+    subtype = "misaligned" if escalated and first.square else _subtype(draw)
+    if strict and boost:
+        # a failed contract try: more vias malformed together (``Hardness.boost``)
+        several, extra = True, min(extra + 2 * boost, MAX_EXTRA)
     hosts = [first] + (_neighbours(layout, first, extra) if several else [])
     details = []
     for host in hosts:
-        details.append(_malform(rng, layout, maps, host, subtype, z, v))
+        details.append(
+            _malform(rng, layout, maps, host, subtype, z, v, hardness.preset.min_step_fraction,
+                     subtype_forced=escalated)
+        )
     fx, fy = layout.transform.to_field(first.a, first.b)
     params = {"count": len(hosts), **details[0]}
     variant = params.pop("variant", subtype)  # "merged" without a close neighbour is misshapen
@@ -129,8 +174,11 @@ def _malform(
     subtype: str,
     z: float,
     v: float,
+    min_step: float = 0.0,
+    subtype_forced: bool = False,
 ) -> dict:
-    """Apply one sub-type to one via; returns its parameters."""
+    """Apply one sub-type to one via; returns its parameters (``min_step``: the smallest
+    partial-open floor fill; ``subtype_forced``: a contract escalation, so "size" swells)."""
     draws = rng.random(6)
     radius = host.radius
     partner = [
@@ -138,7 +186,7 @@ def _malform(
         for other in _neighbours(layout, host, 1)
         if math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * radius
     ]
-    span = radius * 3.0
+    span = radius * 3.0 + (layout.params.width if subtype == "misaligned" else 0.0)
     if subtype == "merged" and partner:
         span += math.hypot(partner[0].a - host.a, partner[0].b - host.b)
     painter = Painter(maps, layout, layout.canvas_window(host.a, host.b, span))
@@ -146,6 +194,18 @@ def _malform(
         return {}
     a, b = painter.a, painter.b
     _erase(painter, host, 1.5 * radius)
+    if subtype == "misaligned":
+        # `standard` escalation in logic: the landing slips off its line into the space
+        # far enough that most of it lies over the dielectric beside the line
+        offset = 0.5 * layout.params.width + lerp(0.4, 0.9, draws[0]) * radius
+        shift = offset * (1 if draws[1] < 0.5 else -1)
+        moved = replace(host, a=host.a + shift)
+        look = layout.params.look
+        level = host.level
+        if host.raised:  # a plug as bright as the dielectric it lands on would vanish there
+            level = max(level, look.substrate + VISIBLE_VIA * abs(look.contrast) * 1.5)
+        _draw(painter, host, _shape(moved, a, b, radius * 1.3), level)
+        return {"shift": shift}
     if subtype == "missing":
         ghost = 0.2 * (1.0 - v) if draws[0] < 0.5 else 0.0
         region = _shape(host, a, b, radius)
@@ -173,12 +233,13 @@ def _malform(
         _draw(painter, host, region, host.level)
         return {"harmonic": amplitude, "mode": "irregular", "variant": "misshapen"}
     if subtype == "size":
-        factor = lerp(0.75, 0.4, z) if draws[3] < 0.5 else lerp(1.3, 1.6, z)
+        oversize = draws[3] >= 0.5 or subtype_forced
+        factor = lerp(1.3, 1.6, z) if oversize else lerp(0.75, 0.4, z)
         _draw(painter, host, _shape(host, a, b, radius * factor), host.level)
         return {"radius_factor": factor}
     # The floor rises from the via level toward the surround as visibility v grows: v = 1 is the
     # most visible partial open, as for every other sub-type (spec B5: v sets contrast).
-    fill = v * lerp(0.4, 0.8, draws[4])
+    fill = max(v * lerp(0.4, 0.8, draws[4]), min_step)
     floor = host.level + fill * (host.surround_level - host.level)
     _draw(painter, host, _shape(host, a, b, radius), floor)
     core = _shape(host, a, b, radius * lerp(0.3, 0.6, draws[5]))

@@ -10,11 +10,10 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from sem_core.data.synth.config import NoiseModel
+from sem_core.data.synth.config import Difficulty, NoiseModel
 from sem_core.data.synth.defect_base import log_lerp
+from sem_core.data.synth.presets import PRESETS, Preset
 from sem_core.data.synth.scene_params import log_uniform
-
-SNR_RANGE = (1.5, 15.0)
 
 
 @dataclass(frozen=True)
@@ -72,18 +71,23 @@ class ScanRows:
     offset: np.ndarray
 
 
-def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingParams, ScanRows]:
+def sample_imaging(
+    rng: np.random.Generator, padded_rows: int, preset: Preset | None = None
+) -> tuple[ImagingParams, ScanRows]:
     """Draw the imaging parameters and per-row scan artefacts of one image.
 
     Args:
         rng: The image's ``imaging`` stream.
         padded_rows: Output rows including the margins (per-row arrays have this length).
+        preset: Difficulty preset (PSF and SNR ranges); the same draws are made in every
+            preset. Default: ``hard`` (version 1).
 
     Returns:
         (params, rows).
     """
-    defocus = rng.random() < 0.10
-    sigma = rng.uniform(1.8, 2.5) if defocus else log_uniform(rng, 0.4, 1.8)
+    preset = preset or PRESETS[Difficulty.HARD]
+    defocus = rng.random() < preset.defocus_rate
+    sigma = rng.uniform(*preset.defocus_sigma) if defocus else log_uniform(rng, *preset.psf_sigma)
     ratio, angle = rng.uniform(1.0, 1.6), rng.uniform(0.0, math.pi)
     drift, drift_angle = rng.uniform(0.0, 3.0), rng.uniform(0.0, 2 * math.pi)
     line_dead = rng.uniform(0.02, 0.3)
@@ -103,7 +107,7 @@ def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingP
     amplitude = rng.uniform(0.0, 0.08)
     values = tuple(float(v) for v in rng.uniform(-amplitude, amplitude, grid * grid))
     gradient, gradient_angle = rng.uniform(-0.1, 0.1), rng.uniform(0.0, 2 * math.pi)
-    snr = log_uniform(rng, *SNR_RANGE)
+    snr = log_uniform(rng, *preset.snr)
     model = NoiseModel.GAMMA if rng.random() < 0.5 else NoiseModel.POISSON
     excess, detector_sigma = rng.uniform(1.0, 3.0), rng.uniform(0.002, 0.02)
     low_percentile = rng.uniform(0.5, 2.0)
@@ -160,8 +164,11 @@ def sample_imaging(rng: np.random.Generator, padded_rows: int) -> tuple[ImagingP
     return params, ScanRows(shift=shifts, gain=gains, offset=offsets)
 
 
-def eased_imaging(params: ImagingParams, ease: float) -> ImagingParams:
-    """Move the SNR the fraction ``ease`` of the way to the top of its range, on a log scale."""
+def eased_imaging(
+    params: ImagingParams, ease: float, preset: Preset | None = None
+) -> ImagingParams:
+    """Move the SNR the fraction ``ease`` of the way to the top of the preset's range (log)."""
     if ease == 0.0:
         return params
-    return replace(params, snr=log_lerp(params.snr, SNR_RANGE[1], ease))
+    top = (preset or PRESETS[Difficulty.HARD]).snr[1]
+    return replace(params, snr=log_lerp(params.snr, top, ease))

@@ -19,7 +19,19 @@ from sem_core.classes import CLEAN
 from sem_core.data.synth import imaging, noise
 from sem_core.data.synth.canvas import FieldGeometry
 from sem_core.data.synth.config import SynthConfig
-from sem_core.data.synth.defect_base import Hardness, eased_hardness, sample_hardness
+from sem_core.data.synth.contract import (
+    MAX_TRIES,
+    ContractResult,
+    measure,
+    passes,
+    reference_area,
+)
+from sem_core.data.synth.defect_base import (
+    Hardness,
+    eased_hardness,
+    raised_hardness,
+    sample_hardness,
+)
 from sem_core.data.synth.defects import edit_scene, mask_change
 from sem_core.data.synth.imaging_params import (
     ImagingParams,
@@ -28,12 +40,13 @@ from sem_core.data.synth.imaging_params import (
     sample_imaging,
 )
 from sem_core.data.synth.labels import observed_label
-from sem_core.data.synth.render import bloom_reach, render_signal
+from sem_core.data.synth.presets import preset_for
+from sem_core.data.synth.render import bloom_reach, render_patch, render_signal
 from sem_core.data.synth.scene import add_sidewalls, build_scene
 from sem_core.data.synth.scene_params import SceneParams, sample_scene
 from sem_core.data.synth.sidecar import Sidecar, StageTimer, hard_reasons
 from sem_core.data.synth.streams import Streams, class_for_index, make_streams
-from sem_core.data.synth.tone import tone_map
+from sem_core.data.synth.tone import tone_map, tone_range
 
 TRAIN_SPLIT_ID = 0
 
@@ -126,9 +139,12 @@ def sample_parameters(
     streams = make_streams(master_seed, split_id, idx)
     true_class = class_for_index(idx)
     scene_params = sample_scene(streams.scene, true_class)
-    imaging_params, rows = sample_imaging(streams.imaging, FieldGeometry(config.size).padded)
-    imaging_params = eased_imaging(imaging_params, config.ease)
-    hardness = eased_hardness(sample_hardness(streams.defect), config.ease)
+    preset = preset_for(config.difficulty)
+    imaging_params, rows = sample_imaging(
+        streams.imaging, FieldGeometry(config.size).padded, preset
+    )
+    imaging_params = eased_imaging(imaging_params, config.ease, preset)
+    hardness = eased_hardness(sample_hardness(streams.defect, preset), config.ease)
     label = observed_label(
         streams.label,
         true_class,
@@ -155,77 +171,78 @@ def _render(
     with timer.stage("scene"):
         draw = sample_parameters(config, master_seed, split_id, idx)
         streams, true_class, hardness = draw.streams, draw.true_class, draw.hardness
-        scene_params, imaging_params, rows = draw.scene, draw.imaging, draw.rows
+        scene_params, imaging_params = draw.scene, draw.imaging
         clean_maps, layout = build_scene(streams.scene, scene_params, geometry)
-    with timer.stage("defect"):
-        noise_sigma = abs(scene_params.look.contrast) / imaging_params.snr
-        rendered, footprint, record = edit_scene(
-            streams.defect, true_class, layout, clean_maps, hardness, noise_sigma
+        clean_final = add_sidewalls(clean_maps, layout)
+    # Noise fields are drawn once, before anything is known of the defect, and reused by every
+    # contract try: redraws come from the defect stream only (spec B7.4).
+    uniform = np.clip(streams.noise.random((geometry.padded, geometry.padded)), 1e-15, 1.0 - 1e-15)
+    normal = streams.noise.standard_normal((geometry.padded, geometry.padded))
+    chain = _ImagingChain(config, geometry, draw, layout)
+    clean_canvas = chain.canvas(clean_final, timer)
+    twin_signal = None
+    for tries in range(1, MAX_TRIES + 1):
+        with timer.stage("defect"):
+            noise_sigma = chain.step / imaging_params.snr
+            rendered, footprint, record = edit_scene(
+                streams.defect, true_class, layout, clean_maps, hardness, noise_sigma
+            )
+            footprint_final = add_sidewalls(footprint, layout)
+            changed, visible = mask_change(footprint_final, clean_final)
+            edited = rendered is footprint
+        canvas = (
+            chain.canvas(footprint_final, timer, clean_canvas, changed) if edited else clean_canvas
         )
-        clean_final, footprint_final = (
-            add_sidewalls(clean_maps, layout),
-            add_sidewalls(footprint, layout),
-        )
-        changed, visible = mask_change(footprint_final, clean_final)
-        maps = footprint_final if (apply_defect and rendered is footprint) else clean_final
-    with timer.stage("render"):
-        signal = render_signal(
-            maps,
-            scene_params.look,
-            geometry,
-            layout.textures,
-            (imaging_params.detector_asymmetry, imaging_params.detector_azimuth),
-        )
-    with timer.stage("drift"):
-        d_rows, d_cols = imaging.displacement(imaging_params, geometry)
-        signal = imaging.warp(imaging.block_mean(signal, geometry.supersample), d_rows, d_cols)
-    with timer.stage("psf"):
-        signal = imaging.apply_psf(signal, imaging.psf_kernel(imaging_params, geometry))
-    with timer.stage("masks"):
-        move = (d_rows, d_cols)
-        reach = max(bloom_reach(scene_params.look), record.params.get("reach", 0.0))
-        radius = imaging.influence_radius(imaging_params, rows, geometry, reach)
-        target_mask, changed_mask = _project_masks(visible, changed, move, rows, geometry)
-        raw_mask = target_mask if true_class != CLEAN else np.zeros_like(target_mask)
-        influence = _dilate(changed_mask, radius)
-    with timer.stage("scan"):
-        signal *= imaging.background(imaging_params, geometry.padded)
-        signal = imaging.scan_artefacts(signal, rows, geometry.scale)
-    with timer.stage("noise"):
-        lag = imaging.lag_kernel(imaging_params.lag_tau * geometry.scale)
-        uniform = streams.noise.random(signal.shape)
-        normal = streams.noise.standard_normal(signal.shape)
-        uniform = np.clip(uniform, 1e-15, 1.0 - 1e-15)
-        margin = geometry.margin
-        crop = (slice(margin, margin + config.size), slice(margin, margin + config.size))
-        outside = ~influence[crop]
-        mean_signal = float(signal[crop][outside].mean()) if outside.any() else float(signal.mean())
-        dose, detector_sigma = noise.dose_for_snr(
-            mean_signal,
-            scene_params.look.contrast,
-            imaging_params.snr,
-            imaging_params.detector_sigma,
-            imaging_params.excess_noise,
-            noise.noise_gain_of(lag),
-        )
-        noisy = noise.add_noise(
-            signal,
-            uniform,
-            normal,
-            dose,
-            imaging_params.noise_model,
-            imaging_params.excess_noise,
-            detector_sigma,
-        )
-        noisy = imaging.apply_lag(noisy, lag)[crop]
+        signal = chain.signal(canvas, timer)
+        with timer.stage("masks"):
+            reach = max(bloom_reach(scene_params.look), record.params.get("reach", 0.0))
+            target_mask, influence, radius = chain.masks(visible, changed, reach)
+        with timer.stage("noise"):
+            noisy, dose, detector_sigma, mean_signal = chain.noisy(
+                signal, uniform, normal, influence
+            )
+        with timer.stage("tone"):
+            crop = chain.crop
+            tone = tone_range(noisy, influence[crop], imaging_params)
+        contract = ContractResult()
+        if not edited:  # Clean: the decoy is drawn and ignored, no contract
+            break
+        with timer.stage("contract"):
+            if twin_signal is None:
+                twin_signal = chain.lagged(chain.signal(clean_canvas, None))
+            d_prime, c_half, sigma = measure(
+                chain.lagged(signal),
+                twin_signal,
+                noisy,
+                ~influence[crop],
+                target_mask[crop],
+                tone,
+                imaging_params,
+            )
+            area = reference_area(int(target_mask[crop].sum()), config.size)
+            met = passes(d_prime, c_half, area, hardness.preset)
+            contract = ContractResult(d_prime, c_half, sigma, tries, met)
+        if met or tries == MAX_TRIES:
+            break
+        hardness = raised_hardness(hardness)
+    if not apply_defect and edited:
+        with timer.stage("noise"):
+            signal = chain.signal(clean_canvas, None)
+            noisy, dose, detector_sigma, mean_signal = chain.noisy(
+                signal, uniform, normal, influence
+            )
     with timer.stage("tone"):
         raw_image = tone_map(noisy, influence[crop], imaging_params)
-        raw_mask, influence, target_mask = raw_mask[crop], influence[crop], target_mask[crop]
+        raw_mask = target_mask[crop] if true_class != CLEAN else np.zeros_like(target_mask[crop])
+        influence, target_mask = influence[crop], target_mask[crop]
     with timer.stage("present"):
         label = draw.label_observed
         image, mask, presentation, bbox, raw_bbox = _present(
             config, draw.presentation, raw_image, raw_mask, target_mask
         )
+    hard = hard_reasons(hardness, record, imaging_params, true_class)
+    if contract.met is False:
+        hard = (*hard, "contract_not_met")
     sidecar = Sidecar.build(
         config=config,
         seeds=(master_seed, split_id, idx),
@@ -248,7 +265,8 @@ def _render(
             "saturated_fraction": float(np.mean(raw_image == 255)),
             "defect_applied": bool(apply_defect),
         },
-        hard=hard_reasons(hardness, record, imaging_params, true_class),
+        hard=hard,
+        contract=contract,
     )
     if not apply_defect:
         mask = np.zeros_like(mask)
@@ -261,6 +279,97 @@ def _render(
         influence=influence,
         presentation=presentation,
     )
+
+
+def pattern_step(layout, preset) -> float:
+    """The grey-level step the target SNR refers to (spec B4.5: pattern step / noise sigma).
+
+    ``hard`` (version 1) always uses the line step |top - substrate|. In a via array the
+    pattern is the vias, and a metal look's plugs may stand only 0.3 of that step above the
+    dielectric, so at a low SNR the whole lattice, and every via defect in it, drowns in the
+    noise; ``standard`` refers the SNR to the vias' own median step there.
+    """
+    step = abs(layout.params.look.contrast)
+    if preset.strict_rules and layout.vias and not layout.lines:
+        vias = np.median([abs(host.level - host.surround_level) for host in layout.vias])
+        step = float(max(vias, EPSILON_STEP))
+    return step
+
+
+EPSILON_STEP = 1e-3
+
+
+class _ImagingChain:
+    """The image-forming steps after the scene, fixed per image (spec B3-B4.5).
+
+    Everything here depends only on the label-independent streams' draws, so the defect image,
+    every contract try and the clean twin go through exactly the same operators.
+    """
+
+    def __init__(self, config: SynthConfig, geometry: FieldGeometry, draw, layout) -> None:
+        self.geometry, self.draw, self.layout = geometry, draw, layout
+        self.step = pattern_step(layout, draw.hardness.preset)
+        self.move = imaging.displacement(draw.imaging, geometry)
+        self.kernel = imaging.psf_kernel(draw.imaging, geometry)
+        self.lag = imaging.lag_kernel(draw.imaging.lag_tau * geometry.scale)
+        margin = geometry.margin
+        self.crop = (slice(margin, margin + config.size), slice(margin, margin + config.size))
+
+    def canvas(self, maps, timer: StageTimer | None, base=None, changed=None) -> np.ndarray:
+        """SE signal on the canvas; with ``base`` (the unedited scene's), re-rendered only
+        around ``changed``."""
+        timer = timer or StageTimer(enabled=False)
+        look, params = self.draw.scene.look, self.draw.imaging
+        detector = (params.detector_asymmetry, params.detector_azimuth)
+        with timer.stage("render"):
+            if base is None:
+                return render_signal(maps, look, self.geometry, self.layout.textures, detector)
+            return render_patch(
+                maps, base, changed, look, self.geometry, self.layout.textures, detector
+            )
+
+    def signal(self, canvas: np.ndarray, timer: StageTimer | None) -> np.ndarray:
+        """Noise-free signal on the padded output grid, after scan artefacts."""
+        timer = timer or StageTimer(enabled=False)
+        params = self.draw.imaging
+        with timer.stage("drift"):
+            signal = imaging.warp(
+                imaging.block_mean(canvas, self.geometry.supersample), *self.move
+            )
+        with timer.stage("psf"):
+            signal = imaging.apply_psf(signal, self.kernel)
+        with timer.stage("scan"):
+            signal *= imaging.background(params, self.geometry.padded)
+            return imaging.scan_artefacts(signal, self.draw.rows, self.geometry.scale)
+
+    def masks(self, visible: np.ndarray, changed: np.ndarray, reach: float):
+        """(visible mask, dilated influence mask, influence radius) on the padded grid."""
+        radius = imaging.influence_radius(self.draw.imaging, self.draw.rows, self.geometry, reach)
+        target, changed_mask = _project_masks(visible, changed, self.move, self.draw.rows,
+                                              self.geometry)
+        return target, _dilate(changed_mask, radius), radius
+
+    def noisy(self, signal, uniform, normal, influence):
+        """(cropped noisy signal after lag, dose, detector sigma, mean signal) (spec B4.5)."""
+        params, crop = self.draw.imaging, self.crop
+        outside = ~influence[crop]
+        mean_signal = float(signal[crop][outside].mean()) if outside.any() else float(signal.mean())
+        dose, detector_sigma = noise.dose_for_snr(
+            mean_signal,
+            self.step,
+            params.snr,
+            params.detector_sigma,
+            params.excess_noise,
+            noise.noise_gain_of(self.lag),
+        )
+        counts = noise.add_noise(
+            signal, uniform, normal, dose, params.noise_model, params.excess_noise, detector_sigma
+        )
+        return imaging.apply_lag(counts, self.lag)[crop], dose, detector_sigma, mean_signal
+
+    def lagged(self, signal: np.ndarray) -> np.ndarray:
+        """The noise-free signal through the detector lag, cropped (counts = lambda)."""
+        return imaging.apply_lag(signal, self.lag)[self.crop]
 
 
 def _project_masks(

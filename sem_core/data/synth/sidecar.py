@@ -11,6 +11,7 @@ import numpy as np
 import scipy
 
 from sem_core.data.synth.config import GENERATOR_VERSION, SynthConfig
+from sem_core.data.synth.contract import ContractResult
 from sem_core.data.synth.defect_base import DefectRecord, Hardness
 from sem_core.data.synth.imaging_params import ImagingParams
 from sem_core.data.synth.scene_params import SceneParams
@@ -65,6 +66,7 @@ class Sidecar:
     defect: dict
     presentation: dict
     render: dict
+    contract: dict
 
     @classmethod
     def build(
@@ -84,6 +86,7 @@ class Sidecar:
         raw_bbox,
         render: dict,
         hard: tuple[str, ...],
+        contract: ContractResult,
     ) -> Sidecar:
         """Assemble a sidecar from the typed stage records."""
         return cls(
@@ -98,6 +101,7 @@ class Sidecar:
                 "label_noise_mode": config.label_noise_mode.value,
                 "presentation": config.presentation,
                 "ease": config.ease,
+                "difficulty": config.difficulty.value,
             },
             label_true=label_true,
             label_observed=label_observed,
@@ -112,6 +116,7 @@ class Sidecar:
             defect=defect.to_dict(),
             presentation=presentation.to_dict(),
             render=_plain(render),
+            contract=_plain(contract.to_dict()),
         )
 
     def to_dict(self) -> dict:
@@ -139,6 +144,7 @@ class Sidecar:
             "defect": self.defect,
             "presentation": self.presentation,
             "render": self.render,
+            **self.contract,
         }
 
 

@@ -27,7 +27,12 @@ import numpy as np
 from PIL import Image
 
 from sem_core.classes import CLASSES, CLEAN, stage1_label
-from sem_core.data.synth.config import GENERATOR_VERSION, LabelNoiseMode, SynthConfig
+from sem_core.data.synth.config import (
+    GENERATOR_VERSION,
+    Difficulty,
+    LabelNoiseMode,
+    SynthConfig,
+)
 from sem_core.data.vocabulary import DEFAULT_SPLIT_FRACTIONS, MANIFEST_COLUMNS, SPLITS, KaggleView
 from sem_core.errors import DatasetError
 
@@ -165,6 +170,7 @@ def write_dataset(
     progress: bool = True,
     presentation: bool = True,
     ease: float = 0.0,
+    difficulty: Difficulty | str = Difficulty.STANDARD,
 ) -> WriteResult:
     """Generate ``8 * per_class`` images in the Kaggle layout under ``out_dir``.
 
@@ -182,6 +188,8 @@ def write_dataset(
             Default: True.
         ease: Move the hardness draws toward the easy end (``SynthConfig.ease``); 0 follows the
             specification. Default: 0.
+        difficulty: Difficulty preset, "standard" or "hard" (``SynthConfig.difficulty``).
+            Default: standard.
 
     Returns:
         A ``WriteResult``; images that failed to render are left out and listed in ``failures``
@@ -203,6 +211,7 @@ def write_dataset(
         label_noise_mode=LabelNoiseMode(label_noise_mode),
         presentation=presentation,
         ease=ease,
+        difficulty=difficulty,
     )
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
@@ -249,6 +258,7 @@ def write_dataset(
                 "label_noise_mode": LabelNoiseMode(label_noise_mode).value,
                 "presentation": presentation,
                 "ease": ease,
+                "difficulty": config.difficulty.value,
                 "images": len(rows),
                 "per_split": per_split,
                 "failures": list(failures),

@@ -45,7 +45,6 @@ def nuisances(draw) -> dict[str, bool]:
             "jpeg_artefacts": presentation.jpeg.enabled,
             "defocus": imaging.defocus,
             "gamma_noise": imaging.noise_model.value == "gamma",
-            "low_visibility": draw.hardness.low_visibility,
         }
     )
     flags.update({f"resolution:{r.value}": presentation.resolution.mode == r for r in Resolution})

@@ -1,0 +1,248 @@
+"""Difficulty presets (spec B6), the visibility contract (B7) and the ``standard`` rules (B5)."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from sem_core.classes import CLASSES, CLEAN
+from sem_core.data.synth import SynthConfig, generate_sample
+from sem_core.data.synth import sample as sample_module
+from sem_core.data.synth.canvas import FieldGeometry, Material
+from sem_core.data.synth.config import Family, Look, View
+from sem_core.data.synth.contract import MAX_TRIES
+from sem_core.data.synth.defect_base import Hardness
+from sem_core.data.synth.defects_lines import bridge, short
+from sem_core.data.synth.defects_marks import crack, scratch
+from sem_core.data.synth.defects_opens import open_line, shortest_tip_gap
+from sem_core.data.synth.defects_other import foreign
+from sem_core.data.synth.defects_vias import via_defect
+from sem_core.data.synth.presets import PRESETS, preset_for
+from sem_core.data.synth.render import render_patch, render_signal
+from sem_core.data.synth.sample import sample_parameters
+from sem_core.data.synth.scene import add_sidewalls, build_scene
+from sem_core.data.synth.sheet import OUTLINE, contact_sheet
+from sem_core.data.synth.writer import write_dataset
+
+STANDARD = SynthConfig(size=96, presentation=False)
+HARD = SynthConfig(size=96, presentation=False, difficulty="hard")
+DEFECT_INDICES = [i for i in range(1, 33) if i % 8]
+
+
+def test_one_seed_gives_the_same_scene_in_both_presets():
+    for idx in range(16):
+        standard, hard = (sample_parameters(c, 3, 0, idx) for c in (STANDARD, HARD))
+        assert standard.scene == hard.scene
+        assert standard.true_class == hard.true_class
+        assert standard.hardness.z == hard.hardness.z
+        assert standard.presentation == hard.presentation
+
+
+def test_presets_draw_visibility_and_snr_from_their_own_ranges():
+    standard = [sample_parameters(STANDARD, 4, 0, i) for i in range(400)]
+    hard = [sample_parameters(HARD, 4, 0, i) for i in range(400)]
+    assert min(d.hardness.v for d in standard) >= 0.5
+    assert all(4.0 <= d.imaging.snr <= 20.0 for d in standard)
+    assert all(d.imaging.psf_sigma <= 1.8 for d in standard)
+    low = np.mean([d.hardness.low_visibility for d in hard])
+    assert 0.18 < low < 0.32, low
+    assert min(d.imaging.snr for d in hard) < 4.0
+
+
+def test_unknown_difficulty_is_refused_by_name():
+    with pytest.raises(ValueError, match="difficulty"):
+        SynthConfig(difficulty="easy")
+
+
+def test_sidecar_records_the_contract_for_defects_and_nothing_for_clean():
+    for idx in range(16):
+        record = generate_sample(STANDARD, 8, 0, idx).sidecar.to_dict()
+        assert record["config"]["difficulty"] == "standard"
+        if record["label_true"] == CLEAN:
+            assert record["d_prime"] is None and record["contract_met"] is None
+            assert record["tries"] == 0
+            continue
+        assert 1 <= record["tries"] <= MAX_TRIES
+        assert record["noise_sigma"] > 0
+        if record["contract_met"]:
+            preset = PRESETS[STANDARD.difficulty]
+            assert record["d_prime"] >= preset.min_d_prime
+            assert record["c_half"] >= preset.min_c_half
+        else:
+            assert "contract_not_met" in record["hard_reasons"]
+
+
+def test_most_standard_defects_meet_the_contract_on_the_first_tries():
+    records = [generate_sample(STANDARD, 9, 0, i).sidecar.to_dict() for i in DEFECT_INDICES]
+    assert np.mean([r["contract_met"] for r in records]) >= 0.9
+    assert np.mean([r["tries"] for r in records]) < 4
+
+
+def test_a_failed_try_redraws_the_defect_only_with_raised_hardness(monkeypatch):
+    idx = 3
+    first = generate_sample(STANDARD, 12, 0, idx).sidecar.to_dict()
+    verdicts = iter([False, False, True])
+    monkeypatch.setattr(sample_module, "passes", lambda *args: next(verdicts))
+    redrawn = generate_sample(STANDARD, 12, 0, idx).sidecar.to_dict()
+    assert redrawn["tries"] == 3 and redrawn["contract_met"] is True
+    assert redrawn["v"] == pytest.approx(min(first["v"] + 0.2, 1.0))
+    assert redrawn["z"] == pytest.approx(min(first["z"] + 0.2, 1.0))
+    # the scene, imaging and presentation streams are never redrawn
+    for part in ("scene", "imaging", "presentation", "label_true", "label_observed"):
+        assert redrawn[part] == first[part], part
+    assert redrawn["defect"] != first["defect"]
+
+
+def test_a_defect_that_never_passes_is_kept_and_tagged_hard(monkeypatch):
+    monkeypatch.setattr(sample_module, "passes", lambda *args: False)
+    record = generate_sample(STANDARD, 12, 0, 5).sidecar.to_dict()
+    assert record["tries"] == MAX_TRIES and record["contract_met"] is False
+    assert record["hard"] and "contract_not_met" in record["hard_reasons"]
+
+
+def test_contract_met_images_show_their_defect_against_the_twin():
+    for idx in DEFECT_INDICES[:7]:
+        sample = generate_sample(STANDARD, 13, 0, idx)
+        twin = sample_module.generate_clean_twin(STANDARD, 13, 0, idx)
+        difference = np.abs(sample.raw_image.astype(float) - twin.raw_image.astype(float))
+        record = sample.sidecar.to_dict()
+        if record["contract_met"]:
+            # C-half >= 2 sigma: the defect's brighter half stands out of the image noise
+            assert difference[sample.raw_mask].max() > 2 * record["noise_sigma"]
+
+
+def test_render_patch_equals_a_full_render():
+    geometry = FieldGeometry(96, 2)
+    for idx in DEFECT_INDICES[:10]:
+        draw = sample_parameters(STANDARD, 14, 0, idx)
+        clean, layout = build_scene(draw.streams.scene, draw.scene, geometry)
+        from sem_core.data.synth.defects import edit_scene, mask_change
+
+        _, footprint, _ = edit_scene(
+            draw.streams.defect, draw.true_class, layout, clean, draw.hardness, 0.01
+        )
+        clean_final, edited = add_sidewalls(clean, layout), add_sidewalls(footprint, layout)
+        changed, _ = mask_change(edited, clean_final)
+        detector = (draw.imaging.detector_asymmetry, draw.imaging.detector_azimuth)
+        base = render_signal(clean_final, draw.scene.look, geometry, layout.textures, detector)
+        full = render_signal(edited, draw.scene.look, geometry, layout.textures, detector)
+        patched = render_patch(
+            edited, base, changed, draw.scene.look, geometry, layout.textures, detector
+        )
+        np.testing.assert_array_equal(patched, full)
+
+
+# --- the `standard` rules of spec B5, one per class, on the editors directly ----------------
+
+
+def scenes(family=None, view=View.TOP_DOWN, look=None, count=40, seed=21):
+    """(rng, layout, maps, hardness) of standard scenes matching the filters."""
+    geometry, found = FieldGeometry(96, 2), []
+    for idx in range(1, 4000):
+        draw = sample_parameters(STANDARD, seed, 0, idx)
+        scene = draw.scene
+        if scene.view != view or (family and scene.family != family):
+            continue
+        if look and scene.look.look != look:
+            continue
+        maps, layout = build_scene(draw.streams.scene, scene, geometry)
+        found.append((draw.streams.defect, layout, maps.copy(), draw.hardness))
+        if len(found) == count:
+            break
+    assert found, "no scene matched"
+    return found
+
+
+def test_standard_bridges_keep_at_least_half_height():
+    for rng, layout, maps, hardness in scenes(Family.LINE_SPACE, count=15):
+        record = bridge(rng, layout, maps, hardness, 0.01)
+        assert record.params["height_fraction"] >= 0.5
+
+
+def test_standard_opens_are_shorter_than_any_designed_tip_gap():
+    for rng, layout, maps, hardness in scenes(Family.LOGIC, count=15):
+        record = open_line(rng, layout, maps, hardness, 0.01)
+        if record is not None:
+            assert record.params["gap_length"] < 0.5 * shortest_tip_gap(layout.lines)
+
+
+def test_standard_shorts_in_voltage_contrast_always_show_a_connection():
+    subtypes = {
+        short(rng, layout, maps, hardness, 0.01).subtype
+        for rng, layout, maps, hardness in scenes(look=Look.VC_MODE, count=30)
+        if layout.lines
+    }
+    assert subtypes and "voltage_contrast" not in subtypes
+
+
+def test_standard_cracks_are_at_least_a_pixel_wide():
+    for rng, layout, maps, hardness in scenes(count=15):
+        assert crack(rng, layout, maps, hardness, 0.01).params["width"] >= 1.0
+
+
+def test_standard_scratches_are_never_faint():
+    for rng, layout, maps, hardness in scenes(count=15):
+        assert scratch(rng, layout, maps, hardness, 0.01).params["faint"] is False
+
+
+def test_standard_vias_are_never_missing_in_logic():
+    subtypes = [
+        via_defect(rng, layout, maps, hardness, 0.01).subtype
+        for rng, layout, maps, hardness in scenes(Family.LOGIC, count=60)
+        if layout.vias
+    ]
+    assert len(subtypes) > 10 and "missing" not in subtypes
+
+
+def test_standard_particles_touch_one_line_at_most_and_carry_halo_and_shadow():
+    checked = 0
+    for rng, layout, maps, hardness in scenes(Family.LINE_SPACE, count=80, seed=22):
+        clean_topo = maps.topo.copy()
+        record = foreign(rng, layout, maps, hardness, 0.01)
+        if record.subtype != "particle":
+            continue
+        checked += 1
+        assert abs(record.params["halo"]) >= 0.05 and record.params["shadow"] >= 0.05
+        body = maps.material == Material.FOREIGN
+        labels, _ = ndimage.label(clean_topo)
+        touched = np.unique(labels[ndimage.binary_dilation(body) & (labels > 0)])
+        assert touched.size <= 1, record.params
+    assert checked >= 5
+
+
+def test_standard_residue_is_opaque_and_contrasted_enough():
+    for rng, layout, maps, hardness in scenes(count=120, seed=23):
+        record = foreign(rng, layout, maps, hardness, 0.01)
+        if record.subtype == "residue":
+            assert record.params["alpha"] >= 0.5
+            assert abs(record.params["contrast"]) >= 0.1 * hardness.v - 1e-12
+
+
+def test_hard_keeps_version_one_look_alikes():
+    # the rules are `standard` only: `hard` still draws faint scratches
+    faint = [
+        scratch(rng, layout, maps, Hardness(hardness.z, hardness.v, False, preset_for("hard")),
+                0.01).params["faint"]
+        for rng, layout, maps, hardness in scenes(count=30, seed=24)
+    ]
+    assert any(faint)
+
+
+def test_sheet_shows_each_image_plain_and_outlined(tmp_path):
+    path = contact_sheet(tmp_path / "sheet.png", seed=3, size=48, per_class=1, presentation=False)
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    outline = np.all(pixels == np.array(OUTLINE), axis=-1)
+    assert outline.sum() > 20  # the defect rows carry outlines
+    assert pixels.shape[0] >= len(CLASSES) * 48
+
+
+def test_dataset_json_and_sidecars_record_the_preset(tmp_path):
+    result = write_dataset(tmp_path / "d", per_class=1, size=32, seed=2, workers=1,
+                           progress=False, difficulty="hard")
+    meta = json.loads((result.out_dir / "dataset.json").read_text())
+    assert meta["difficulty"] == "hard" and meta["generator_version"].startswith("synth-sem 2.")
+    sidecar = next((result.out_dir / "annotations").rglob("*.json"))
+    assert json.loads(sidecar.read_text())["config"]["difficulty"] == "hard"
