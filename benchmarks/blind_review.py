@@ -60,21 +60,29 @@ def tile(path: Path) -> Image.Image:
     return grey.resize((TILE, TILE), Image.Resampling.LANCZOS) if grey.size != (TILE, TILE) else grey
 
 
-def write_sheets(data: Path, out: Path, per_class: int, seed: int) -> int:
-    """Numbered sheets of unlabelled images under ``out`` and the key in ``out/key.csv``."""
+def write_sheets(data: Path, out: Path, per_class: int, seed: int, zoom: int = 1) -> int:
+    """Numbered sheets of unlabelled images under ``out`` and the key in ``out/key.csv``.
+
+    ``zoom`` enlarges each image that many times (nearest neighbour, so no pixel is invented)
+    and puts ``COLUMNS // zoom`` of them a row, so a sheet keeps its width.
+    """
     out.mkdir(parents=True, exist_ok=True)
     if (out / "key.csv").exists():
         raise SystemExit(f"{out / 'key.csv'} exists: choose another --out (guesses may refer to it)")
     rows = choose(data / "manifest.csv", per_class, seed)
-    per_sheet = COLUMNS * ROWS
+    columns, lines, side = max(COLUMNS // zoom, 1), max(ROWS // zoom, 1), TILE * zoom
+    per_sheet = columns * lines
     for first in range(0, len(rows), per_sheet):
         batch = rows[first:first + per_sheet]
-        sheet = Image.new("L", (COLUMNS * TILE, ROWS * (TILE + CAPTION)), 32)
+        sheet = Image.new("L", (columns * side, lines * (side + CAPTION)), 32)
         draw = ImageDraw.Draw(sheet)
         for offset, row in enumerate(batch):
-            x, y = (offset % COLUMNS) * TILE, (offset // COLUMNS) * (TILE + CAPTION)
-            sheet.paste(tile(data / row["path"]), (x, y))
-            draw.text((x + 4, y + TILE + 3), f"#{first + offset + 1}", fill=230)
+            x, y = (offset % columns) * side, (offset // columns) * (side + CAPTION)
+            image = tile(data / row["path"])
+            if zoom > 1:
+                image = image.resize((side, side), Image.Resampling.NEAREST)
+            sheet.paste(image, (x, y))
+            draw.text((x + 4, y + side + 3), f"#{first + offset + 1}", fill=230)
         sheet.save(out / f"sheet-{first // per_sheet + 1:02d}.png")
     with (out / "key.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -124,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     sheets.add_argument("--out", type=Path, required=True)
     sheets.add_argument("--per-class", type=int, default=8)
     sheets.add_argument("--seed", type=int, default=0, help="which images and their order")
+    sheets.add_argument("--zoom", type=int, default=1,
+                        help="enlarge each image this many times (default 1)")
     scoring = commands.add_parser("score", help="score guesses.csv (number,guess) against the key")
     scoring.add_argument("--out", type=Path, required=True, help="the folder of 'sheets'")
     scoring.add_argument("--guesses", type=Path, required=True)
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     scoring.add_argument("--what", default="", help="a line saying what was reviewed, for the record")
     args = parser.parse_args(argv)
     if args.command == "sheets":
-        count = write_sheets(args.data, args.out, args.per_class, args.seed)
+        count = write_sheets(args.data, args.out, args.per_class, args.seed, args.zoom)
         print(f"{count} images on sheets in {args.out}; the key is {args.out / 'key.csv'}")
         return 0
     result = score(args.out, args.guesses)

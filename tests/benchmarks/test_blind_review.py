@@ -71,3 +71,18 @@ def test_sheets_never_overwrite_a_key(sheets):
     out, _ = sheets
     with pytest.raises(SystemExit, match="key.csv exists"):
         blind_review.write_sheets(out, out, per_class=1, seed=0)
+
+
+def test_zoomed_sheets_keep_their_width_and_enlarge_each_image(sheets, tmp_path):
+    from PIL import Image
+
+    out, _ = sheets
+    data = tmp_path / "synth"
+    write_dataset(data, per_class=2, size=32, seed=5, workers=1, progress=False)
+    zoomed = tmp_path / "zoomed"
+    blind_review.write_sheets(data, zoomed, per_class=1, seed=0, zoom=2)
+    plain = Image.open(out / "sheet-01.png")
+    first = Image.open(zoomed / "sheet-01.png")
+    assert first.width == plain.width
+    # 2 x 2 images of twice the side per sheet: 8 images need two sheets
+    assert len(list(zoomed.glob("sheet-*.png"))) == 2
