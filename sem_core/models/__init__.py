@@ -14,6 +14,7 @@ import importlib
 _EXPORTS: dict[str, str] = {
     "BACKBONES": "backbones", "DEFAULT_BACKBONE": "backbones", "FEATURES_LAYER": "backbones",
     "BackboneSpec": "backbones", "backbone_names": "backbones", "get_backbone": "backbones",
+    "offline_imagenet_names": "backbones",
     "RESIZE_METHOD": "preprocessing", "prepare_batch": "preprocessing", "prepare_image": "preprocessing",
     "build_stage1": "stage1", "stage1_gradcam_layer": "stage1",
     "backbone_layers": "stage2", "build_stage2": "stage2", "set_backbone_trainable": "stage2",
