@@ -33,9 +33,16 @@ def test_lite0_imagenet_trains_both_stages_offline_and_records_its_weights(offli
     imagenet_stem = converted_weights("efficientnet_lite0")["stem_conv"][0]
     for model in (loaded.stage1, loaded.stage2):
         np.testing.assert_array_equal(model.get_layer("stem_conv").get_weights()[0], imagenet_stem)
-    for stage, model in (("stage1", loaded.stage1), ("stage2", loaded.stage2)):
-        layer = info[stage]["gradcam_layer"]
+    from sem_core.inference import BundleExplainer
+
+    explainer = BundleExplainer(loaded)
+    image = np.random.default_rng(2).random((32, 32)).astype("float32")
+    for stage, model in ((1, loaded.stage1), (2, loaded.stage2)):
+        layer = info[f"stage{stage}"]["gradcam_layer"]
         assert model.get_layer(layer).output.shape[1] >= MIN_CAM_SIDE
+        heat = explainer.explain(image, stage=stage)
+        assert heat.layer_name == layer and heat.heatmap.shape == (32, 32)
+        assert np.isfinite(heat.heatmap).all()
     history = json.loads((out / "history.json").read_text())
     assert "val_macro_f1" in history[-1]["history"]  # stage 2 stops early on validation macro-F1
 
