@@ -138,7 +138,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             build=_efficientnet_lite(f"efficientnet_lite{index}"),
             preprocessing_layer=_lite_scaling,
             offline_imagenet=True,
-        ) for index, parameters in ((0, "3.4"), (1, "4.2"), (2, "4.8"))),
+        ) for index, parameters in ((0, "3.4"), (1, "4.2"), (2, "4.9"))),
     )
 }
 DEFAULT_BACKBONE = "densenet121"
