@@ -80,6 +80,10 @@ def main() -> int:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--stage1-epochs", type=int, default=15)
+    parser.add_argument("--frozen-learning-rate", type=float, default=None,
+                        help="phase-1 rate of the fine-tune (b); default: the training default")
+    parser.add_argument("--runs", nargs="+", choices=("a", "b", "c"), default=["a", "b", "c"],
+                        help="which runs to make; (c) takes (b)'s wall time as its budget")
     parser.add_argument("--out", default="benchmarks/results/transfer.json")
     args = parser.parse_args()
     work = Path(args.work)
@@ -92,20 +96,28 @@ def main() -> int:
     common = ["--image-size", str(args.image_size), "--epochs", str(args.epochs),
               "--stage1-epochs", str(args.stage1_epochs), "--seed", str(args.seed)]
     lite = ["--backbone", "efficientnet_lite0", "--weights", "imagenet"]
+    if "c" in args.runs and "b" not in args.runs:
+        parser.error("run c takes run b's wall time as its budget; ask for b too")
+    finetune = [*lite, "--stage1-backbone", "efficientnet_lite0"]
+    if args.frozen_learning_rate is not None:
+        finetune += ["--frozen-learning-rate", f"{args.frozen_learning_rate:g}"]
     runs = {}
     for name, options in (("a_probe_lite0_imagenet", [*lite, "--recipe", "probe"]),
-                          ("b_finetune_lite0_imagenet", [*lite, "--stage1-backbone", "efficientnet_lite0"])):
+                          ("b_finetune_lite0_imagenet", finetune)):
+        if name[0] not in args.runs:
+            continue
         seconds, info = train(train_data, work / f"{stamp}-{name}", [*common, *options])
         runs[name] = {"options": options, "wall_seconds": round(seconds, 1), "validation": {
             key: info["metrics"][key] for key in ("stage2_macro_f1", "cascade_macro_f1")},
             "phases": info["training"]["phases"], **score(work / f"{stamp}-{name}", test_data)}
-    budget = runs["b_finetune_lite0_imagenet"]["wall_seconds"] / 60.0
-    options = ["--backbone", "densenet121", "--weights", "none", "--max-minutes", f"{budget:.2f}"]
-    seconds, info = train(train_data, work / f"{stamp}-c_densenet121_scratch", [*common, *options])
-    runs["c_densenet121_scratch_same_budget"] = {
-        "options": options, "wall_seconds": round(seconds, 1),
-        "validation": {key: info["metrics"][key] for key in ("stage2_macro_f1", "cascade_macro_f1")},
-        "phases": info["training"]["phases"], **score(work / f"{stamp}-c_densenet121_scratch", test_data)}
+    if "c" in args.runs:
+        budget = runs["b_finetune_lite0_imagenet"]["wall_seconds"] / 60.0
+        options = ["--backbone", "densenet121", "--weights", "none", "--max-minutes", f"{budget:.2f}"]
+        seconds, info = train(train_data, work / f"{stamp}-c_densenet121_scratch", [*common, *options])
+        runs["c_densenet121_scratch_same_budget"] = {
+            "options": options, "wall_seconds": round(seconds, 1),
+            "validation": {key: info["metrics"][key] for key in ("stage2_macro_f1", "cascade_macro_f1")},
+            "phases": info["training"]["phases"], **score(work / f"{stamp}-c_densenet121_scratch", test_data)}
     for name, run in runs.items():
         print(f"{name:<36} test cascade macro-F1 {run['cascade_macro_f1']:.3f}, stage-2 macro-F1 "
               f"{run['stage2_macro_f1_on_its_defects']:.3f}, {run['wall_seconds']:.0f} s")

@@ -49,6 +49,10 @@ def register(subparsers) -> None:
                         help="augmentation level (light: flips, 90-degree turns, mild brightness/contrast)")
     parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.scratch_learning_rate,
                         help="Adam learning rate of from-scratch training (stage 2)")
+    parser.add_argument("--frozen-learning-rate", type=float, default=_DEFAULTS.frozen_learning_rate,
+                        help="Adam learning rate of fine-tuning phase 1 (pretrained backbone frozen)")
+    parser.add_argument("--finetune-learning-rate", type=float, default=_DEFAULTS.finetune_learning_rate,
+                        help="Adam learning rate of fine-tuning phase 2 (last backbone layers unfrozen)")
     parser.add_argument("--fast-nondeterministic", action="store_true",
                         help="allow non-deterministic ops and a parallel input pipeline")
     parser.set_defaults(func=run)
@@ -62,7 +66,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed, stage1_width=args.stage1_width, patience=args.patience,
         augment=args.augment, scratch_learning_rate=args.learning_rate,
         deterministic=not args.fast_nondeterministic,
-        max_minutes=args.max_minutes, stage1_backbone=args.stage1_backbone, recipe=args.recipe)
+        max_minutes=args.max_minutes, stage1_backbone=args.stage1_backbone, recipe=args.recipe,
+        frozen_learning_rate=args.frozen_learning_rate,
+        finetune_learning_rate=args.finetune_learning_rate)
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -75,7 +81,8 @@ def command_line(args: argparse.Namespace) -> str:
              "--seed", str(args.seed), "--max-minutes", f"{args.max_minutes:g}",
              "--augment", args.augment, "--learning-rate", f"{args.learning_rate:g}",
              "--stage1-backbone", args.backbone if args.recipe == Recipe.PROBE.value else args.stage1_backbone,
-             "--recipe", args.recipe]
+             "--recipe", args.recipe, "--frozen-learning-rate", f"{args.frozen_learning_rate:g}",
+             "--finetune-learning-rate", f"{args.finetune_learning_rate:g}"]
     parts += ["--fast-nondeterministic"] * args.fast_nondeterministic
     return shlex.join(parts)
 
