@@ -65,6 +65,14 @@ def test_probe_heads_are_the_fitted_logistic_regressions(offline, tiny_dataset, 
     assert history[1]["history"]["val_macro_f1"][0] == pytest.approx(info["metrics"]["stage2_macro_f1"], abs=1e-6)
     assert info["metrics"]["stage1_auc"] > 0.8  # the marked stripes are easy to tell from clean ones
 
+    # A probe bundle retrains like any other: from its own weights (as a retrain job does).
+    again = tmp_path / "probe_again"
+    options = [option if option != "imagenet" else str(out) for option in LITE]
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(again), *options, "--recipe", "probe"]) == 0
+    retrained = load_bundle(again)
+    np.testing.assert_array_equal(retrained.stage2.get_layer("top_conv").get_weights()[0],
+                                  loaded.stage2.get_layer("top_conv").get_weights()[0])
+
 
 def test_probe_without_pretrained_weights_is_refused_with_advice():
     with pytest.raises(ValueError, match="weights=imagenet"):
