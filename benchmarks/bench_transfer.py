@@ -11,7 +11,7 @@ macro-F1), with its wall time.
         --synth-args="--ease 1" --out benchmarks/results/transfer_ease1.json
 
 ``--synth-args`` goes to ``python -m sem_core synth`` unchanged, so the same benchmark runs on
-another preset (e.g. ``--synth-args="--preset standard"`` once it exists).
+another preset (e.g. ``--synth-args="--difficulty standard"``, the generator's standard preset).
 """
 
 from __future__ import annotations
