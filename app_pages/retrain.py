@@ -44,25 +44,33 @@ running = job is not None and not job.status.finished
 if entry is None:
     st.info("There is no model bundle yet. Train a first one on this dataset: it runs in the "
             "background, and the bundle becomes the active one when it is written. Starting "
-            "stage 2 from ImageNet weights usually learns far more from a small dataset.")
+            "from ImageNet weights usually learns far more from a small dataset; EfficientNet-Lite "
+            "has them offline. The probe recipe shows in about a minute what the data supports.")
     with st.form("retrain_first_form"):
         size_column, backbone_column, epochs_column, stage1_column = st.columns([1, 2, 1, 1])
         size = size_column.selectbox("Input size (px)", retrain.FIRST_MODEL_SIZES, index=1,
                                      key="retrain_first_size")
-        backbone = backbone_column.selectbox("Stage-2 backbone", retrain.backbone_choices(),
+        backbone = backbone_column.selectbox("Backbone", retrain.backbone_choices(),
                                              key="retrain_first_backbone")
         epochs = epochs_column.number_input("Stage-2 epochs", 1, 200, 20, key="retrain_epochs")
         stage1_epochs = stage1_column.number_input("Stage-1 epochs", 0, 200, 15,
                                                    key="retrain_stage1_epochs")
-        start = st.radio("Stage 2 starts from", list(retrain.FIRST_MODEL_STARTS),
-                         key="retrain_first_weights")
+        start_column, recipe_column, stage1_backbone_column = st.columns(3)
+        start = start_column.radio("The model starts from", list(retrain.FIRST_MODEL_STARTS),
+                                   key="retrain_first_weights")
+        recipe = recipe_column.radio("Recipe", list(retrain.FIRST_MODEL_RECIPES),
+                                     key="retrain_first_recipe")
+        screener = stage1_backbone_column.radio("Stage 1", list(retrain.FIRST_MODEL_STAGE1),
+                                                key="retrain_first_stage1")
         first = st.form_submit_button("Train a first model", type="primary", disabled=running)
     if first:
         try:
             _start(lambda: retrain.start_first(dataset, int(size), backbone, int(epochs),
                                                int(stage1_epochs),
-                                               retrain.FIRST_MODEL_STARTS[start]))
-        except SemCoreError as error:  # ImageNet weights asked for and unavailable
+                                               retrain.FIRST_MODEL_STARTS[start],
+                                               retrain.FIRST_MODEL_RECIPES[recipe],
+                                               retrain.FIRST_MODEL_STAGE1[screener]))
+        except (SemCoreError, ValueError) as error:  # weights unavailable, or probe from random
             st.error(str(error))
 else:
     with st.form("retrain_form"):

@@ -56,6 +56,7 @@ def register(subparsers) -> None:
 
 def _register_retrain(subparsers) -> None:
     from sem_core.jobs.state import default_jobs_root
+    from sem_core.models.backbones import backbone_names, offline_imagenet_names
 
     parser = subparsers.add_parser(
         "retrain", help="retrain on the corrected dataset as a background job",
@@ -78,10 +79,18 @@ def _register_retrain(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=None,
                         help="input size of a first model (no --bundle)")
-    parser.add_argument("--backbone", default=None, help="stage-2 backbone of a first model")
+    parser.add_argument("--backbone", default=None, choices=backbone_names(),
+                        help="stage-2 backbone of a first model; ImageNet weights offline "
+                             f"(pip-installed): {', '.join(offline_imagenet_names())}")
     parser.add_argument("--weights", default=None, choices=FIRST_MODEL_WEIGHTS,
-                        help="initial stage-2 weights of a first model (default none; imagenet "
-                             "needs the Keras cache or a network)")
+                        help="initial weights of a first model (default none; imagenet is offline "
+                             "for EfficientNet-Lite, needs the Keras cache or a network otherwise)")
+    parser.add_argument("--stage1-backbone", default=None, choices=("cnn", *backbone_names()),
+                        help="stage 1 of a first model: the small CNN (default) or a backbone "
+                             "starting from --weights")
+    parser.add_argument("--recipe", default=None, choices=("standard", "probe"),
+                        help="a first model's recipe (default standard; probe: logistic-regression "
+                             "heads on frozen pretrained features, needs --weights imagenet)")
     parser.add_argument("--no-compare", action="store_true", help="skip the held-out comparison")
     parser.add_argument("--who", default="", help="your name (recorded)")
     parser.add_argument("--jobs", default=str(default_jobs_root()),
@@ -140,7 +149,8 @@ def _retrain(args: argparse.Namespace) -> int:
         mode=TrainingMode.SCRATCH if args.from_scratch else TrainingMode.FINETUNE,
         epochs=args.epochs, stage1_epochs=args.stage1_epochs, batch_size=args.batch_size,
         seed=args.seed, compare=not args.no_compare, who=args.who, image_size=args.image_size,
-        backbone=args.backbone, weights=args.weights)
+        backbone=args.backbone, weights=args.weights, stage1_backbone=args.stage1_backbone,
+        recipe=args.recipe)
     handle = start_retrain(request, args.jobs)
     print(f"started job {handle.job_id} (process {handle.pid}); folder {handle.folder}")
     if args.background:

@@ -12,7 +12,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
-    """No network, an empty Keras cache, and a tripwire on any download attempt."""
+    """No network, empty Keras and converted-weights caches, and a tripwire on any download."""
     import keras
 
     def refuse(*args, **kwargs):
@@ -24,4 +24,5 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(keras.utils, "get_file", no_download)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.delenv("SEM_WEIGHTS_CACHE", raising=False)  # converted weights live under KERAS_HOME
     return tmp_path / "keras_home"

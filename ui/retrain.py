@@ -65,26 +65,45 @@ FIRST_MODEL_SIZES = (64, 96, 128, 224)
 
 
 def backbone_choices() -> tuple[str, ...]:
-    """The registered stage-2 backbones, the default first (listing them loads no TensorFlow)."""
-    from sem_core.models import backbone_names
+    """The registered backbones, those with offline ImageNet weights first (no TensorFlow loaded)."""
+    from sem_core.models import backbone_names, offline_imagenet_names
 
-    return backbone_names()
+    offline = offline_imagenet_names()
+    return offline + tuple(name for name in backbone_names() if name not in offline)
 
 
-# What a first model's stage 2 may start from, as the page words it -> RetrainRequest.weights.
+# What a first model may start from, as the page words it -> RetrainRequest.weights.
 FIRST_MODEL_STARTS: dict[str, str] = {
+    "ImageNet weights (transfer learning; offline for EfficientNet-Lite, other backbones need "
+    "the internet once or the Keras cache)": "imagenet",
     "Random weights (offline)": "none",
-    "ImageNet weights (transfer learning; needs the internet once, or the Keras cache)": "imagenet",
+}
+
+# How a first model learns, as the page words it -> RetrainRequest.recipe.
+FIRST_MODEL_RECIPES: dict[str, str] = {
+    "Fine-tune (standard)": "standard",
+    "Probe: a first look in about a minute (frozen ImageNet features, linear heads)": "probe",
+}
+
+# Where a first model's stage 1 screens, as the page words it -> RetrainRequest.stage1_backbone
+# ("" stands for the chosen stage-2 backbone).
+FIRST_MODEL_STAGE1: dict[str, str] = {
+    "Same backbone as stage 2 (starts from the same weights)": "",
+    "Small CNN (fast, trained from scratch)": "cnn",
 }
 
 
 def start_first(dataset: str, image_size: int, backbone: str, epochs: int,
-                stage1_epochs: int, weights: str = "none") -> JobHandle:
+                stage1_epochs: int, weights: str = "none", recipe: str = "standard",
+                stage1_backbone: str = "cnn") -> JobHandle:
     """Start training a first bundle on the corrected ``dataset`` (no bundle exists yet, so
-    there is nothing to fine-tune or compare with), from random or ImageNet stage-2 weights.
-    The newest bundle is active while none was chosen, so it is used as soon as it is written.
+    there is nothing to fine-tune or compare with), from random or ImageNet weights, with the
+    standard or the probe recipe, stage 1 on the small CNN or on a backbone ("" means
+    ``backbone``). The newest bundle is active while none was chosen, so it is used as soon as
+    it is written.
 
     Raises:
+        ValueError: When the probe recipe is asked for without ImageNet weights.
         sem_core.jobs.RetrainBusyError: When a job already runs.
         sem_core.models.weights.WeightsUnavailableError: When ImageNet weights were asked for
             and are neither in the Keras cache nor downloadable (checked before the job starts).
@@ -93,7 +112,8 @@ def start_first(dataset: str, image_size: int, backbone: str, epochs: int,
     request = RetrainRequest(data=str(dataset), base_bundle="", out=str(out),
                              labels=str(relabel.label_db_path(dataset)), mode=TrainingMode.SCRATCH,
                              epochs=epochs, stage1_epochs=stage1_epochs, who=relabel.who(),
-                             image_size=image_size, backbone=backbone, weights=weights)
+                             image_size=image_size, backbone=backbone, weights=weights,
+                             recipe=recipe, stage1_backbone=stage1_backbone or backbone)
     return start_retrain(request, jobs_root())
 
 

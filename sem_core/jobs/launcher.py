@@ -101,9 +101,11 @@ def start_retrain(request: RetrainRequest, jobs_root: str | os.PathLike, *,
     if request.weights == "imagenet":  # fail here, not seconds later in the job's process
         from sem_core.models.weights import ensure_imagenet_available  # loads Keras
 
-        ensure_imagenet_available(retrain_config(request).backbone,
-                                  advice="Copy the file there, connect this machine to the "
-                                         "internet, or start from random weights.")
+        config = retrain_config(request)
+        for backbone in dict.fromkeys((config.backbone, config.stage1_backbone)):
+            if backbone != "cnn":
+                ensure_imagenet_available(backbone, advice="Copy the file there, connect this "
+                                          "machine to the internet, or start from random weights.")
     folder, lock = prepare_job(request, jobs_root)
     try:
         child = spawn(["retrain", "--run-job", str(folder.resolve())], folder / LOG_FILE, python)

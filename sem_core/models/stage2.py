@@ -4,6 +4,9 @@
 -> ``gray_to_rgb`` (Concatenate) -> ``backbone_preprocess`` -> backbone layers built on that
 tensor -> ``backbone_features`` -> ``head_pool`` (GAP) -> ``head_dense`` (512, ReLU) ->
 ``head_dropout`` (0.5) -> ``class_probabilities`` (softmax over the seven defect classes).
+With ``dense_units=0`` the head is one linear layer on the pooled features (the ``probe``
+recipe fits it as a logistic regression). ``build_backbone_classifier`` is the shared body, also
+used for a stage 1 on a pretrained backbone (one sigmoid unit, ``defect_probability``).
 """
 
 from __future__ import annotations
@@ -12,14 +15,14 @@ import keras
 
 from sem_core.classes import STAGE2_CLASSES
 from sem_core.models.backbones import FEATURES_LAYER, get_backbone
-from sem_core.models.stage1 import BATCH_NORM_MOMENTUM
+from sem_core.models.stage1 import BATCH_NORM_MOMENTUM, STAGE1_OUTPUT_NAME
 
 STAGE2_INPUT_NAME = "image"
 STAGE2_OUTPUT_NAME = "class_probabilities"
-# Layers that are ours, not the backbone's; everything else in a stage-2 model is backbone.
+# Layers that are ours, not the backbone's; everything else in a backbone classifier is backbone.
 STAGE2_OWN_LAYERS: frozenset[str] = frozenset(
     {STAGE2_INPUT_NAME, "gray_to_rgb", "backbone_preprocess", FEATURES_LAYER,
-     "head_pool", "head_dense", "head_dropout", STAGE2_OUTPUT_NAME}
+     "head_pool", "head_dense", "head_dropout", STAGE2_OUTPUT_NAME, STAGE1_OUTPUT_NAME}
 )
 
 
@@ -40,11 +43,38 @@ def build_stage2(
             "imagenet", or a path to a no-top ``.h5`` weights file. Bundle and ``.keras``
             sources are handled by ``sem_core.models.weights``. Default: None.
         num_classes: Softmax width. Default: 7 (the defect classes).
-        dense_units: Units of the hidden dense layer. Default: 512.
+        dense_units: Units of the hidden dense layer; 0 leaves it (and its dropout) out.
+            Default: 512.
         dropout: Dropout rate before the softmax. Default: 0.5.
 
     Returns:
         An uncompiled Functional model mapping (batch, size, size, 1) to (batch, num_classes).
+
+    Raises:
+        ValueError: On an unknown backbone or an input size below the backbone's minimum.
+    """
+    return build_backbone_classifier(input_size, backbone, weights, num_classes, "softmax",
+                                     STAGE2_OUTPUT_NAME, dense_units, dropout, "stage2")
+
+
+def build_backbone_classifier(input_size: int, backbone: str, weights: str | None, units: int,
+                              activation: str, output_name: str, dense_units: int, dropout: float,
+                              stage: str) -> keras.Model:
+    """A registered backbone on replicated grayscale with a pooled head (see ``build_stage2``).
+
+    Args:
+        input_size: Height and width of the square grayscale input.
+        backbone: A registered backbone name.
+        weights: None, "imagenet" or a no-top ``.h5`` path, as for ``build_stage2``.
+        units: Output units.
+        activation: Output activation ("softmax" or "sigmoid").
+        output_name: Name of the output layer.
+        dense_units: Units of the hidden dense layer; 0 leaves it and its dropout out.
+        dropout: Dropout rate before the output.
+        stage: Prefix of the model name ("stage1" or "stage2").
+
+    Returns:
+        An uncompiled flat Functional model.
 
     Raises:
         ValueError: On an unknown backbone or an input size below the backbone's minimum.
@@ -65,10 +95,11 @@ def build_stage2(
             layer.momentum = BATCH_NORM_MOMENTUM
     x = keras.layers.Activation("linear", name=FEATURES_LAYER)(features_model.output)
     x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
-    x = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(x)
-    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name=STAGE2_OUTPUT_NAME)(x)
-    return keras.Model(inputs, outputs, name=f"stage2_{spec.name}")
+    if dense_units > 0:
+        x = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(x)
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(units, activation=activation, name=output_name)(x)
+    return keras.Model(inputs, outputs, name=f"{stage}_{spec.name}")
 
 
 def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:

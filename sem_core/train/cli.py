@@ -6,8 +6,8 @@ import argparse
 import shlex
 import sys
 
-from sem_core.models.backbones import DEFAULT_BACKBONE, backbone_names
-from sem_core.train.config import TrainConfig
+from sem_core.models.backbones import DEFAULT_BACKBONE, backbone_names, offline_imagenet_names
+from sem_core.train.config import STAGE1_CNN, Recipe, TrainConfig
 
 _DEFAULTS = TrainConfig()
 
@@ -23,10 +23,18 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="bundle folder to create (must not exist)")
     parser.add_argument("--image-size", type=int, default=_DEFAULTS.image_size, help="input size in px")
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=backbone_names(),
-                        help="stage-2 backbone")
+                        help="stage-2 backbone; ImageNet weights offline (pip-installed): "
+                             f"{', '.join(offline_imagenet_names())}; the others download them")
     parser.add_argument("--weights", default=_DEFAULTS.weights,
                         help="initial weights: imagenet, none, default (shipped bundle), or a path "
                              "(bundle folder, .keras model, no-top .h5 file)")
+    parser.add_argument("--stage1-backbone", default=STAGE1_CNN, choices=(STAGE1_CNN, *backbone_names()),
+                        help="stage-1 screener: the small CNN, or a backbone that starts from "
+                             "--weights like stage 2")
+    parser.add_argument("--recipe", default=_DEFAULTS.recipe, choices=[item.value for item in Recipe],
+                        help="standard: fine-tune in two phases from pretrained weights (train from "
+                             "scratch otherwise); probe: logistic-regression heads on frozen "
+                             "pretrained features, a first look in about a minute")
     parser.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help="most stage-2 epochs")
     parser.add_argument("--stage1-epochs", type=int, default=_DEFAULTS.stage1_epochs, help="most stage-1 epochs")
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
@@ -41,6 +49,10 @@ def register(subparsers) -> None:
                         help="augmentation level (light: flips, 90-degree turns, mild brightness/contrast)")
     parser.add_argument("--learning-rate", type=float, default=_DEFAULTS.scratch_learning_rate,
                         help="Adam learning rate of from-scratch training (stage 2)")
+    parser.add_argument("--frozen-learning-rate", type=float, default=_DEFAULTS.frozen_learning_rate,
+                        help="Adam learning rate of fine-tuning phase 1 (pretrained backbone frozen)")
+    parser.add_argument("--finetune-learning-rate", type=float, default=_DEFAULTS.finetune_learning_rate,
+                        help="Adam learning rate of fine-tuning phase 2 (last backbone layers unfrozen)")
     parser.add_argument("--fast-nondeterministic", action="store_true",
                         help="allow non-deterministic ops and a parallel input pipeline")
     parser.set_defaults(func=run)
@@ -54,7 +66,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed, stage1_width=args.stage1_width, patience=args.patience,
         augment=args.augment, scratch_learning_rate=args.learning_rate,
         deterministic=not args.fast_nondeterministic,
-        max_minutes=args.max_minutes)
+        max_minutes=args.max_minutes, stage1_backbone=args.stage1_backbone, recipe=args.recipe,
+        frozen_learning_rate=args.frozen_learning_rate,
+        finetune_learning_rate=args.finetune_learning_rate)
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -65,7 +79,10 @@ def command_line(args: argparse.Namespace) -> str:
              "--batch-size", str(args.batch_size), "--stage1-recall", str(args.stage1_recall),
              "--stage1-width", str(args.stage1_width), "--patience", str(args.patience),
              "--seed", str(args.seed), "--max-minutes", f"{args.max_minutes:g}",
-             "--augment", args.augment, "--learning-rate", f"{args.learning_rate:g}"]
+             "--augment", args.augment, "--learning-rate", f"{args.learning_rate:g}",
+             "--stage1-backbone", args.backbone if args.recipe == Recipe.PROBE.value else args.stage1_backbone,
+             "--recipe", args.recipe, "--frozen-learning-rate", f"{args.frozen_learning_rate:g}",
+             "--finetune-learning-rate", f"{args.finetune_learning_rate:g}"]
     parts += ["--fast-nondeterministic"] * args.fast_nondeterministic
     return shlex.join(parts)
 
@@ -101,7 +118,8 @@ def _train(args: argparse.Namespace, config: TrainConfig) -> int:
 
     # Cheap checks first: nobody should wait for a dataset scan to learn the weights are missing.
     if parse_weights(config.weights).kind == WeightsKind.IMAGENET:
-        ensure_imagenet_available(config.backbone)
+        for backbone in {config.backbone, config.stage1_backbone} - {STAGE1_CNN}:
+            ensure_imagenet_available(backbone)
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BundleError(f"{out}: already exists; bundles are never overwritten. Choose a new folder.")

@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from enum import Enum
 
 from sem_core.models.backbones import DEFAULT_BACKBONE, get_backbone
+
+# Stage 1 as the small CNN screener (``sem_core.models.build_stage1``), not on a backbone.
+STAGE1_CNN = "cnn"
+
+
+class Recipe(str, Enum):
+    """How the stages learn.
+
+    ``standard``: from pretrained weights, two phases (backbone frozen, then its last layers at
+    a lower rate, batch norm frozen) with early stopping on validation macro-F1 (AUC for stage
+    1); from random weights, one phase. ``probe``: the pretrained backbone stays frozen; each
+    stage's head is a logistic regression on its pooled features (a fast first look).
+    """
+
+    STANDARD = "standard"
+    PROBE = "probe"
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,11 @@ class TrainConfig:
         max_minutes: Wall-time budget of training both stages; training stops at the epoch boundary
             where one more epoch would overrun it, keeping the best weights so far. 0 means no
             budget. A budget makes results depend on machine speed. Default: 0.
+        stage1_backbone: "cnn" (the small screener) or a registered backbone, which then starts
+            from ``weights`` as stage 2 does. The probe recipe always screens on ``backbone``.
+            Default: "cnn".
+        recipe: "standard" or "probe" (``Recipe``); probe needs pretrained weights.
+            Default: "standard".
     """
 
     image_size: int = 128
@@ -58,9 +80,24 @@ class TrainConfig:
     augment: str = "full"
     deterministic: bool = True
     max_minutes: float = 0.0
+    stage1_backbone: str = STAGE1_CNN
+    recipe: str = Recipe.STANDARD.value
 
     def __post_init__(self) -> None:
         get_backbone(self.backbone)
+        try:
+            recipe = Recipe(self.recipe)
+        except ValueError as error:
+            raise ValueError(f"recipe must be one of {', '.join(item.value for item in Recipe)}. "
+                             f"Received `recipe={self.recipe!r}`.") from error
+        object.__setattr__(self, "recipe", recipe.value)
+        if recipe == Recipe.PROBE:
+            if str(self.weights).strip().lower() in ("none", ""):
+                raise ValueError("The probe recipe fits heads on pretrained features; give "
+                                 "`weights=imagenet` (or a bundle). Received `weights='none'`.")
+            object.__setattr__(self, "stage1_backbone", self.backbone)
+        if self.stage1_backbone != STAGE1_CNN:
+            object.__setattr__(self, "stage1_backbone", get_backbone(self.stage1_backbone).name)
         for name in ("image_size", "epochs", "batch_size", "stage1_width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1. Received `{name}={getattr(self, name)}`.")

@@ -1,9 +1,11 @@
 """Fitting the two stages: compile, callbacks, phases, and a typed history.
 
-Stage 1 trains in one phase. Stage 2 trains in one phase from scratch (every layer trainable,
-said so in the log), or, from pretrained weights, in the notebook's two phases: the backbone
-frozen (Adam 1e-4), then its last ~40 layers unfrozen (Adam 1e-5). Every phase restores the
-weights of its best validation epoch and halves the learning rate on plateaus.
+Stage 1 trains in one phase (the small CNN, or a backbone from scratch). Stage 2 trains in one
+phase from scratch (every layer trainable, said so in the log), or, from pretrained weights, in
+the notebook's two phases: the backbone frozen (Adam 1e-4), then its last ~40 layers unfrozen
+(Adam 1e-5), batch norm kept in inference mode; a stage 1 on a pretrained backbone does the
+same. Every phase restores the weights of its best validation epoch (stage 2 pretrained: best
+validation macro-F1; stage 1: best validation AUC) and halves the learning rate on plateaus.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 
 from sem_core.models.stage2 import set_backbone_trainable
 from sem_core.train.callbacks import (
@@ -76,18 +79,64 @@ class FitContext:
     deadline: float | None = None
 
 
-def fit_stage1(model: keras.Model, context: FitContext, config: TrainConfig) -> list[PhaseHistory]:
+class ValidationMacroF1(keras.callbacks.Callback):
+    """Adds ``val_macro_f1`` (one-hot targets, argmax predictions) to each epoch's logs.
+
+    Listed before early stopping, which then picks the epoch a user would pick: on a small,
+    unbalanced validation split the loss can fall while rare classes are lost.
+    """
+
+    def __init__(self, validation) -> None:
+        super().__init__()
+        self.validation = validation
+
+    def on_epoch_end(self, epoch, logs=None):
+        truth, guess = [], []
+        for batch in self.validation:
+            images, targets = batch[0], batch[1]
+            truth.append(np.argmax(np.asarray(targets), axis=1))
+            guess.append(np.argmax(np.asarray(self.model(images, training=False)), axis=1))
+        if logs is not None:
+            logs["val_macro_f1"] = macro_f1(np.concatenate(truth), np.concatenate(guess))
+
+
+def macro_f1(truth: np.ndarray, guess: np.ndarray) -> float:
+    """Unweighted mean F1 over the classes present in ``truth`` or ``guess``."""
+    scores = []
+    for label in np.union1d(truth, guess):
+        true_positive = float(np.sum((guess == label) & (truth == label)))
+        denominator = float(np.sum(guess == label) + np.sum(truth == label))
+        scores.append(2.0 * true_positive / max(denominator, 1e-9))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def fit_stage1(model: keras.Model, context: FitContext, config: TrainConfig,
+               pretrained: bool = False) -> list[PhaseHistory]:
     """Train stage 1 (binary cross-entropy with label smoothing) in place.
+
+    Args:
+        model: A ``build_stage1`` model (the CNN or on a backbone).
+        context: Data and hooks.
+        config: Epochs, rates, patience, label smoothing.
+        pretrained: Whether a backbone stage 1 starts from learned weights (two phases).
+            Default: False.
 
     Raises:
         TrainingCancelled: When ``should_stop`` asked to stop.
     """
-    loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
-    metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+    def loss():
+        return keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
+
+    def metrics():
+        return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+
     # Validation AUC, not loss, picks the best epoch: the validation split is not class-weighted,
     # so its loss rewards calling everything Defective, which is what the threshold must avoid.
+    if pretrained:
+        return _fit_pretrained(model, context, config, "stage1", config.stage1_epochs, loss, metrics,
+                               monitor="val_auc", extra=())
     return [_fit_phase(model, context, config, "stage1", "train", config.stage1_epochs,
-                       config.stage1_learning_rate, loss, metrics, "all layers", monitor="val_auc")]
+                       config.stage1_learning_rate, loss(), metrics(), "all layers", monitor="val_auc")]
 
 
 def fit_stage2(model: keras.Model, context: FitContext, config: TrainConfig,
@@ -120,23 +169,32 @@ def fit_stage2(model: keras.Model, context: FitContext, config: TrainConfig,
         return [_fit_phase(model, context, config, "stage2", "train", config.epochs,
                            config.scratch_learning_rate, loss(), metrics(),
                            f"all layers ({layers} backbone layers), from scratch")]
-    frozen_epochs = min(config.epochs, max(1, math.ceil(config.epochs * config.frozen_fraction)))
+    return _fit_pretrained(model, context, config, "stage2", config.epochs, loss, metrics,
+                           monitor="val_macro_f1", extra=(ValidationMacroF1(context.validation),))
+
+
+def _fit_pretrained(model: keras.Model, context: FitContext, config: TrainConfig, stage: str,
+                    epochs: int, loss, metrics, monitor: str, extra: tuple) -> list[PhaseHistory]:
+    """Phase 1 with the backbone frozen, phase 2 with its last layers unfrozen (batch norm frozen)."""
+    frozen_epochs = min(epochs, max(1, math.ceil(epochs * config.frozen_fraction)))
     set_backbone_trainable(model, 0)
-    phases = [_fit_phase(model, context, config, "stage2", "frozen", frozen_epochs,
-                         config.frozen_learning_rate, loss(), metrics(), "head only (backbone frozen)")]
-    finetune_epochs = config.epochs - frozen_epochs
+    phases = [_fit_phase(model, context, config, stage, "frozen", frozen_epochs,
+                         config.frozen_learning_rate, loss(), metrics(), "head only (backbone frozen)",
+                         monitor=monitor, extra=extra)]
+    finetune_epochs = epochs - frozen_epochs
     if finetune_epochs > 0:
         unfrozen = set_backbone_trainable(model, config.finetune_layers)
         phases.append(_fit_phase(
-            model, context, config, "stage2", "finetune", finetune_epochs,
+            model, context, config, stage, "finetune", finetune_epochs,
             config.finetune_learning_rate, loss(), metrics(),
-            f"head + last {config.finetune_layers} backbone layers ({unfrozen} trainable, batch norm frozen)"))
+            f"head + last {config.finetune_layers} backbone layers ({unfrozen} trainable, batch norm frozen)",
+            monitor=monitor, extra=extra))
     return phases
 
 
 def _fit_phase(model: keras.Model, context: FitContext, config: TrainConfig, stage: str, phase: str,
                epochs: int, learning_rate: float, loss, metrics, trainable: str,
-               monitor: str = "val_loss") -> PhaseHistory:
+               monitor: str = "val_loss", extra: tuple = ()) -> PhaseHistory:
     if epochs < 1:
         return PhaseHistory(stage, phase, learning_rate, trainable, 0, 0, {})
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
@@ -146,7 +204,7 @@ def _fit_phase(model: keras.Model, context: FitContext, config: TrainConfig, sta
         monitor=monitor, mode=mode, patience=config.patience, restore_best_weights=True)
     plateau = keras.callbacks.ReduceLROnPlateau(
         monitor=monitor, mode=mode, factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6)
-    callbacks = [stopper, plateau, bridge]
+    callbacks = [*extra, stopper, plateau, bridge]
     if context.deadline is not None:
         callbacks.insert(0, DeadlineStop(context.deadline, context.listener, stage))
     result = model.fit(context.train, validation_data=context.validation, epochs=epochs,

@@ -19,7 +19,7 @@ from sem_core.data.vocabulary import Split
 from sem_core.errors import DatasetError
 from sem_core.registry import MODEL_CARD_FILE, BundleError, BundleInfo, save_bundle
 from sem_core.train.callbacks import EventKind, ProgressEvent, ProgressListener, ignore_progress
-from sem_core.train.config import TrainConfig
+from sem_core.train.config import Recipe, TrainConfig
 from sem_core.train.pipeline import DecodedImages, ImageFailure
 
 
@@ -72,6 +72,7 @@ def train_bundle(
     import keras
     import tensorflow as tf
 
+    from sem_core.models.backbones import BACKBONES
     from sem_core.models.weights import WeightsKind, ensure_imagenet_available, parse_weights
     from sem_core.train.stages import build_initial_models, train_stages
     from sem_core.train.summary import bundle_info, model_card
@@ -86,6 +87,8 @@ def train_bundle(
     initial = parse_weights(config.weights)
     if initial.kind == WeightsKind.IMAGENET:
         ensure_imagenet_available(config.backbone)
+        if config.stage1_backbone in BACKBONES:
+            ensure_imagenet_available(config.stage1_backbone)
     train_split, validation_split = _splits(manifest)
     _say(listener, f"decoding {len(train_split)} training and {len(validation_split)} validation "
                    f"images at {config.image_size} px")
@@ -98,8 +101,14 @@ def train_bundle(
     stage1, stage2, notes = build_initial_models(config, initial)
     for note in notes:
         _say(listener, note)
-    outcome = train_stages(stage1, stage2, train_images, validation_images, config,
-                           initial.is_pretrained, listener, should_stop)
+    if config.recipe == Recipe.PROBE.value:
+        from sem_core.train.probe import probe_stages
+
+        outcome = probe_stages(stage1, stage2, train_images, validation_images, config, listener,
+                               should_stop)
+    else:
+        outcome = train_stages(stage1, stage2, train_images, validation_images, config,
+                               initial.is_pretrained, listener, should_stop)
     seconds = time.perf_counter() - started
     info = replace(bundle_info(config, initial, stage1, stage2, outcome, manifest, train_images,
                                validation_images, command, seconds), name=out.name)

@@ -18,7 +18,7 @@ from sem_core.models import build_stage1, build_stage2
 from sem_core.models.weights import InitialWeights, application_weights, source_model_file, transfer_weights
 from sem_core.train.augment import augment_config, build_augmenter
 from sem_core.train.callbacks import EventKind, ProgressEvent, ProgressListener
-from sem_core.train.config import TrainConfig
+from sem_core.train.config import STAGE1_CNN, TrainConfig
 from sem_core.train.fit import FitContext, PhaseHistory, fit_stage1, fit_stage2
 from sem_core.train.operating_point import OperatingPoint, choose_threshold
 from sem_core.train.pipeline import DecodedImages, balanced_sample_weights, make_dataset
@@ -54,10 +54,18 @@ def build_initial_models(config: TrainConfig, initial: InitialWeights) -> tuple[
     Raises:
         WeightsUnavailableError: When ImageNet weights are requested but unreachable.
     """
+    from sem_core.train.config import Recipe
+
     notes = []
-    stage1 = build_stage1(config.image_size, width=config.stage1_width)
+    # The probe recipe fits linear heads on pooled features; the hidden layer would stay random.
+    dense_units = 0 if config.recipe == Recipe.PROBE.value else 512
+    if config.stage1_backbone == STAGE1_CNN:
+        stage1 = build_stage1(config.image_size, width=config.stage1_width)
+    else:
+        stage1 = build_stage1(config.image_size, backbone=config.stage1_backbone,
+                              weights=application_weights(initial, config.stage1_backbone))
     stage2 = build_stage2(config.image_size, config.backbone,
-                          weights=application_weights(initial, config.backbone))
+                          weights=application_weights(initial, config.backbone), dense_units=dense_units)
     for name, model in (("stage1.keras", stage1), ("stage2.keras", stage2)):
         source = source_model_file(initial, name)
         if source is not None:
@@ -97,7 +105,8 @@ def train_stages(stage1, stage2, train: DecodedImages, validation: DecodedImages
                        np.array([[label != CLEAN] for label in validation.labels]), config, 0,
                        listener, should_stop, deadline)
     started = time.perf_counter()
-    stage1_phases = fit_stage1(stage1, context, config)
+    stage1_phases = fit_stage1(stage1, context, config,
+                               pretrained=pretrained and config.stage1_backbone != STAGE1_CNN)
     seconds["stage1"] = time.perf_counter() - started
     phases += stage1_phases
     throughput["stage1"] = _throughput(stage1_phases, len(train), seconds["stage1"])

