@@ -8,6 +8,12 @@ st.title("Models")
 shell.show_notice()
 entries = state.catalog()
 active = state.active_entry(entries)
+broken = bundles.list_broken()
+if broken:
+    st.warning(f"{len(broken)} bundle folder{'s' * (len(broken) != 1)} cannot be used (broken); "
+               "the reason names the file.")
+    st.dataframe(bundles.broken_frame(broken), hide_index=True, width="stretch",
+                 key="models_broken")
 if not entries:
     st.info("No model bundle found yet; see the sidebar for where bundles are looked for.")
     st.stop()

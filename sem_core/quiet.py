@@ -6,7 +6,7 @@ file descriptor 2, some of them before ``TF_CPP_MIN_LOG_LEVEL`` is consulted. ``
 therefore does both: it sets the level before TensorFlow is imported, and it routes descriptor
 2 through a filter that drops lines shaped like TensorFlow's C++ log lines and passes every
 other byte on. Python's own ``sys.stderr`` (progress bars, messages, tracebacks) is pointed at
-the real terminal and bypasses the filter entirely.
+the real terminal and bypasses the filter entirely (a stream a caller put there is kept).
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ class QuietStderr:
         os.dup2(write_end, 2)
         os.close(write_end)
         self._saved_stderr = sys.stderr
-        sys.stderr = open(os.dup(self._saved_fd), "w", buffering=1,  # noqa: SIM115
-                          encoding=getattr(self._saved_stderr, "encoding", None) or "utf-8",
-                          errors="backslashreplace")
+        if sys.stderr is sys.__stderr__:  # leave a caller's own stream (a test's capture) alone
+            sys.stderr = open(os.dup(self._saved_fd), "w", buffering=1,  # noqa: SIM115
+                              encoding=getattr(self._saved_stderr, "encoding", None) or "utf-8",
+                              errors="backslashreplace")
         self._thread = threading.Thread(target=self._forward, args=(read_end,), daemon=True)
         self._thread.start()
         return self
@@ -66,7 +67,8 @@ class QuietStderr:
     def __exit__(self, *exc_info) -> None:
         sys.stderr.flush()
         replaced, sys.stderr = sys.stderr, self._saved_stderr
-        replaced.close()
+        if replaced is not self._saved_stderr:
+            replaced.close()
         os.dup2(self._saved_fd, 2)  # closes the pipe's last writer: the forwarder sees the end
         self._thread.join(timeout=5)
         os.close(self._saved_fd)

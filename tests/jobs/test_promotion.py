@@ -1,6 +1,7 @@
 """Promote with evidence, roll back to an earlier bundle, every step in the append-only log."""
 
 import json
+import zipfile
 
 import pytest
 
@@ -13,12 +14,17 @@ from sem_core.registry import BundleInfo, BundleRegistry, StageInfo
 
 
 def _bundle(root, name, created):
-    """A bundle folder with only bundle.json: enough for the registry to list it."""
+    """bundle.json and two model archives holding only a Keras config: enough for the registry
+    to list the bundle (it checks files without loading them; nothing here loads a model)."""
     info = BundleInfo(name, CLASSES, 32, "gray",
                       StageInfo("stage1.keras", "cnn", STAGE1_CLASSES, "x"),
                       StageInfo("stage2.keras", "m", STAGE2_CLASSES, "y"), 0.5, created=created)
     (root / name).mkdir(parents=True)
     (root / name / "bundle.json").write_text(json.dumps(info.to_dict()))
+    for file in ("stage1.keras", "stage2.keras"):
+        with zipfile.ZipFile(root / name / file, "w") as archive:
+            archive.writestr("config.json", json.dumps(
+                {"module": "keras.src.models.functional", "class_name": "Functional"}))
 
 
 def _comparison(old, new, old_f1=0.5, new_f1=0.7):
