@@ -66,16 +66,30 @@ class ArchiveLimits:
 class ArchiveMember:
     """One file member of an archive: readable (``refusal`` None) or refused with the reason.
 
+    The refusal is rebuilt from the directory entry when asked for, so listing an archive of
+    100,000 refused members holds no 100,000 exception objects.
+
     Attributes:
         name: ``archive.zip/member`` as a user sees it.
         info: The member's directory entry (None for the row standing for members over the
             count limit).
-        refusal: Why it is not read, or None.
+        limits: The caps it was judged by.
+        declared_before: Declared bytes of the readable members listed before it.
+        fixed_refusal: A refusal that does not follow from the entry (the count limit).
     """
 
     name: str
     info: zipfile.ZipInfo | None
-    refusal: ImageLoadError | None = None
+    limits: ArchiveLimits
+    declared_before: int = 0
+    fixed_refusal: ImageLoadError | None = None
+
+    @property
+    def refusal(self) -> ImageLoadError | None:
+        """Why the member is not read, or None."""
+        if self.fixed_refusal is not None or self.info is None:
+            return self.fixed_refusal
+        return _refusal(self.name, self.info, self.limits, self.declared_before)
 
 
 def _is_link(info: zipfile.ZipInfo) -> bool:
@@ -141,28 +155,36 @@ def list_members(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> list
         ImageLoadError: CORRUPT when the archive cannot be opened, NOT_FOUND when it cannot be
             read at all.
     """
+    with _open_zip(archive) as handle:
+        return _members_of(handle, archive, limits)
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
     try:
-        with zipfile.ZipFile(archive) as handle:
-            infos = [info for info in handle.infolist()
-                     if not info.is_dir() and not _skipped(info.filename)]
+        return zipfile.ZipFile(archive)
     except FileNotFoundError as error:
         raise ImageLoadError(str(archive), ImageErrorKind.NOT_FOUND,
                              "the zip archive does not exist") from error
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
         raise ImageLoadError(str(archive), ImageErrorKind.CORRUPT,
                              f"the zip archive cannot be opened ({error}).") from error
+
+
+def _members_of(handle: zipfile.ZipFile, archive: Path,
+                limits: ArchiveLimits) -> list[ArchiveMember]:
+    infos = [info for info in handle.infolist()
+             if not info.is_dir() and not _skipped(info.filename)]
     infos.sort(key=lambda info: info.filename)
     members, declared = [], 0
     for info in infos[:limits.max_members]:
-        label = f"{archive.name}/{info.filename}"
-        refusal = _refusal(label, info, limits, declared)
-        if refusal is None:
+        member = ArchiveMember(f"{archive.name}/{info.filename}", info, limits, declared)
+        if _refusal(member.name, info, limits, declared) is None:
             declared += info.file_size
-        members.append(ArchiveMember(label, info, refusal))
+        members.append(member)
     if len(infos) > limits.max_members:
         rest = len(infos) - limits.max_members
         label = f"{archive.name}/({rest:,} more members)"
-        members.append(ArchiveMember(label, None, ImageLoadError(
+        members.append(ArchiveMember(label, None, limits, declared, ImageLoadError(
             label, ImageErrorKind.ARCHIVE_LIMIT,
             f"the archive holds {len(infos):,} files, over the per-archive limit of "
             f"{limits.max_members:,}; the {rest:,} after {infos[limits.max_members - 1].filename} "
@@ -187,6 +209,18 @@ class OpenArchive:
         self._handle: zipfile.ZipFile | None = None
         self._lock = threading.Lock()
 
+    def members(self) -> list[ArchiveMember]:
+        """The archive's members as ``list_members`` gives them, from the handle reads use (so
+        their directory entries are held once).
+
+        Raises:
+            ImageLoadError: When the archive cannot be opened.
+        """
+        with self._lock:
+            if self._handle is None:
+                self._handle = _open_zip(self.path)
+            return _members_of(self._handle, self.path, self.limits)
+
     def read(self, member: ArchiveMember) -> bytes:
         """The member's bytes, streamed and capped.
 
@@ -196,8 +230,9 @@ class OpenArchive:
                 when its data is damaged or does not match its declared size and checksum;
                 NOT_FOUND when the archive has gone.
         """
-        if member.refusal is not None:
-            raise member.refusal
+        refusal = member.refusal
+        if refusal is not None:
+            raise refusal
         label, info = member.name, member.info
         cap = min(info.file_size, self.limits.max_member_bytes)
         with self._lock:

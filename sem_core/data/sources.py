@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sem_core.data.archive import ArchiveLimits, OpenArchive, list_members
+from sem_core.data.archive import ArchiveLimits, OpenArchive
 from sem_core.data.image_io import SemImage, load_image
 from sem_core.errors import ImageErrorKind, ImageLoadError
 
@@ -89,8 +89,9 @@ def zip_sources(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> Itera
         limits: Caps on what one archive may make the reader decompress. Default:
             ``ArchiveLimits()``.
     """
+    opened = OpenArchive(archive, limits)
     try:
-        members = list_members(archive, limits)
+        members = opened.members()
     except ImageLoadError as error:
         yield ImageSource(name=str(archive), reader=_failing_reader(error))
         return
@@ -99,7 +100,6 @@ def zip_sources(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> Itera
             str(archive), ImageErrorKind.EMPTY, "the zip archive holds no files (folders, "
             "hidden and __MACOSX entries aside)")))
         return
-    opened = OpenArchive(archive, limits)
     for member in members:
         yield ImageSource(name=member.name, reader=functools.partial(opened.read, member))
 

@@ -112,7 +112,7 @@ def test_one_archive_is_opened_once_for_all_its_members(tmp_path, monkeypatch):
 
     monkeypatch.setattr(zipfile.ZipFile, "__init__", counting)
     assert all(kind is None for kind in outcomes(tmp_path, [archive]).values())
-    assert len(opened) == 2  # one listing, one reader for all five members
+    assert len(opened) == 1  # the listing and all five reads share one handle
 
 
 def test_limits_are_validated_quoting_the_value():

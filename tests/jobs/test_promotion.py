@@ -1,9 +1,9 @@
 """Promote with evidence, roll back to an earlier bundle, every step in the append-only log."""
 
 import json
-import zipfile
 
 import pytest
+from bundle_fixtures import write_config_only_models
 
 from sem_core.classes import CLASSES, STAGE1_CLASSES, STAGE2_CLASSES
 from sem_core.cli import main
@@ -21,10 +21,7 @@ def _bundle(root, name, created):
                       StageInfo("stage2.keras", "m", STAGE2_CLASSES, "y"), 0.5, created=created)
     (root / name).mkdir(parents=True)
     (root / name / "bundle.json").write_text(json.dumps(info.to_dict()))
-    for file in ("stage1.keras", "stage2.keras"):
-        with zipfile.ZipFile(root / name / file, "w") as archive:
-            archive.writestr("config.json", json.dumps(
-                {"module": "keras.src.models.functional", "class_name": "Functional"}))
+    write_config_only_models(root / name)
 
 
 def _comparison(old, new, old_f1=0.5, new_f1=0.7):
