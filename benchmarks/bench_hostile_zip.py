@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
-from record import machine_facts, utc_stamp, write_record  # noqa: E402
+from record import machine_facts, utc_stamp, write_record
 
 OUTPUT = ROOT / "benchmarks" / "output" / "hostile_zip"
 RESULT = ROOT / "benchmarks" / "results" / "hostile_zip.json"

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sem_core.registry import (ACTIVE_FILE, BUNDLE_FILE, BundleError, BundleInfo, check_bundle,
-                               utc_now)
+from sem_core.registry import (
+    ACTIVE_FILE,
+    BUNDLE_FILE,
+    BundleError,
+    BundleInfo,
+    check_bundle,
+    utc_now,
+)
 
 
 @dataclass(frozen=True)

@@ -191,10 +191,10 @@ def run_explain(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from sem_core.data.image_io import load_image
+    from sem_core.data.sources import iter_sources
     from sem_core.errors import ImageLoadError
     from sem_core.explain import overlay
     from sem_core.inference import BundleExplainer, cascade_from_bundle
-    from sem_core.data.sources import iter_sources
 
     if _refuse_existing(args.out):
         return 2

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import threading
+from typing import Self
 
 # "I0000 00:00:1796504745.002917   10205 port.cc:153] ...", and absl's one-time notice; the
 # cpu_feature_guard message continues on a second line that starts "To enable the following".
@@ -36,7 +37,7 @@ class QuietStderr:
         self._saved_stderr = None
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> QuietStderr:
+    def __enter__(self) -> Self:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         sys.stderr.flush()
         self._saved_fd = os.dup(2)
@@ -45,7 +46,7 @@ class QuietStderr:
         os.close(write_end)
         self._saved_stderr = sys.stderr
         if sys.stderr is sys.__stderr__:  # leave a caller's own stream (a test's capture) alone
-            sys.stderr = open(os.dup(self._saved_fd), "w", buffering=1,  # noqa: SIM115
+            sys.stderr = open(os.dup(self._saved_fd), "w", buffering=1,
                               encoding=getattr(self._saved_stderr, "encoding", None) or "utf-8",
                               errors="backslashreplace")
         self._thread = threading.Thread(target=self._forward, args=(read_end,), daemon=True)

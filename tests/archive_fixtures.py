@@ -42,11 +42,11 @@ def write_zero_bomb(path: Path, size: int = 4 << 30, name: str = "bomb.png") -> 
     """One member of ``size`` zero bytes (4 GiB by default), streamed through deflate: the
     archive is about 18 MB and nothing of ``size`` is ever held in memory."""
     chunk = bytes(1 << 20)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open(name, "w", force_zip64=True) as member:
-            for _ in range(size // len(chunk)):
-                member.write(chunk)
-            member.write(bytes(size % len(chunk)))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive, \
+            archive.open(name, "w", force_zip64=True) as member:
+        for _ in range(size // len(chunk)):
+            member.write(chunk)
+        member.write(bytes(size % len(chunk)))
     return path
 
 

@@ -32,7 +32,7 @@ def probe(door: str, inputs, archive: str) -> dict:
     work = inputs["work"] / f"{door}_{archive}"
     result = subprocess.run([sys.executable, str(PROBE), door, str(inputs["bundle"]),
                              str(inputs[archive]), str(work)],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     print(json.dumps(figures))  # the figures, for the record (pytest -s shows them)

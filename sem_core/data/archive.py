@@ -19,8 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from sem_core.data.image_formats import (
-    PREFIX_LENGTH, SUPPORTED_FORMATS, max_encoded_bytes, not_an_image_error, sniff_format,
-    too_large_file_error, unsupported_format_error)
+    PREFIX_LENGTH,
+    SUPPORTED_FORMATS,
+    max_encoded_bytes,
+    not_an_image_error,
+    sniff_format,
+    too_large_file_error,
+    unsupported_format_error,
+)
 from sem_core.errors import ImageErrorKind, ImageLoadError
 
 DEFAULT_MAX_ARCHIVE_BYTES = 8 << 30
@@ -60,6 +66,9 @@ class ArchiveLimits:
     def max_member_bytes(self) -> int:
         """The per-member cap on decompressed bytes."""
         return max_encoded_bytes(self.max_pixels)
+
+
+DEFAULT_LIMITS = ArchiveLimits()
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,7 @@ def _nested_error(label: str) -> ImageLoadError:
                           "expanded (extract it and give its images directly)")
 
 
-def list_members(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> list[ArchiveMember]:
+def list_members(archive: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> list[ArchiveMember]:
     """Every file member of ``archive`` in name order, each readable or refused.
 
     Directories, ``__MACOSX/`` entries and hidden names are left out. Only the zip directory
@@ -203,7 +212,7 @@ class OpenArchive:
         limits: Caps to apply.
     """
 
-    def __init__(self, path: Path, limits: ArchiveLimits = ArchiveLimits()) -> None:
+    def __init__(self, path: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> None:
         self.path = Path(path)
         self.limits = limits
         self._handle: zipfile.ZipFile | None = None

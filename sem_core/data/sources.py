@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sem_core.data.archive import ArchiveLimits, OpenArchive
+from sem_core.data.archive import DEFAULT_LIMITS, ArchiveLimits, OpenArchive
 from sem_core.data.image_io import SemImage, load_image
 from sem_core.errors import ImageErrorKind, ImageLoadError
+
 
 @dataclass(frozen=True)
 class ImageSource:
@@ -77,7 +78,7 @@ def folder_sources(folder: Path) -> Iterator[ImageSource]:
             yield ImageSource(name=str(path), path=path)
 
 
-def zip_sources(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> Iterator[ImageSource]:
+def zip_sources(archive: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterator[ImageSource]:
     """Every file member of a zip archive; members are read only when decoded, with caps.
 
     Refused members (links, encrypted, nested archives, over a size or count limit; see

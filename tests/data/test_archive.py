@@ -4,8 +4,14 @@ and the batch goes on (``sem_core.data.archive`` through ``iter_sources``)."""
 import zipfile
 
 import pytest
-from archive_fixtures import (HOSTILE_ARCHIVES, PNG_SIGNATURE, expected_rows, good_png,
-                              write_hostile_archives, write_zero_bomb)
+from archive_fixtures import (
+    HOSTILE_ARCHIVES,
+    PNG_SIGNATURE,
+    expected_rows,
+    good_png,
+    write_hostile_archives,
+    write_zero_bomb,
+)
 
 from sem_core.data.archive import ArchiveLimits, OpenArchive, list_members
 from sem_core.data.image_formats import max_encoded_bytes
