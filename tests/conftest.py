@@ -25,3 +25,11 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(keras.utils, "get_file", no_download)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     return tmp_path / "keras_home"
+
+
+@pytest.fixture(scope="session")
+def zero_bomb_4gib(tmp_path_factory):
+    """A zip whose single member decompresses to 4 GiB of zeros (about 18 MB, built once)."""
+    from archive_fixtures import write_zero_bomb
+
+    return write_zero_bomb(tmp_path_factory.mktemp("zero_bomb") / "lot_4gib.zip")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from archive_fixtures import write_many_empty, write_zero_bomb
+from archive_fixtures import write_many_empty
 from bundle_fixtures import make_untrained_bundle
 
 pytestmark = pytest.mark.slow
@@ -20,9 +20,9 @@ MANY_LIMIT_S = 60
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory):
+def inputs(tmp_path_factory, zero_bomb_4gib):
     folder = tmp_path_factory.mktemp("hostile_memory")
-    bomb = write_zero_bomb(folder / "bomb.zip")  # 4 GiB of zeros, streamed through deflate
+    bomb = zero_bomb_4gib  # 4 GiB of zeros, streamed through deflate
     assert bomb.stat().st_size < 32 << 20
     return {"bundle": make_untrained_bundle(folder / "bundle"), "bomb": bomb,
             "many": write_many_empty(folder / "many.zip"), "work": folder}

@@ -148,3 +148,24 @@ def test_models_page_lists_the_bundle_with_its_card(page):
     _open(page, "Models", "Models")
     page.get_by_text("Model card: default").first.wait_for(timeout=60_000)
     _screenshot(page, "models.png")
+
+
+def test_a_zip_bomb_upload_is_refused_and_the_next_image_is_classified(page, tmp_path,
+                                                                       zero_bomb_4gib):
+    import numpy as np
+
+    _open(page, "Inspect", "Inspect images")
+    uploader = page.locator("input[type=file]").first
+    uploader.set_input_files(str(zero_bomb_4gib))
+    page.get_by_text("1 file: 0 scored, 1 unreadable").wait_for(timeout=SLOW_MS)
+    refusal = page.get_by_text(re.compile(r"lot_4gib\.zip/bomb\.png: the member's declared "
+                                          r"decompressed size is 4,294,967,296 bytes.*"
+                                          r"\(too_large\)"))
+    refusal.wait_for(timeout=60_000)
+    _screenshot(page, "inspect_zip_bomb.png")
+    image = tmp_path / "after_bomb.png"
+    image.write_bytes(png_bytes(tiny_image("Scratches", np.random.default_rng(9))))
+    uploader.set_input_files(str(image))
+    page.get_by_text(re.compile(r"after_bomb\.png: (Clean|Bridges|Cracks|Opens|Shorts|Scratches"
+                                r"|Vias|Other) \(confidence")).wait_for(timeout=SLOW_MS)
+    page.get_by_text(re.compile(r"\d files?: 1 scored")).wait_for(timeout=60_000)
