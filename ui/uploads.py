@@ -18,7 +18,7 @@ import uuid
 import weakref
 from pathlib import Path, PurePath
 
-from sem_core.data.archive import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
+from sem_core.data.archive import ArchiveLimits
 
 MAX_FILE_MB = 512
 """Largest single uploaded file, in MB (a zip of a few thousand review images)."""
@@ -27,8 +27,7 @@ MAX_FILES_PER_UPLOAD = 5_000
 data-root folder."""
 MAX_BYTES_PER_UPLOAD = 1 << 30
 """Bytes in one upload, all files together."""
-UPLOAD_ARCHIVE_LIMITS = ArchiveLimits(max_archive_bytes=min(DEFAULT_MAX_ARCHIVE_BYTES, 4 << 30),
-                                      max_members=MAX_FILES_PER_UPLOAD)
+UPLOAD_ARCHIVE_LIMITS = ArchiveLimits(max_archive_bytes=4 << 30, max_members=MAX_FILES_PER_UPLOAD)
 """Caps on reading an uploaded zip: the decoder's pixel limit per member, 4 GiB per archive."""
 STALE_AFTER_S = 24 * 3600
 UPLOADS_FOLDER = "uploads"

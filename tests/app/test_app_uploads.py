@@ -26,6 +26,7 @@ def test_a_bomb_zip_is_one_refused_row_and_the_next_image_is_classified(app_env,
     table = app.dataframe[0].value.set_index("source")
     assert table.loc["lot_bomb.zip/big.png", "error_kind"] == "too_large"
     assert "943,718,400 bytes" in table.loc["lot_bomb.zip/big.png", "error"]
+    assert any(item.value == "**lot_bomb.zip/big.png**: unreadable" for item in app.markdown)
     app = upload_to_inspect(app, [("lot_bomb.zip", bomb, "application/zip"),
                         ("wafer_02.png", good_png, "image/png")])
     table = app.dataframe[0].value.set_index("source")

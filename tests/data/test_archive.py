@@ -124,3 +124,17 @@ def test_one_archive_is_opened_once_for_all_its_members(tmp_path, monkeypatch):
 def test_limits_are_validated_quoting_the_value():
     with pytest.raises(ValueError, match="max_members=0"):
         ArchiveLimits(max_members=0)
+
+
+def test_a_file_on_disk_over_the_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import builtins
+
+    big = tmp_path / "scan.png"
+    with open(big, "wb") as handle:  # sparse: 5 GiB on paper, nothing on disk
+        handle.truncate(5 << 30)
+    opened = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda file, *a, **k: (opened.append(str(file)),
+                                                                 real_open(file, *a, **k))[1])
+    assert outcomes(tmp_path, tmp_path) == {"scan.png": ImageErrorKind.TOO_LARGE}
+    assert str(big) not in opened
