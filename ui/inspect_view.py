@@ -51,8 +51,9 @@ def _session_uploads() -> uploads.SessionUploads:
 def items_from_uploads(files: Sequence) -> list[inspection.InspectItem] | None:
     """Items of uploaded files (Streamlit ``UploadedFile``), expanding each file once per upload.
 
-    Each file is written once to the session's upload folder and read from there with caps.
-    Shows the reason and returns None when the upload breaks a limit of ``ui.uploads``.
+    Each file is written once to the session's upload folder and read from there with caps;
+    the copy of a file taken off the uploader is deleted. Shows the reason and returns None when
+    the upload breaks a limit of ``ui.uploads``.
     """
     try:
         uploads.check_upload([(file.name, file.size) for file in files])
@@ -60,13 +61,16 @@ def items_from_uploads(files: Sequence) -> list[inspection.InspectItem] | None:
         st.error(str(error))
         return None
     cache = st.session_state[UPLOAD_CACHE]
+    keys = [(file.file_id, file.name, file.size) for file in files]
+    for key in set(cache) - set(keys):  # removed from the uploader: its copy goes too
+        stored, _ = cache.pop(key)
+        _session_uploads().discard(stored)
     items = []
-    for file in files:
-        key = (file.file_id, file.name, file.size)
+    for key, file in zip(keys, files):
         if key not in cache:
             stored = _session_uploads().store(file.name, file.getvalue())
-            cache[key] = inspection.items_from_uploads([(file.name, stored)])
-        items.extend(cache[key])
+            cache[key] = (stored, inspection.items_from_uploads([(file.name, stored)]))
+        items.extend(cache[key][1])
     return items
 
 

@@ -20,7 +20,8 @@ import pandas as pd
 
 from sem_core.cascade import CascadeResult
 from sem_core.data.archive import ArchiveLimits
-from sem_core.data.image_io import SemImage, sha256_bytes, sha256_file
+from sem_core.data.image_formats import max_encoded_bytes, too_large_file_error
+from sem_core.data.image_io import DEFAULT_MAX_PIXELS, SemImage, sha256_bytes, sha256_file
 from sem_core.data.sources import ImageSource, iter_sources, zip_sources
 from sem_core.errors import ImageErrorKind, ImageLoadError
 from sem_core.registry import LoadedBundle
@@ -54,8 +55,14 @@ class InspectItem:
 
 
 def _hashed(name: str, source: ImageSource) -> InspectItem:
-    """An item whose bytes are hashed now (a zip member through its capped reader)."""
+    """An item whose bytes are hashed now (a zip member through its capped reader; a file on
+    disk over the size cap is refused without being read)."""
     try:
+        if source.path is not None:
+            size = source.path.stat().st_size
+            if size > max_encoded_bytes(DEFAULT_MAX_PIXELS):
+                return InspectItem(name, "", failure=too_large_file_error(
+                    name, size, DEFAULT_MAX_PIXELS))
         digest = sha256_file(source.path) if source.path is not None else sha256_bytes(
             source.reader())
     except ImageLoadError as error:

@@ -93,6 +93,12 @@ class SessionUploads:
         target.write_bytes(data)
         return target
 
+    def discard(self, stored: Path) -> None:
+        """Delete one stored upload (the sub-folder ``store`` made for it)."""
+        folder = Path(stored).parent
+        if folder.parent == self.path:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def clear(self) -> None:
         """Delete the files uploaded so far (the folder stays for later uploads)."""
         for child in list(self.path.iterdir()) if self.path.is_dir() else []:

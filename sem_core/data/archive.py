@@ -27,6 +27,7 @@ from sem_core.data.image_formats import (
     too_large_file_error,
     unsupported_format_error,
 )
+from sem_core.data.image_io import DEFAULT_MAX_PIXELS
 from sem_core.errors import ImageErrorKind, ImageLoadError
 
 DEFAULT_MAX_ARCHIVE_BYTES = 8 << 30
@@ -53,7 +54,7 @@ class ArchiveLimits:
             Default: 1,000,000.
     """
 
-    max_pixels: int = 200_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     max_members: int = DEFAULT_MAX_MEMBERS
 

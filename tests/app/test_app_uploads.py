@@ -42,14 +42,20 @@ def test_an_upload_over_the_file_limit_is_refused_with_a_message(app_env, good_p
     assert not app.dataframe  # nothing was inspected
 
 
-def test_uploads_live_in_a_session_folder_that_clear_empties(app_env, good_png):
+def test_the_session_folder_holds_exactly_what_the_uploader_holds(app_env, good_png):
     from ui import settings
 
-    app = upload_to_inspect(inspect_page(), [("wafer_01.png", good_png, "image/png")])
-    stored = list(settings.uploads_root().rglob("wafer_01.png"))
-    assert len(stored) == 1 and stored[0].read_bytes() == good_png
-    app.button(key="inspect_clear").click().run()
-    assert not stored[0].exists()
+    other = png_bytes(tiny_image("Opens", np.random.default_rng(3)))
+    app = upload_to_inspect(inspect_page(), [("wafer_01.png", good_png, "image/png"),
+                                             ("wafer_02.png", other, "image/png")])
+    first, second = (list(settings.uploads_root().rglob(name))
+                     for name in ("wafer_01.png", "wafer_02.png"))
+    assert len(first) == 1 and first[0].read_bytes() == good_png and len(second) == 1
+    app = upload_to_inspect(app, [("wafer_02.png", other, "image/png")])  # one taken off
+    assert not first[0].exists()
+    assert [path.read_bytes() for path in settings.uploads_root().rglob("*.png")] == [other]
+    app.button(key="inspect_clear").click().run()  # the uploader still holds wafer_02.png
+    assert [path.read_bytes() for path in settings.uploads_root().rglob("*.png")] == [other]
 
 
 def test_a_session_folder_goes_when_its_session_state_is_dropped(tmp_path):
@@ -86,3 +92,16 @@ def test_the_server_upload_size_matches_the_per_file_limit():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == uploads.MAX_FILE_MB
+
+
+def test_a_data_root_file_over_the_cap_is_refused_without_being_hashed(tmp_path):
+    from ui import inspection
+
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    with open(folder / "huge.tif", "wb") as handle:  # sparse: 5 GiB on paper
+        handle.truncate(5 << 30)
+    started = time.perf_counter()
+    (item,) = inspection.items_from_folder(folder, tmp_path)
+    assert item.name == "lot/huge.tif" and item.failure.kind.value == "too_large"
+    assert time.perf_counter() - started < 1.0  # hashing 5 GiB would take seconds
