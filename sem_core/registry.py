@@ -176,8 +176,9 @@ def check_bundle(path: str | os.PathLike) -> BundleInfo:
     info = read_bundle_info(folder)
     files = (info.stage1.file, info.stage2.file)
     problem = info_problem(folder, info.to_dict(), files)
-    if problem:
-        raise BundleError(f"{folder / BUNDLE_FILE}: {problem}.")
+    if problem:  # a missing model file is named by its own path, anything else by bundle.json
+        named = problem.startswith(str(folder))
+        raise BundleError(f"{problem}." if named else f"{folder / BUNDLE_FILE}: {problem}.")
     for file in files:
         problem = model_file_problem(folder / file)
         if problem:
