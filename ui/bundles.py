@@ -88,13 +88,6 @@ def list_broken() -> list[BrokenEntry]:
             for root, origin in roots for found in BundleRegistry(root).broken()]
 
 
-def broken_frame(broken: Sequence[BrokenEntry]) -> pd.DataFrame:
-    """One row per broken bundle folder: its name, root and the reason it cannot be used."""
-    return pd.DataFrame([{"bundle": entry.path.name, "origin": entry.origin.value,
-                          "folder": str(entry.path), "reason": entry.reason}
-                         for entry in broken], columns=["bundle", "origin", "folder", "reason"])
-
-
 def find(entries: Sequence[CatalogEntry], path: str | Path | None) -> CatalogEntry | None:
     """The entry whose folder is ``path``, or None."""
     if not path:

@@ -78,9 +78,8 @@ def test_a_lambda_bundle_is_listed_as_broken_naming_its_file_and_is_never_offere
     lambda_model_file(unsafe / "stage1.keras")
     app = _models_page()
     assert not app.exception, [item.value for item in app.exception]
-    assert any("cannot be used (broken)" in item.value for item in app.warning)
-    broken = next(frame.value for frame in app.dataframe if "reason" in frame.value.columns)
-    assert broken["bundle"].tolist() == ["unsafe"]
-    (reason,) = broken["reason"].tolist()
-    assert str(unsafe / "stage1.keras") in reason and "Lambda layer" in reason
+    assert any("1 bundle folder cannot be used (broken)" in item.value for item in app.warning)
+    assert any(item.value == "**unsafe** (user, broken)" for item in app.markdown)
+    (reason,) = [item.value for item in app.code]
+    assert reason.startswith(str(unsafe / "stage1.keras")) and "Lambda layer" in reason
     assert "unsafe (user)" not in app.selectbox(key="models_bundle").options

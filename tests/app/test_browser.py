@@ -169,3 +169,23 @@ def test_a_zip_bomb_upload_is_refused_and_the_next_image_is_classified(page, tmp
     page.get_by_text(re.compile(r"after_bomb\.png: (Clean|Bridges|Cracks|Opens|Shorts|Scratches"
                                 r"|Vias|Other) \(confidence")).wait_for(timeout=SLOW_MS)
     page.get_by_text(re.compile(r"\d files?: 1 scored")).wait_for(timeout=60_000)
+
+
+def test_a_bundle_with_a_lambda_layer_is_listed_as_broken_on_models(page, server):
+    import shutil
+
+    from hostile_bundles import lambda_model_file
+
+    unsafe = server[1].user_models / "unsafe_lambda"
+    shutil.copytree(server[1].shipped_default, unsafe)
+    (unsafe / "stage1.keras").unlink()
+    lambda_model_file(unsafe / "stage1.keras")
+    try:
+        _open(page, "Models", "Models")
+        page.get_by_text("1 bundle folder cannot be used (broken)").wait_for(timeout=60_000)
+        page.get_by_text(f"{unsafe / 'stage1.keras'}: it holds a Lambda layer ('double_it')",
+                         exact=False).wait_for(timeout=60_000)
+        page.get_by_text("Model card: default").first.wait_for(timeout=60_000)
+        _screenshot(page, "models_broken.png")
+    finally:
+        shutil.rmtree(unsafe)
