@@ -17,14 +17,15 @@ source = st.radio("Images from", [UPLOAD, FOLDER_UPLOAD, SERVER, DEMO], horizont
                   key="inspect_source")
 if source == UPLOAD:
     files = st.file_uploader("SEM images (PNG, JPEG, TIFF, BMP) or a zip of them",
-                             accept_multiple_files=True, key="inspect_upload")
-    if files:
-        inspect_view.set_items(inspect_view.items_from_uploads(files))
+                             accept_multiple_files=True, key="inspect_upload",
+                             help=inspect_view.UPLOAD_HELP)
+    if files and (items := inspect_view.items_from_uploads(files)) is not None:
+        inspect_view.set_items(items)
 elif source == FOLDER_UPLOAD:
     files = st.file_uploader("A folder of SEM images", accept_multiple_files="directory",
-                             key="inspect_folder_upload")
-    if files:
-        inspect_view.set_items(inspect_view.items_from_uploads(files))
+                             key="inspect_folder_upload", help=inspect_view.UPLOAD_HELP)
+    if files and (items := inspect_view.items_from_uploads(files)) is not None:
+        inspect_view.set_items(items)
 elif source == SERVER:
     choices = folder_choices(data_root())
     folder = st.selectbox(f"Folder under {data_root()}", choices, key="inspect_server_folder",

@@ -8,6 +8,13 @@ st.title("Models")
 shell.show_notice()
 entries = state.catalog()
 active = state.active_entry(entries)
+broken = bundles.list_broken()
+if broken:
+    st.warning(f"{len(broken)} bundle folder{'s' * (len(broken) != 1)} cannot be used (broken); "
+               "each reason names the file.")
+    for entry in broken:
+        st.markdown(f"**{entry.path.name}** ({entry.origin.value}, broken)")
+        st.code(entry.reason, language=None, wrap_lines=True)
 if not entries:
     st.info("No model bundle found yet; see the sidebar for where bundles are looked for.")
     st.stop()

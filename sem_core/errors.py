@@ -19,6 +19,16 @@ class ImageErrorKind(str, Enum):
     CORRUPT = "corrupt"
     TOO_SMALL = "too_small"
     TOO_LARGE = "too_large"
+    NESTED_ARCHIVE = "nested_archive"
+    ENCRYPTED = "encrypted"
+    LINK = "link"
+    ARCHIVE_LIMIT = "archive_limit"
+
+
+ARCHIVE_ONLY_KINDS: frozenset[ImageErrorKind] = frozenset({
+    ImageErrorKind.NESTED_ARCHIVE, ImageErrorKind.ENCRYPTED, ImageErrorKind.LINK,
+    ImageErrorKind.ARCHIVE_LIMIT})
+"""Kinds only a member of a zip archive can have."""
 
 
 class ImageLoadError(SemCoreError):

@@ -61,6 +61,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     explain.set_defaults(func=run_explain)
 
 
+def _load_bundle(path: Path):
+    """The loaded bundle, or None after printing why it cannot be used (naming the file)."""
+    from sem_core.registry import BundleError, load_bundle
+
+    try:
+        return load_bundle(path)
+    except BundleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
 def _refuse_existing(path: Path) -> bool:
     if path.exists():
         print(f"error: {path} already exists; choose another --out (results are never overwritten).",
@@ -78,7 +89,6 @@ def run_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sem_core.inference import BundleExplainer, count_sources, stream_predictions
-    from sem_core.registry import load_bundle
     from sem_core.results_writer import ResultsWriter
 
     if args.out.suffix.lower() not in RESULT_FORMATS:
@@ -86,7 +96,9 @@ def run_predict(args: argparse.Namespace) -> int:
         return 2
     if _refuse_existing(args.out):
         return 2
-    bundle = load_bundle(args.bundle)
+    bundle = _load_bundle(args.bundle)
+    if bundle is None:
+        return 2
     explainer = BundleExplainer(bundle) if args.cam_dir else None
     # Counting lists the files without decoding or keeping them; it only sizes the progress bar.
     total = count_sources(args.input)
@@ -128,7 +140,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from sem_core.data.layouts import load_dataset
     from sem_core.evaluation import evaluate_bundle, select_split
-    from sem_core.registry import load_bundle
 
     if _refuse_existing(args.out):
         return 2
@@ -136,7 +147,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, class_map=class_map or None)
     for bad in dataset.bad_files:
         print(f"skipped {bad.path}: {bad.reason}", file=sys.stderr)
-    bundle = load_bundle(args.bundle)
+    bundle = _load_bundle(args.bundle)
+    if bundle is None:
+        return 2
     total = len(select_split(dataset.manifest, args.split))
     with tqdm(total=total, unit="img", desc="evaluate", file=sys.stderr) as bar:
         run = evaluate_bundle(bundle, dataset.manifest, split=args.split, progress=bar.update,
@@ -178,11 +191,10 @@ def run_explain(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from sem_core.data.image_io import load_image
+    from sem_core.data.sources import iter_sources
     from sem_core.errors import ImageLoadError
     from sem_core.explain import overlay
     from sem_core.inference import BundleExplainer, cascade_from_bundle
-    from sem_core.data.sources import iter_sources
-    from sem_core.registry import load_bundle
 
     if _refuse_existing(args.out):
         return 2
@@ -191,7 +203,9 @@ def run_explain(args: argparse.Namespace) -> int:
     except ImageLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    bundle = load_bundle(args.bundle)
+    bundle = _load_bundle(args.bundle)
+    if bundle is None:
+        return 2
     (result,) = cascade_from_bundle(bundle).run(iter_sources([args.image]))
     stage = args.stage or (2 if result.stage1_decision == "Defective" else 1)
     heatmap = BundleExplainer(bundle).explain(pixels, stage=stage, method=args.method,

@@ -3,8 +3,11 @@
 A bundle is a folder holding ``stage1.keras``, ``stage2.keras``, ``bundle.json`` (a
 ``BundleInfo``) and a human-readable ``MODEL_CARD.md``. Bundles are written to a temporary
 sibling folder and renamed into place, so a crash never leaves half a bundle, and an existing
-bundle is never overwritten. Models load in Keras safe mode. A ``BundleRegistry`` lists the
-bundles under a root folder and records which one is active in ``active.json``.
+bundle is never overwritten. Bundles are untrusted input: ``check_bundle`` validates
+bundle.json, the model paths and the model files (``sem_core.bundle_check``) before Keras sees
+them, and models then load in Keras safe mode. ``BundleRegistry`` (in
+``sem_core.bundle_registry``, importable from here) lists the bundles under a root folder, the
+broken ones with their reason, and records which one is active in ``active.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sem_core.bundle_check import info_problem, model_file_problem
 from sem_core.errors import SemCoreError
 
 SCHEMA_VERSION = 1
@@ -131,36 +135,70 @@ def utc_now() -> str:
 
 
 def read_bundle_info(path: str | os.PathLike) -> BundleInfo:
-    """Read a bundle's bundle.json without loading TensorFlow.
+    """Read and check a bundle's bundle.json without loading TensorFlow (model files unchecked).
 
     Raises:
-        BundleError: When the folder or its bundle.json is missing or malformed.
+        BundleError: When the folder or its bundle.json is missing or malformed, or a field is
+            out of range.
     """
     file = Path(path) / BUNDLE_FILE
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-        return BundleInfo.from_dict(data)
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a JSON object, found {type(data).__name__}")
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise ValueError(f"schema_version must be a whole number; found {version!r}")
+        info = BundleInfo.from_dict(data)
+    except BundleError as error:  # from_dict's newer-schema refusal, which cannot name the file
+        raise BundleError(f"{file}: {error}") from error
     except FileNotFoundError as error:
         raise BundleError(f"{file}: not a model bundle (bundle.json missing).") from error
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError,
+            AttributeError) as error:
         raise BundleError(f"{file}: malformed bundle.json ({error}).") from error
+    except OSError as error:
+        raise BundleError(f"{file}: cannot be read ({error.strerror or error}).") from error
+    problem = info_problem(Path(path), data, ())
+    if problem:
+        raise BundleError(f"{file}: {problem}.")
+    return info
+
+
+def check_bundle(path: str | os.PathLike) -> BundleInfo:
+    """Everything that can be checked without TensorFlow: bundle.json, model paths that stay in
+    the folder and exist, and model files free of Lambda layers and unknown custom objects.
+
+    Raises:
+        BundleError: Naming the file and the problem.
+    """
+    folder = Path(path)
+    info = read_bundle_info(folder)
+    files = (info.stage1.file, info.stage2.file)
+    problem = info_problem(folder, info.to_dict(), files)
+    if problem:  # a missing model file is named by its own path, anything else by bundle.json
+        named = problem.startswith(str(folder))
+        raise BundleError(f"{problem}." if named else f"{folder / BUNDLE_FILE}: {problem}.")
+    for file in files:
+        problem = model_file_problem(folder / file)
+        if problem:
+            raise BundleError(f"{problem}.")
+    return info
 
 
 def load_bundle(path: str | os.PathLike) -> LoadedBundle:
-    """Load a bundle's info and both models, in Keras safe mode.
+    """Load a bundle's info and both models, checked first (``check_bundle``), in Keras safe mode.
 
     Raises:
-        BundleError: When a file is missing or a model cannot be loaded.
+        BundleError: When a file is missing, unsafe, or a model cannot be loaded.
     """
     import keras
 
     folder = Path(path)
-    info = read_bundle_info(folder)
+    info = check_bundle(folder)
     models = []
     for stage in (info.stage1, info.stage2):
         file = folder / stage.file
-        if not file.is_file():
-            raise BundleError(f"{file}: model file missing from the bundle.")
         try:
             models.append(keras.saving.load_model(file, compile=False, safe_mode=True))
         except Exception as error:  # Keras raises many types for a bad archive
@@ -221,87 +259,14 @@ def _save_without_optimizer(model, file: Path) -> None:
     fresh.save(file)
 
 
-@dataclass(frozen=True)
-class RegisteredBundle:
-    """A bundle found under a registry root."""
-
-    path: Path
-    info: BundleInfo
+_MOVED_TO_BUNDLE_REGISTRY = frozenset({"BrokenBundle", "BundleRegistry", "RegisteredBundle"})
 
 
-class BundleRegistry:
-    """The bundles under one root folder, and which of them is active.
+def __getattr__(name: str):
+    """The registry of bundle folders lives in ``sem_core.bundle_registry``; callers have always
+    imported it from here (resolved on first use: that module builds on this one)."""
+    if name in _MOVED_TO_BUNDLE_REGISTRY:
+        from sem_core import bundle_registry
 
-    Args:
-        root: Folder holding one sub-folder per bundle and ``active.json``.
-    """
-
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
-
-    def bundles(self) -> list[RegisteredBundle]:
-        """Every readable bundle under the root, oldest first (unreadable folders are skipped)."""
-        found = []
-        if self.root.is_dir():
-            for folder in sorted(self.root.iterdir()):
-                if folder.is_dir() and not folder.name.startswith(".") and (folder / BUNDLE_FILE).is_file():
-                    try:
-                        found.append(RegisteredBundle(folder, read_bundle_info(folder)))
-                    except BundleError:
-                        continue
-        return sorted(found, key=lambda item: (item.info.created, item.path.name))
-
-    def get(self, name: str) -> RegisteredBundle:
-        """The bundle called ``name``.
-
-        Raises:
-            BundleError: When there is none; the message lists the names that exist.
-        """
-        for item in self.bundles():
-            if item.path.name == name:
-                return item
-        names = ", ".join(item.path.name for item in self.bundles()) or "none"
-        raise BundleError(f"{self.root / name}: no such bundle; available: {names}.")
-
-    def active(self) -> RegisteredBundle | None:
-        """The active bundle, or None when none is marked (or it has disappeared)."""
-        record = self._read_active()
-        name = record.get("active")
-        if not name:
-            return None
-        try:
-            return self.get(str(name))
-        except BundleError:
-            return None
-
-    def set_active(self, name: str) -> RegisteredBundle:
-        """Mark bundle ``name`` active; earlier activations stay listed in active.json.
-
-        Raises:
-            BundleError: When the bundle does not exist.
-        """
-        bundle = self.get(name)
-        record = self._read_active()
-        history = list(record.get("history", []))
-        history.append({"bundle": name, "activated": utc_now()})
-        self.root.mkdir(parents=True, exist_ok=True)
-        temporary = self.root / f".{ACTIVE_FILE}.tmp-{os.getpid()}"
-        temporary.write_text(json.dumps({"active": name, "history": history}, indent=2) + "\n",
-                             encoding="utf-8")
-        os.replace(temporary, self.root / ACTIVE_FILE)
-        return bundle
-
-    def new_bundle_dir(self, stem: str = "bundle") -> Path:
-        """A fresh, not yet existing folder name under the root: ``{stem}-{UTC time}[-n]``."""
-        base = f"{stem}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
-        candidate, counter = self.root / base, 1
-        while candidate.exists():
-            counter += 1
-            candidate = self.root / f"{base}-{counter}"
-        return candidate
-
-    def _read_active(self) -> dict[str, object]:
-        try:
-            return json.loads((self.root / ACTIVE_FILE).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
+        return getattr(bundle_registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

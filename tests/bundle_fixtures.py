@@ -27,6 +27,18 @@ def make_untrained_bundle(folder: Path, size: int = TINY_SIZE, threshold: float 
     return save_bundle(folder, info, stage1, stage2)
 
 
+def write_config_only_models(folder: Path, files=("stage1.keras", "stage2.keras")) -> None:
+    """Model archives holding only a Keras config: enough for the registry, which checks model
+    files without loading them, to list a bundle (for tests that never load a model)."""
+    import json
+    import zipfile
+
+    for file in files:
+        with zipfile.ZipFile(folder / file, "w") as archive:
+            archive.writestr("config.json", json.dumps(
+                {"module": "keras.src.models.functional", "class_name": "Functional"}))
+
+
 def render_marked_stripes(label: str, rng, size: int = TINY_SIZE):
     """Grey line/space stripes; a defect class adds a bright mark whose shape depends on the class.
 

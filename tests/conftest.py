@@ -26,3 +26,11 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.delenv("SEM_WEIGHTS_CACHE", raising=False)  # converted weights live under KERAS_HOME
     return tmp_path / "keras_home"
+
+
+@pytest.fixture(scope="session")
+def zero_bomb_4gib(tmp_path_factory):
+    """A zip whose single member decompresses to 4 GiB of zeros (about 18 MB, built once)."""
+    from archive_fixtures import write_zero_bomb
+
+    return write_zero_bomb(tmp_path_factory.mktemp("zero_bomb") / "lot_4gib.zip")

@@ -71,6 +71,23 @@ def list_bundles() -> list[CatalogEntry]:
     return entries
 
 
+@dataclass(frozen=True)
+class BrokenEntry:
+    """A folder in a registry root that cannot be used as a bundle, and why."""
+
+    path: Path
+    origin: BundleOrigin
+    reason: str
+
+
+def list_broken() -> list[BrokenEntry]:
+    """Folders under either root that look like bundles but fail the checks, with the reason."""
+    roots = ((settings.shipped_models_dir(), BundleOrigin.SHIPPED),
+             (settings.user_models_dir(), BundleOrigin.USER))
+    return [BrokenEntry(found.path, origin, found.reason)
+            for root, origin in roots for found in BundleRegistry(root).broken()]
+
+
 def find(entries: Sequence[CatalogEntry], path: str | Path | None) -> CatalogEntry | None:
     """The entry whose folder is ``path``, or None."""
     if not path:

@@ -3,8 +3,9 @@
 Everything the app writes goes under the data root (``ui.settings.data_root()``): the demo
 images (``demo/images``), the demo labelled dataset (``demo/dataset``, written by
 ``python -m sem_core synth``) and extracted dataset zips (``uploads/<name>``). A zip is
-extracted member by member after checking that no member escapes the target folder, is a link,
-or makes the total exceed ``MAX_EXTRACTED_BYTES``. No Streamlit here.
+extracted member by member after checking every member as ``sem_core.data.archive`` does
+(links, encrypted members, nested archives, size and count caps) and that none escapes the
+target folder. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ import shutil
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 from sem_core.classes import CLASSES
+from sem_core.data.archive import ArchiveLimits, list_members
+from sem_core.errors import ImageErrorKind, ImageLoadError
 from ui import settings
 
 MAX_EXTRACTED_BYTES = 8 << 30
+MAX_DATASET_MEMBERS = 50_000
+DATASET_ARCHIVE_LIMITS = ArchiveLimits(max_archive_bytes=MAX_EXTRACTED_BYTES,
+                                       max_members=MAX_DATASET_MEMBERS)
+"""Caps on an uploaded dataset zip; a bigger dataset belongs in a folder under the data root."""
 MAX_FOLDER_DEPTH = 3
 DEMO_IMAGES = Path("demo") / "images"
 DEMO_DATASET = Path("demo") / "dataset"
@@ -54,45 +62,73 @@ def _unique_folder(parent: Path, stem: str) -> Path:
     return candidate
 
 
-def extract_dataset_zip(archive: Path, name: str, root: Path) -> Path:
+def extract_dataset_zip(archive: Path, name: str, root: Path,
+                        limits: ArchiveLimits = DATASET_ARCHIVE_LIMITS) -> Path:
     """Extract an uploaded dataset zip into a new folder ``root/uploads/<name>``.
+
+    Every member is checked before anything is written (``sem_core.data.archive``: links,
+    encrypted members, nested archives, per-member and per-archive size caps, member count;
+    plus paths that leave the folder), then copied in chunks that stop at its declared size.
 
     Args:
         archive: The zip file (a temporary copy of the upload).
         name: The uploaded file name; its stem names the folder.
         root: The data root.
+        limits: Caps on the archive. Default: ``DATASET_ARCHIVE_LIMITS``.
 
     Returns:
         The new folder.
 
     Raises:
-        ValueError: When the file is not a zip, a member would land outside the folder or is a
-            symbolic link, or the content is too large; nothing is left behind then.
+        ValueError: When the file is not a zip, a member is refused, would land outside the
+            folder, or its data is damaged; the message names the member, and nothing is left
+            behind.
     """
     target = _unique_folder(root / UPLOADS, Path(name).stem)
     try:
-        with zipfile.ZipFile(archive) as handle:
-            members = handle.infolist()
-            total = sum(member.file_size for member in members)
-            if total > MAX_EXTRACTED_BYTES:
-                raise ValueError(f"{name}: {total / 2**30:.1f} GiB uncompressed, over the "
-                                 f"{MAX_EXTRACTED_BYTES / 2**30:.0f} GiB limit.")
-            for member in members:
-                if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise ValueError(f"{name}: member {member.filename!r} is a symbolic link; "
-                                     "links are not extracted.")
-                settings.resolve_inside(target, member.filename)
-            target.mkdir(parents=True)
-            handle.extractall(target)
-    except zipfile.BadZipFile as error:
-        raise ValueError(f"{name}: not a readable zip archive ({error}).") from error
+        members = list_members(archive, limits)
+    except ImageLoadError as error:
+        raise ValueError(f"{name}: not a readable zip archive ({error.detail}).") from error
+    if not members:
+        raise ValueError(f"{name}: the archive holds no files (folders, hidden and __MACOSX "
+                         "entries aside).")
+    refused = [member for member in members
+               if member.refusal is not None and member.refusal.kind is not ImageErrorKind.EMPTY]
+    if refused:
+        first = refused[0].refusal
+        more = f" ({len(refused) - 1:,} more refused)" if len(refused) > 1 else ""
+        raise ValueError(f"{name}: nothing was extracted: {first.source.split('/', 1)[-1]}: "
+                         f"{first.detail} [{first.kind.value}]{more}.")
+    try:
+        destinations = [settings.resolve_inside(target, member.info.filename) for member in members]
     except settings.OutsideRootError as error:
-        shutil.rmtree(target, ignore_errors=True)
         raise ValueError(f"{name}: a member path leaves the archive folder ({error}).") from error
+    try:
+        target.mkdir(parents=True)
+        with zipfile.ZipFile(archive) as handle:
+            for member, destination in zip(members, destinations):
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                _copy_member(handle, member.info, destination)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ValueError(f"{name}: a member's data is damaged or does not match its declared "
+                         f"size ({error}); nothing was kept.") from error
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
     return _single_child(target)
+
+
+def _copy_member(handle: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path) -> None:
+    """Copy one member in 1 MiB chunks, never past its declared size."""
+    written = 0
+    with handle.open(info) as source, open(destination, "xb") as out:
+        while chunk := source.read(1 << 20):
+            written += len(chunk)
+            if written > info.file_size:
+                raise zipfile.BadZipFile(f"{info.filename} gives more than its declared "
+                                         f"{info.file_size:,} bytes")
+            out.write(chunk)
 
 
 def _single_child(folder: Path) -> Path:

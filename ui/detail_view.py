@@ -127,7 +127,8 @@ def headline(row: Mapping) -> None:
     """Final label, confidence and review flag in one line."""
     confidence = _number(row.get("confidence"))
     flag = " - needs review" if row.get("needs_review") else ""
-    text = f"**{row.get('source')}**: {row.get('final_label')}"
+    label = row.get("final_label")
+    text = f"**{row.get('source')}**: {label if isinstance(label, str) else 'unreadable'}"
     if confidence is not None:
         text += f" (confidence {confidence:.3f}){flag}"
     st.markdown(text)

@@ -14,18 +14,23 @@ import pandas as pd
 import streamlit as st
 
 from sem_core.classes import CLASSES
-from ui import bundles, inspection, loaders, settings, shell, state
+from ui import bundles, inspection, loaders, settings, shell, state, uploads
 from ui.datasets import DEMO_IMAGES
 from ui.explanations import display_image
 
 ITEMS = "inspect_items"
 RESULTS = "inspect_results"
 UPLOAD_CACHE = "inspect_upload_items"
+UPLOAD_FOLDER = "inspect_upload_folder"
 THUMBNAILS = "inspect_thumbnails"
 DETAIL = "inspect_detail"
 TABLE_CHOICE = "inspect_table_choice"
 GALLERY_LIMIT = 36
 THUMBNAIL_PX = 160
+UPLOAD_HELP = (f"Up to {uploads.MAX_FILES_PER_UPLOAD:,} files and "
+               f"{uploads.MAX_BYTES_PER_UPLOAD // 2**20:,} MB per upload, "
+               f"{uploads.MAX_FILE_MB} MB per file. Zip members are read with size limits; "
+               "archives inside archives, encrypted members and links are reported, not opened.")
 
 
 def init() -> None:
@@ -36,15 +41,36 @@ def init() -> None:
     st.session_state.setdefault(THUMBNAILS, {})
 
 
-def items_from_uploads(files: Sequence) -> list[inspection.InspectItem]:
-    """Items of uploaded files (Streamlit ``UploadedFile``), expanding each file once per upload."""
+def _session_uploads() -> uploads.SessionUploads:
+    """This session's upload folder (created on first use, removed when the session ends)."""
+    if UPLOAD_FOLDER not in st.session_state:
+        st.session_state[UPLOAD_FOLDER] = uploads.SessionUploads(settings.uploads_root())
+    return st.session_state[UPLOAD_FOLDER]
+
+
+def items_from_uploads(files: Sequence) -> list[inspection.InspectItem] | None:
+    """Items of uploaded files (Streamlit ``UploadedFile``), expanding each file once per upload.
+
+    Each file is written once to the session's upload folder and read from there with caps;
+    the copy of a file taken off the uploader is deleted. Shows the reason and returns None when
+    the upload breaks a limit of ``ui.uploads``.
+    """
+    try:
+        uploads.check_upload([(file.name, file.size) for file in files])
+    except uploads.UploadRefused as error:
+        st.error(str(error))
+        return None
     cache = st.session_state[UPLOAD_CACHE]
+    keys = [(file.file_id, file.name, file.size) for file in files]
+    for key in set(cache) - set(keys):  # removed from the uploader: its copy goes too
+        stored, _ = cache.pop(key)
+        _session_uploads().discard(stored)
     items = []
-    for file in files:
-        key = (file.file_id, file.name, file.size)
+    for key, file in zip(keys, files):
         if key not in cache:
-            cache[key] = inspection.items_from_uploads([(file.name, file.getvalue())])
-        items.extend(cache[key])
+            stored = _session_uploads().store(file.name, file.getvalue())
+            cache[key] = (stored, inspection.items_from_uploads([(file.name, stored)]))
+        items.extend(cache[key][1])
     return items
 
 
@@ -74,9 +100,12 @@ def set_items(items: list[inspection.InspectItem]) -> None:
 
 
 def clear() -> None:
-    """Forget the images on show (results stay cached by hash)."""
+    """Forget the images on show and delete the uploaded copies (results stay cached by hash)."""
     st.session_state[ITEMS] = []
+    st.session_state[UPLOAD_CACHE] = {}
     st.session_state.pop(DETAIL, None)
+    if UPLOAD_FOLDER in st.session_state:
+        st.session_state[UPLOAD_FOLDER].clear()
 
 
 def current_items() -> list[inspection.InspectItem]:

@@ -1,7 +1,8 @@
 """What the Inspect page does with images: collect them, run the cascade once per file, filter.
 
-Uploads (single files, folders, zips) and folders under the data root become ``InspectItem``
-records named as the user knows them and keyed by the SHA-256 of their bytes. The cascade
+Uploads (single files, folders, zips; stored on disk by ``ui.uploads``) and folders under the
+data root become ``InspectItem`` records named as the user knows them and keyed by the SHA-256
+of their bytes; zip members are read with caps (``sem_core.data.archive``), never whole. The cascade
 (``sem_core.inference.predict``) runs only on items whose hash it has not seen with the current
 bundle, so reruns, page switches and re-uploads cost nothing. A zip that cannot be opened, like
 any undecodable file, becomes a result row with its reason. No Streamlit here: the result cache
@@ -10,7 +11,6 @@ is a plain dict the caller keeps (in session state).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -19,10 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from sem_core.cascade import CascadeResult
-from sem_core.data.image_io import SemImage, load_image, sha256_bytes, sha256_file
-from sem_core.data.sources import iter_sources, zip_sources
+from sem_core.data.archive import ArchiveLimits
+from sem_core.data.image_formats import max_encoded_bytes, too_large_file_error
+from sem_core.data.image_io import DEFAULT_MAX_PIXELS, SemImage, sha256_bytes, sha256_file
+from sem_core.data.sources import ImageSource, iter_sources, zip_sources
 from sem_core.errors import ImageErrorKind, ImageLoadError
 from sem_core.registry import LoadedBundle
+from ui.uploads import UPLOAD_ARCHIVE_LIMITS
 
 UNREADABLE = "Unreadable"
 TABLE_COLUMNS = ("source", "final_label", "confidence", "stage1_probability", "stage1_decision",
@@ -36,15 +39,13 @@ class InspectItem:
     Attributes:
         name: What the user calls it (upload name, ``archive.zip/member`` or data-root path).
         sha256: Hash of its bytes ("" when they could not be read).
-        payload: The bytes of an uploaded file, or None for a file on disk.
-        path: The file on disk, or None for an upload.
-        failure: Why the bytes could not even be read (a broken zip), or None.
+        source: How to read it again (a file on disk or a capped zip member), or None.
+        failure: Why the bytes could not even be read (a broken zip, a refused member), or None.
     """
 
     name: str
     sha256: str
-    payload: bytes | None = None
-    path: str | None = None
+    source: ImageSource | None = None
     failure: ImageLoadError | None = None
 
     @property
@@ -53,37 +54,54 @@ class InspectItem:
         return self.sha256 or f"unreadable:{self.name}"
 
 
-def _zip_items(name: str, payload: bytes) -> list[InspectItem]:
-    with tempfile.TemporaryDirectory(prefix="sem-upload-") as folder:
-        archive = Path(folder) / Path(name).name
-        archive.write_bytes(payload)
-        items = []
-        for source in zip_sources(archive):
-            label = source.name if source.name != str(archive) else name
-            try:
-                member = source.reader()
-            except ImageLoadError as error:
-                items.append(InspectItem(label, "", failure=error))
-                continue
-            items.append(InspectItem(label, sha256_bytes(member), payload=member))
-        return items
+def _hashed(name: str, source: ImageSource) -> InspectItem:
+    """An item whose bytes are hashed now (a zip member through its capped reader; a file on
+    disk over the size cap is refused without being read)."""
+    try:
+        if source.path is not None:
+            size = source.path.stat().st_size
+            if size > max_encoded_bytes(DEFAULT_MAX_PIXELS):
+                return InspectItem(name, "", failure=too_large_file_error(
+                    name, size, DEFAULT_MAX_PIXELS))
+        digest = sha256_file(source.path) if source.path is not None else sha256_bytes(
+            source.reader())
+    except ImageLoadError as error:
+        return InspectItem(name, "", failure=error)
+    except OSError as error:
+        return InspectItem(name, "", failure=ImageLoadError(
+            name, ImageErrorKind.NOT_FOUND, f"the file cannot be read ({error.strerror or error})"))
+    return InspectItem(name, digest, source=source)
 
 
-def items_from_uploads(files: Iterable[tuple[str, bytes]]) -> list[InspectItem]:
-    """Uploaded files as items; a ``.zip`` is expanded into one item per member.
+def _zip_items(name: str, archive: Path, limits: ArchiveLimits) -> list[InspectItem]:
+    items = []
+    for source in zip_sources(archive, limits):
+        label = name if source.name == str(archive) else f"{name}/{source.name.split('/', 1)[1]}"
+        items.append(_hashed(label, replace(source, name=label)))
+    return items
+
+
+def items_from_uploads(files: Iterable[tuple[str, Path]],
+                       limits: ArchiveLimits = UPLOAD_ARCHIVE_LIMITS) -> list[InspectItem]:
+    """Uploaded files (already written to disk) as items; a ``.zip`` gives one item per member.
+
+    Zip members are read through ``sem_core.data.archive`` with ``limits``: a refused member
+    (too large, a link, encrypted, a nested archive, ...) is an item with its reason, and a zip
+    with more members than ``limits.max_members`` is refused as one item.
 
     Args:
-        files: (name, bytes) pairs as uploaded (a folder upload gives relative names).
+        files: (name as uploaded, path of the stored copy); a folder upload gives relative names.
+        limits: Caps on reading each zip. Default: ``ui.uploads.UPLOAD_ARCHIVE_LIMITS``.
 
     Returns:
         Items in upload order (zip members sorted by name).
     """
     items: list[InspectItem] = []
-    for name, payload in files:
+    for name, path in files:
         if name.lower().endswith(".zip"):
-            items.extend(_zip_items(name, payload))
+            items.extend(_zip_items(name, Path(path), limits))
         else:
-            items.append(InspectItem(name, sha256_bytes(payload), payload=payload))
+            items.append(_hashed(name, ImageSource(name=name, path=Path(path))))
     return items
 
 
@@ -96,12 +114,7 @@ def items_from_folder(folder: Path, root: Path) -> list[InspectItem]:
     for source in iter_sources(folder):
         path = Path(source.name)
         name = path.relative_to(root).as_posix() if root in path.parents else str(path)
-        try:
-            items.append(InspectItem(name, sha256_file(path), path=str(path)))
-        except OSError as error:
-            reason = f"the file cannot be read ({error.strerror or error})"
-            items.append(InspectItem(name, "", failure=ImageLoadError(
-                name, ImageErrorKind.NOT_FOUND, reason)))
+        items.append(_hashed(name, replace(source, name=name)))
     return items
 
 
@@ -153,9 +166,8 @@ def run_inspection(bundle: Callable[[], LoadedBundle], bundle_key: str,
             if progress:
                 progress(done, len(waiting))
 
-        inputs = [(item.name, item.payload) if item.payload is not None else Path(item.path)
-                  for item in waiting]
-        for item, result in zip(waiting, predict(bundle(), inputs, progress=advance)):
+        sources = [item.source for item in waiting]
+        for item, result in zip(waiting, predict(bundle(), sources, progress=advance)):
             cache[(bundle_key, item.cache_key)] = result
     return [replace(cache[(bundle_key, item.cache_key)], source=item.name) for item in items]
 
@@ -255,9 +267,7 @@ def decode(item: InspectItem) -> SemImage:
     """
     if item.failure is not None:
         raise item.failure
-    if item.payload is not None:
-        return load_image(item.payload, name=item.name)
-    return load_image(item.path)
+    return item.source.load()
 
 
 def group_by_label(frame: pd.DataFrame, classes: Sequence[str]) -> dict[str, pd.DataFrame]:

@@ -9,7 +9,8 @@ directory, read at call time (so tests and benchmarks can point the app elsewher
   parent folder is the read-only *shipped* registry root.
 * ``SEM_MODELS_DIR`` (default ``./runs/models``): the *user* registry root (git-ignored), where
   new bundles go and the only place the app ever deletes a bundle from.
-* ``SEM_APP_DIR`` (default ``./runs/app``): the app's remembered choices (``state.json``).
+* ``SEM_APP_DIR`` (default ``./runs/app``): the app's remembered choices (``state.json``) and
+  each session's uploaded files (``uploads/<session>``, removed when the session ends).
 
 No Streamlit here; ``resolve_inside`` is the one check that keeps user-chosen paths under a root.
 """
@@ -50,10 +51,19 @@ def shipped_models_dir() -> Path:
     return shipped_default_bundle().parent
 
 
+def app_dir() -> Path:
+    """The app's own folder, absolute (it may not exist yet)."""
+    return Path(os.environ.get(APP_DIR_ENV) or Path("runs") / "app").expanduser().resolve()
+
+
 def state_file() -> Path:
     """The JSON file holding the app's remembered choices."""
-    folder = Path(os.environ.get(APP_DIR_ENV) or Path("runs") / "app").expanduser().resolve()
-    return folder / "state.json"
+    return app_dir() / "state.json"
+
+
+def uploads_root() -> Path:
+    """Where each session's uploaded files are held while it inspects them."""
+    return app_dir() / "uploads"
 
 
 class OutsideRootError(ValueError):

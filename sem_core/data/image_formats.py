@@ -39,6 +39,30 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 PREFIX_LENGTH = 32
 """How many leading bytes the sniffers and header readers need."""
 
+BYTES_PER_ALLOWED_PIXEL = 4
+"""Largest plausible file size per pixel the decoder accepts: a raw 32-bit single-channel (or
+8-bit RGBA) image, which every compressed format undercuts."""
+HEADER_ALLOWANCE_BYTES = 1 << 20
+"""Room for metadata (TIFF tags, EXIF thumbnails, ICC profiles) on top of the pixel data."""
+
+
+def max_encoded_bytes(max_pixels: int) -> int:
+    """The largest file (or zip member) worth reading for an image of at most ``max_pixels``.
+
+    A file above it cannot be an image the decoder would accept, so it is refused as TOO_LARGE
+    before it is read: the byte cap follows the pixel limit instead of being a second setting.
+    """
+    return max_pixels * BYTES_PER_ALLOWED_PIXEL + HEADER_ALLOWANCE_BYTES
+
+
+def too_large_file_error(label: str, size: int, max_pixels: int, what: str = "the file") -> ImageLoadError:
+    """TOO_LARGE for a file whose byte size rules it out before reading."""
+    return ImageLoadError(
+        label, ImageErrorKind.TOO_LARGE,
+        f"{what} is {size:,} bytes, above the {max_encoded_bytes(max_pixels):,}-byte limit "
+        f"({BYTES_PER_ALLOWED_PIXEL} bytes per pixel at the {max_pixels:,}-pixel limit); it was "
+        "not read (a guard against decompression bombs)")
+
 
 @dataclass(frozen=True)
 class DecodedImage:

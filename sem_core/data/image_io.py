@@ -14,6 +14,7 @@ for one. Decisions a user may rely on:
   exactly the formats behind ``IMAGE_EXTENSIONS``, so a folder listing and the loader agree.
 * Sizes are checked from the header before decoding: ``max_pixels`` guards against
   decompression bombs (Pillow's own limit, if the process lowered it, also gives TOO_LARGE).
+  A file larger than ``max_encoded_bytes(max_pixels)`` is refused as TOO_LARGE before it is read.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from sem_core.data.image_decode import decode_image
-from sem_core.data.image_formats import PREFIX_LENGTH
+from sem_core.data.image_formats import PREFIX_LENGTH, max_encoded_bytes, too_large_file_error
 from sem_core.data.image_scaling import NoFinitePixelsError, to_unit_gray
 from sem_core.errors import DatasetError, ImageErrorKind, ImageLoadError
 
@@ -104,7 +105,8 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None,
         name: Name used in messages and ``meta.source``; defaults to the path, or "<bytes>".
         min_side: Smallest accepted width and height in pixels (default 16).
         max_pixels: Largest accepted width x height (default 200,000,000), checked from the
-            header before decoding.
+            header before decoding; files above ``max_encoded_bytes(max_pixels)`` bytes are
+            refused before they are read.
 
     Returns:
         The image, oriented for viewing.
@@ -118,7 +120,7 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None,
     _check_limits(min_side, max_pixels)
     label = _label(source, name)
     try:
-        decodable, prefix = _read_source(label, source)
+        decodable, prefix = _read_source(label, source, max_encoded_bytes(max_pixels), max_pixels)
         decoded = decode_image(label, decodable, prefix, min_side=min_side,
                                max_pixels=max_pixels)
         gray = to_unit_gray(decoded.array, fixed_8bit=decoded.fixed_8bit)
@@ -232,12 +234,16 @@ def _label(source: object, name: str | None) -> str:
     raise TypeError(f"`source` must be a path or bytes. Received {type(source).__name__}")
 
 
-def _read_source(label: str, source: str | os.PathLike | bytes) -> tuple[str | bytes, bytes]:
-    """Check that the input can be read; return what to decode (path or bytes) and its prefix."""
+def _read_source(label: str, source: str | os.PathLike | bytes, max_bytes: int,
+                 max_pixels: int) -> tuple[str | bytes, bytes]:
+    """Check that the input can be read and is not over ``max_bytes``; return what to decode
+    (path or bytes) and its prefix."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if not data:
             raise ImageLoadError(label, ImageErrorKind.EMPTY, "the data is empty (0 bytes)")
+        if len(data) > max_bytes:
+            raise too_large_file_error(label, len(data), max_pixels, "the data")
         return data, data[:PREFIX_LENGTH]
     path = os.fsdecode(source)
     try:
@@ -250,6 +256,8 @@ def _read_source(label: str, source: str | os.PathLike | bytes) -> tuple[str | b
                                  "this is not a regular file (a device, pipe or socket)")
         if status.st_size == 0:
             raise ImageLoadError(label, ImageErrorKind.EMPTY, "the file is empty (0 bytes)")
+        if status.st_size > max_bytes:
+            raise too_large_file_error(label, status.st_size, max_pixels)
         with open(path, "rb") as handle:
             prefix = handle.read(PREFIX_LENGTH)
     except FileNotFoundError as error:

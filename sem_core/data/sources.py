@@ -3,23 +3,23 @@
 ``iter_sources`` turns any of these into ``ImageSource`` records that decode only when asked, so a
 cascade over thousands of files holds one batch in memory at a time. Every regular file in a
 folder or zip becomes a source (not only those with image extensions): a stray PDF or a corrupt
-file must show up as an error row, not vanish.
+file must show up as an error row, not vanish. Zip members are read through
+``sem_core.data.archive`` with per-member and per-archive caps.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sem_core.data.archive import DEFAULT_LIMITS, ArchiveLimits, OpenArchive
 from sem_core.data.image_io import SemImage, load_image
 from sem_core.errors import ImageErrorKind, ImageLoadError
-
-_SKIPPED_ZIP_PREFIXES = ("__MACOSX/",)
 
 
 @dataclass(frozen=True)
@@ -78,37 +78,36 @@ def folder_sources(folder: Path) -> Iterator[ImageSource]:
             yield ImageSource(name=str(path), path=path)
 
 
-def zip_sources(archive: Path) -> Iterator[ImageSource]:
-    """Every file member of a zip archive; members are read only when decoded.
+def zip_sources(archive: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterator[ImageSource]:
+    """Every file member of a zip archive; members are read only when decoded, with caps.
 
-    An archive that cannot be opened yields one source that fails with that reason when decoded,
-    so the rest of a batch goes on.
+    Refused members (links, encrypted, nested archives, over a size or count limit; see
+    ``sem_core.data.archive``) become sources that fail with their reason when decoded, and an
+    archive that cannot be opened yields one such source, so the rest of a batch goes on.
+
+    Args:
+        archive: The zip file.
+        limits: Caps on what one archive may make the reader decompress. Default:
+            ``ArchiveLimits()``.
     """
+    opened = OpenArchive(archive, limits)
     try:
-        with zipfile.ZipFile(archive) as handle:
-            members = [info.filename for info in handle.infolist() if not info.is_dir()]
-    except (zipfile.BadZipFile, OSError) as error:
-        yield ImageSource(name=str(archive), reader=_failing_reader(
-            ImageLoadError(str(archive), ImageErrorKind.CORRUPT,
-                           f"the zip archive cannot be opened ({error}).")))
+        members = opened.members()
+    except ImageLoadError as error:
+        yield ImageSource(name=str(archive), reader=_failing_reader(error))
         return
-    for member in sorted(members):
-        if member.startswith(_SKIPPED_ZIP_PREFIXES) or Path(member).name.startswith("."):
-            continue
-        yield ImageSource(name=f"{archive.name}/{member}", reader=_member_reader(archive, member))
+    if not members:  # an archive with nothing in it is reported, not silently skipped
+        yield ImageSource(name=str(archive), reader=_failing_reader(ImageLoadError(
+            str(archive), ImageErrorKind.EMPTY, "the zip archive holds no files (folders, "
+            "hidden and __MACOSX entries aside)")))
+        return
+    for member in members:
+        yield ImageSource(name=member.name, reader=functools.partial(opened.read, member))
 
 
 def _failing_reader(error: ImageLoadError) -> Callable[[], bytes]:
     def read() -> bytes:
         raise error
-
-    return read
-
-
-def _member_reader(archive: Path, member: str) -> Callable[[], bytes]:
-    def read() -> bytes:
-        with zipfile.ZipFile(archive) as handle:
-            return handle.read(member)
 
     return read
 
@@ -119,7 +118,8 @@ def iter_sources(
     """Expand a folder, a zip, a file or a list of those (or arrays, or (name, bytes)) lazily.
 
     Args:
-        inputs: One path, or an iterable of paths, ``(name, bytes)`` pairs or (H, W) arrays.
+        inputs: One path, or an iterable of paths, ``(name, bytes)`` pairs, (H, W) arrays or
+            ``ImageSource`` records (passed through).
 
     Yields:
         ``ImageSource`` records in a stable order. A path that does not exist yields a source that
@@ -127,7 +127,9 @@ def iter_sources(
     """
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
     for position, item in enumerate(items):
-        if isinstance(item, np.ndarray):
+        if isinstance(item, ImageSource):
+            yield item
+        elif isinstance(item, np.ndarray):
             yield ImageSource(name=f"array[{position}]", array=item)
         elif isinstance(item, tuple):
             name, payload = item

@@ -81,6 +81,22 @@ def new_app():
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT_S)
 
 
+def inspect_page():
+    """A fresh session opened on the Inspect page."""
+    app = new_app()
+    app.run()
+    app.switch_page("app_pages/inspect.py").run()
+    return app
+
+
+def upload_to_inspect(app, files):
+    """Upload ``(name, bytes, mime)`` files on the Inspect page, rerun, and check no exception."""
+    app.file_uploader(key="inspect_upload").set_value(files)
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium as root, headless, with no calls home (the machine's network is closed).
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

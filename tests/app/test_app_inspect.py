@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from app_helpers import new_app, png_bytes, tiny_image
+from app_helpers import inspect_page, png_bytes, tiny_image, upload_to_inspect
 
 from sem_core.classes import CLASSES
 from sem_core.explain import CamMethod
@@ -22,22 +22,10 @@ def good_png() -> bytes:
     return png_bytes(tiny_image("Bridges", np.random.default_rng(5)))
 
 
-def _inspect_page():
-    app = new_app()
-    app.run()
-    app.switch_page("app_pages/inspect.py").run()
-    return app
-
-
-def _upload(app, files):
-    app.file_uploader(key="inspect_upload").set_value(files)
-    app.run()
-    assert not app.exception, [item.value for item in app.exception]
-    return app
 
 
 def test_good_image_gets_a_label_and_corrupt_file_a_reason(app_env, good_png):
-    app = _upload(_inspect_page(), [("wafer_01.png", good_png, "image/png"),
+    app = upload_to_inspect(inspect_page(), [("wafer_01.png", good_png, "image/png"),
                                     ("broken.png", b"\x89PNG\r\n\x1a\n truncated", "image/png")])
     table = app.dataframe[0].value.set_index("source")
     assert table.loc["wafer_01.png", "final_label"] in CLASSES
@@ -53,7 +41,7 @@ def test_zip_members_become_rows_and_a_broken_zip_is_one_row(app_env, good_png):
         handle.writestr("lot7/a.png", good_png)
         handle.writestr("lot7/b.png", png_bytes(tiny_image("Clean", np.random.default_rng(6))))
         handle.writestr("lot7/notes.txt", "operator notes")
-    app = _upload(_inspect_page(), [("lot7.zip", archive.getvalue(), "application/zip"),
+    app = upload_to_inspect(inspect_page(), [("lot7.zip", archive.getvalue(), "application/zip"),
                                     ("old.zip", b"PK\x03\x04 not really", "application/zip")])
     table = app.dataframe[0].value.set_index("source")
     assert set(table.index) == {"lot7.zip/lot7/a.png", "lot7.zip/lot7/b.png",
@@ -64,7 +52,7 @@ def test_zip_members_become_rows_and_a_broken_zip_is_one_row(app_env, good_png):
 
 
 def test_detail_view_shows_image_both_overlays_and_probabilities(app_env, good_png):
-    app = _upload(_inspect_page(), [("wafer_01.png", good_png, "image/png")])
+    app = upload_to_inspect(inspect_page(), [("wafer_01.png", good_png, "image/png")])
     captions = [image.captions[0] for image in app.image]
     assert captions[0] == "Image"
     assert captions[1].startswith("Stage 1 Grad-CAM: evidence for Defective (p = ")
@@ -87,7 +75,7 @@ def test_opacity_changes_reuse_heat_maps_and_results_survive_a_page_switch(
         return real_predict(*args, **kwargs)
 
     monkeypatch.setattr(sem_core.inference, "predict", counting_predict)
-    app = _upload(_inspect_page(), [("wafer_01.png", good_png, "image/png")])
+    app = upload_to_inspect(inspect_page(), [("wafer_01.png", good_png, "image/png")])
     heat_maps = len(app.session_state["heatmaps"])
     app.slider(key="inspect_cam_alpha").set_value(0.9).run()
     assert len(app.session_state["heatmaps"]) == heat_maps
@@ -95,13 +83,13 @@ def test_opacity_changes_reuse_heat_maps_and_results_survive_a_page_switch(
     app.switch_page("app_pages/inspect.py").run()
     assert app.dataframe[0].value["source"].tolist() == ["wafer_01.png"]
     # The same bytes under another name are recognised by their hash: no new model run.
-    _upload(app, [("copy_of_wafer.png", good_png, "image/png")])
+    upload_to_inspect(app, [("copy_of_wafer.png", good_png, "image/png")])
     assert app.dataframe[0].value["source"].tolist() == ["copy_of_wafer.png"]
     assert calls == [1]
 
 
 def test_filters_and_csv_download(app_env, good_png):
-    app = _upload(_inspect_page(), [("wafer_01.png", good_png, "image/png"),
+    app = upload_to_inspect(inspect_page(), [("wafer_01.png", good_png, "image/png"),
                                     ("empty.png", b"", "image/png")])
     app.selectbox(key="inspect_filter_status").set_value(Status.ERRORS).run()
     assert app.dataframe[0].value["source"].tolist() == ["empty.png"]

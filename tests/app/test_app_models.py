@@ -65,3 +65,21 @@ def test_compare_two_bundles_per_class_on_the_same_images(app_env):
     # The same weights under two names must score identically, class by class.
     assert table["default f1"].tolist() == table["second f1"].tolist()
     assert table["support"].sum() == 16
+
+
+def test_a_lambda_bundle_is_listed_as_broken_naming_its_file_and_is_never_offered(app_env):
+    import shutil
+
+    from hostile_bundles import lambda_model_file
+
+    unsafe = app_env.user_models / "unsafe"
+    shutil.copytree(app_env.shipped_default, unsafe)
+    (unsafe / "stage1.keras").unlink()
+    lambda_model_file(unsafe / "stage1.keras")
+    app = _models_page()
+    assert not app.exception, [item.value for item in app.exception]
+    assert any("1 bundle folder cannot be used (broken)" in item.value for item in app.warning)
+    assert any(item.value == "**unsafe** (user, broken)" for item in app.markdown)
+    (reason,) = [item.value for item in app.code]
+    assert reason.startswith(str(unsafe / "stage1.keras")) and "Lambda layer" in reason
+    assert "unsafe (user)" not in app.selectbox(key="models_bundle").options

@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from bundle_fixtures import write_config_only_models
 
 from sem_core.classes import CLASSES
 from sem_core.metrics import evaluate_predictions
@@ -157,6 +158,7 @@ def _bundle(root, name, created):
             "stage1": stage, "stage2": {**stage, "file": "stage2.keras"},
             "stage1_threshold": 0.5, "created": created}
     (folder / "bundle.json").write_text(json.dumps(info))
+    write_config_only_models(folder)
     return folder
 
 

@@ -148,3 +148,44 @@ def test_models_page_lists_the_bundle_with_its_card(page):
     _open(page, "Models", "Models")
     page.get_by_text("Model card: default").first.wait_for(timeout=60_000)
     _screenshot(page, "models.png")
+
+
+def test_a_zip_bomb_upload_is_refused_and_the_next_image_is_classified(page, tmp_path,
+                                                                       zero_bomb_4gib):
+    import numpy as np
+
+    _open(page, "Inspect", "Inspect images")
+    uploader = page.locator("input[type=file]").first
+    uploader.set_input_files(str(zero_bomb_4gib))
+    page.get_by_text("1 file: 0 scored, 1 unreadable").wait_for(timeout=SLOW_MS)
+    refusal = page.get_by_text(re.compile(r"lot_4gib\.zip/bomb\.png: the member's declared "
+                                          r"decompressed size is 4,294,967,296 bytes.*"
+                                          r"\(too_large\)"))
+    refusal.wait_for(timeout=60_000)
+    _screenshot(page, "inspect_zip_bomb.png")
+    image = tmp_path / "after_bomb.png"
+    image.write_bytes(png_bytes(tiny_image("Scratches", np.random.default_rng(9))))
+    uploader.set_input_files(str(image))
+    page.get_by_text(re.compile(r"after_bomb\.png: (Clean|Bridges|Cracks|Opens|Shorts|Scratches"
+                                r"|Vias|Other) \(confidence")).wait_for(timeout=SLOW_MS)
+    page.get_by_text(re.compile(r"\d files?: 1 scored")).wait_for(timeout=60_000)
+
+
+def test_a_bundle_with_a_lambda_layer_is_listed_as_broken_on_models(page, server):
+    import shutil
+
+    from hostile_bundles import lambda_model_file
+
+    unsafe = server[1].user_models / "unsafe_lambda"
+    shutil.copytree(server[1].shipped_default, unsafe)
+    (unsafe / "stage1.keras").unlink()
+    lambda_model_file(unsafe / "stage1.keras")
+    try:
+        _open(page, "Models", "Models")
+        page.get_by_text("1 bundle folder cannot be used (broken)").wait_for(timeout=60_000)
+        page.get_by_text(f"{unsafe / 'stage1.keras'}: it holds a Lambda layer ('double_it')",
+                         exact=False).wait_for(timeout=60_000)
+        page.get_by_text("Model card: default").first.wait_for(timeout=60_000)
+        _screenshot(page, "models_broken.png")
+    finally:
+        shutil.rmtree(unsafe)

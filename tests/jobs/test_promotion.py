@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from bundle_fixtures import write_config_only_models
 
 from sem_core.classes import CLASSES, STAGE1_CLASSES, STAGE2_CLASSES
 from sem_core.cli import main
@@ -13,12 +14,14 @@ from sem_core.registry import BundleInfo, BundleRegistry, StageInfo
 
 
 def _bundle(root, name, created):
-    """A bundle folder with only bundle.json: enough for the registry to list it."""
+    """bundle.json and two model archives holding only a Keras config: enough for the registry
+    to list the bundle (it checks files without loading them; nothing here loads a model)."""
     info = BundleInfo(name, CLASSES, 32, "gray",
                       StageInfo("stage1.keras", "cnn", STAGE1_CLASSES, "x"),
                       StageInfo("stage2.keras", "m", STAGE2_CLASSES, "y"), 0.5, created=created)
     (root / name).mkdir(parents=True)
     (root / name / "bundle.json").write_text(json.dumps(info.to_dict()))
+    write_config_only_models(root / name)
 
 
 def _comparison(old, new, old_f1=0.5, new_f1=0.7):
