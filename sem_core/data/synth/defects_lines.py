@@ -66,19 +66,19 @@ def pick_run(
     x, y = place_point(rng, layout, central)
     a, b = layout.transform.to_layout(np.array(x), np.array(y))
     for shrink in (1.0, 0.5, 0.25):
-        best = _closest_run(
+        best = closest_run(
             layout, line_runs(layout, spans, margin * shrink), min(margin * shrink, 16.0), a, b
         )
         if best is not None:
             return best
     # Last, what a film scene's patterned region is grown to hold (blanket._hosts_everything):
     # a half-width margin and a 4-px inset. Wide lines near the region's edge need it.
-    return _closest_run(
+    return closest_run(
         layout, line_runs(layout, spans, 0.5 * layout.params.width), 4.0, a, b, samples=61
     )
 
 
-def _closest_run(
+def closest_run(
     layout: SceneLayout,
     runs: list,
     inset: float,
@@ -86,6 +86,8 @@ def _closest_run(
     b: np.ndarray,
     samples: int = 41,
 ) -> tuple[list[LineHost], float] | None:
+    """The run and position b0 (among ``samples`` per run, inside the field by ``inset``)
+    nearest to the layout point (a, b); None when no run has a position in view."""
     best, best_cost = None, math.inf
     reach = (
         2.0

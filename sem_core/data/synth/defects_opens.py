@@ -29,7 +29,7 @@ from sem_core.data.synth.defect_base import (
     place_point,
     smooth_noise,
 )
-from sem_core.data.synth.defects_lines import _closest_run, line_runs, pick_run
+from sem_core.data.synth.defects_lines import closest_run, line_runs, pick_run
 from sem_core.data.synth.layout import LineHost, SceneLayout
 
 OPEN_MIN_SEGMENT = 4.0
@@ -227,7 +227,7 @@ def _open_site(
         subset = replace(layout, lines=hosts)
         runs = line_runs(subset, spans, distance * pitch + 0.5 * gap)
         for inset in (16.0, 8.0, 4.0):
-            choice = _closest_run(subset, runs, inset, a, b, samples=61)
+            choice = closest_run(subset, runs, inset, a, b, samples=61)
             if choice is not None:
                 return choice
     return None
