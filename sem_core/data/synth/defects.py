@@ -7,6 +7,8 @@ are computed exactly like those of defect images.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from sem_core.classes import CLEAN, STAGE2_CLASSES
@@ -39,10 +41,7 @@ def _repeated(editor):
         count = 1
         for _ in range(2 * hardness.boost):
             count += editor(rng, layout, maps, hardness, noise_sigma) is not None
-        return DefectRecord(
-            record.kind, record.subtype, record.x, record.y,
-            {**record.params, "sites": count}, record.hard_subtype,
-        )
+        return replace(record, params={**record.params, "sites": count})
 
     return edit
 

@@ -132,14 +132,14 @@ def via_defect(
     draw = rng.random()
     several, extra = rng.random() < 0.2, int(rng.integers(1, 3))
     strict, boost = hardness.preset.strict_rules, hardness.boost
+    escalated = strict and boost >= ESCALATE_AFTER
     candidates = layout.vias
-    if strict and boost >= ESCALATE_AFTER:
+    if escalated:
         # failed contract tries: a via that stands out of its surround (a landing on a line of
         # its own level can be reshaped invisibly), and the sub-types a lattice shows best
         visible = tuple(h for h in layout.vias if _contrast(h) >= VISIBLE_VIA * _scene_step(layout))
         candidates = visible or candidates
     first = min(candidates, key=lambda h: math.hypot(h.a - a, h.b - b))
-    escalated = strict and boost >= ESCALATE_AFTER
     if escalated:
         # missing in a lattice, then a cluster of swollen vias (a lattice too fine to resolve
         # one via still shows a patch of them); a misaligned landing in logic (below)

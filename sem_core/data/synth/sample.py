@@ -180,7 +180,7 @@ def _render(
     normal = streams.noise.standard_normal((geometry.padded, geometry.padded))
     chain = _ImagingChain(config, geometry, draw, layout)
     clean_canvas = chain.canvas(clean_final, timer)
-    twin_signal = None
+    clean_signal = None  # the twin's noise-free signal, made once when first needed
     for tries in range(1, MAX_TRIES + 1):
         with timer.stage("defect"):
             noise_sigma = chain.step / imaging_params.snr
@@ -208,11 +208,11 @@ def _render(
         if not edited:  # Clean: the decoy is drawn and ignored, no contract
             break
         with timer.stage("contract"):
-            if twin_signal is None:
-                twin_signal = chain.lagged(chain.signal(clean_canvas, None))
+            if clean_signal is None:
+                clean_signal = chain.signal(clean_canvas, None)
             d_prime, c_half, sigma = measure(
                 chain.lagged(signal),
-                twin_signal,
+                chain.lagged(clean_signal),
                 noisy,
                 ~influence[crop],
                 target_mask[crop],
@@ -227,7 +227,7 @@ def _render(
         hardness = raised_hardness(hardness)
     if not apply_defect and edited:
         with timer.stage("noise"):
-            signal = chain.signal(clean_canvas, None)
+            signal = clean_signal if clean_signal is not None else chain.signal(clean_canvas, None)
             noisy, dose, detector_sigma, mean_signal = chain.noisy(
                 signal, uniform, normal, influence
             )
@@ -281,6 +281,9 @@ def _render(
     )
 
 
+EPSILON_STEP = 1e-3
+
+
 def pattern_step(layout, preset) -> float:
     """The grey-level step the target SNR refers to (spec B4.5: pattern step / noise sigma).
 
@@ -294,9 +297,6 @@ def pattern_step(layout, preset) -> float:
         vias = np.median([abs(host.level - host.surround_level) for host in layout.vias])
         step = float(max(vias, EPSILON_STEP))
     return step
-
-
-EPSILON_STEP = 1e-3
 
 
 class _ImagingChain:
