@@ -39,6 +39,10 @@ OPEN_END_DISTANCE = 1.5
 TIP_GAP_SHARE = 0.45
 """``standard``: the gap stays below this share of the scene's shortest tip-to-tip gap."""
 MAX_LINES = 8
+OPEN_SPAN = 24.0
+"""``standard``: at a fine pitch the cut runs through enough neighbouring lines to span this
+many reference px (about a tenth of the field), so a one-line break a few pixels long never
+has to carry the class alone (blind reviews missed those)."""
 
 
 def open_line(
@@ -118,6 +122,8 @@ def strict_open(
     # several aligned torn cuts read as one defect, never as staggered designed gaps, so their
     # cap grows with their number; it stays below the shortest designed gap
     cap = TIP_GAP_SHARE * min(1.0 + 0.35 * (lines - 1), 2.0) * shortest_tip_gap(layout.lines)
+    # a fine pitch spans more lines from the first try, under the one-line cap (spec B5)
+    lines = max(lines, min(math.ceil(OPEN_SPAN / pitch), MAX_LINES))
     gap = min(gap * (1.0 + 0.25 * boost), cap)
     choice = None
     while choice is None and lines >= 1:

@@ -31,6 +31,9 @@ SUBTYPES: dict[str, float] = {
 
 
 MAX_EXTRA = 12
+FINE_VIA_RADIUS = 5.0
+"""``standard``: vias smaller than this radius (reference px) are malformed as a cluster, about
+as many as make up the area of one via of this radius, so the defect is not a few pixels."""
 """``standard``: at most this many neighbours malformed with the first via."""
 ESCALATE_AFTER = 2
 SWELL_AFTER = 4
@@ -150,6 +153,9 @@ def via_defect(
         missing = SUBTYPES["missing"]
         draw = missing + draw / missing * (1.0 - missing)
     subtype = "misaligned" if escalated and first.square else _subtype(draw)
+    if strict and first.radius < FINE_VIA_RADIUS:
+        several = True
+        extra = max(extra, min(math.ceil((FINE_VIA_RADIUS / first.radius) ** 2) - 1, MAX_EXTRA))
     if strict and boost:
         # a failed contract try: more vias malformed together (``Hardness.boost``)
         several, extra = True, min(extra + 2 * boost, MAX_EXTRA)

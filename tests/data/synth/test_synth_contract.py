@@ -1,6 +1,7 @@
 """Difficulty presets (spec B6), the visibility contract (B7) and the ``standard`` rules (B5)."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -15,9 +16,9 @@ from sem_core.data.synth.contract import MAX_TRIES
 from sem_core.data.synth.defect_base import Hardness
 from sem_core.data.synth.defects_lines import bridge, short
 from sem_core.data.synth.defects_marks import crack, scratch
-from sem_core.data.synth.defects_opens import open_line, shortest_tip_gap
+from sem_core.data.synth.defects_opens import MAX_LINES, OPEN_SPAN, open_line, shortest_tip_gap
 from sem_core.data.synth.defects_other import foreign
-from sem_core.data.synth.defects_vias import via_defect
+from sem_core.data.synth.defects_vias import FINE_VIA_RADIUS, via_defect
 from sem_core.data.synth.presets import PRESETS, preset_for
 from sem_core.data.synth.render import render_patch, render_signal
 from sem_core.data.synth.sample import sample_parameters
@@ -193,6 +194,28 @@ def test_standard_vias_are_never_missing_in_logic():
         if layout.vias
     ]
     assert len(subtypes) > 10 and "missing" not in subtypes
+
+
+def test_standard_opens_at_a_fine_pitch_cut_enough_lines_to_span_the_floor():
+    checked = 0
+    for rng, layout, maps, hardness in scenes(Family.LINE_SPACE, count=40, seed=23):
+        record = open_line(rng, layout, maps, hardness, 0.01)
+        wanted = min(math.ceil(OPEN_SPAN / layout.params.pitch), MAX_LINES)
+        if record is not None and wanted > 1:
+            # fewer only where the field has no run of that many neighbouring lines
+            assert record.params["lines"] >= min(wanted, len(layout.lines))
+            checked += 1
+    assert checked >= 5
+
+
+def test_standard_small_vias_are_malformed_as_a_cluster():
+    counts = [
+        via_defect(rng, layout, maps, hardness, 0.01).params["count"]
+        for rng, layout, maps, hardness in scenes(Family.VIA_ARRAY, count=80, seed=24)
+        if layout.vias and min(h.radius for h in layout.vias) < FINE_VIA_RADIUS
+        and max(h.radius for h in layout.vias) < FINE_VIA_RADIUS
+    ]
+    assert len(counts) >= 5 and min(counts) >= 2
 
 
 def test_standard_particles_touch_one_line_at_most_and_carry_halo_and_shadow():
