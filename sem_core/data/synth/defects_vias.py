@@ -31,10 +31,10 @@ SUBTYPES: dict[str, float] = {
 
 
 MAX_EXTRA = 12
+"""``standard``: at most this many neighbours malformed with the first via."""
 FINE_VIA_RADIUS = 5.0
 """``standard``: vias smaller than this radius (reference px) are malformed as a cluster, about
 as many as make up the area of one via of this radius, so the defect is not a few pixels."""
-"""``standard``: at most this many neighbours malformed with the first via."""
 ESCALATE_AFTER = 2
 SWELL_AFTER = 4
 SWELL_DRAW = 0.7
