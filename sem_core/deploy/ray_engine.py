@@ -186,7 +186,10 @@ def _run_pool(rows: list[dict[str, object]], bundle: str, runtime: str, config: 
         CascadeActor, fn_constructor_kwargs={"bundle": bundle, "runtime": runtime,
                                              "config": config, "threads": threads},
         batch_size=config.batch_size, batch_format="pandas", num_cpus=threads,
-        compute=ray.data.ActorPoolStrategy(size=actors))
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        # An actor that dies fails the run rather than restarting from constructor arguments
+        # that Ray cannot promise to keep (it logs an error line for every such actor).
+        max_restarts=0)
     for batch in results.iter_batches(batch_format="pandas", batch_size=None):
         for payload in batch["result"]:
             yield pickle.loads(payload)
