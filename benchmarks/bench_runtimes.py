@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks.record import machine_facts, utc_stamp, write_record  # noqa: E402
+from benchmarks.record import machine_facts, utc_stamp, write_record
 
 MODELS = ("stage1_cnn", "densenet121", "efficientnet_lite0")
 VARIANTS = (("keras", None), ("onnx", "float32"), ("onnx", "int8"),

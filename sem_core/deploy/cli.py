@@ -42,8 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_export(args: argparse.Namespace) -> int:
     """Export, gate, and keep or refuse; exit 0 when kept, 1 when refused, 2 when impossible."""
     from sem_core.deploy.export import SPEED_BATCH, ExportRefused, export_bundle
-    from sem_core.deploy.gate_data import (TRAIN, VALIDATION, ExportError, gate_dataset,
-                                           labelled_images)
+    from sem_core.deploy.gate_data import (
+        TRAIN,
+        VALIDATION,
+        ExportError,
+        gate_dataset,
+        labelled_images,
+    )
     from sem_core.registry import BundleError, load_bundle
 
     export_format, precision = ExportFormat(args.format), Precision(args.precision)

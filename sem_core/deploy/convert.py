@@ -106,8 +106,12 @@ def _onnx_float16(source: Path, target: Path) -> None:
 
 
 def _onnx_int8(source: Path, target: Path, calibration: np.ndarray, scratch: Path) -> None:
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):

@@ -25,7 +25,7 @@ import numpy as np
 
 from sem_core.deploy.convert import Converter, convert_model, converter_versions
 from sem_core.deploy.gate_data import ExportError, LabelledImages
-from sem_core.deploy.options import ExportFormat, ParityLimits, Precision
+from sem_core.deploy.options import DEFAULT_LIMITS, ExportFormat, ParityLimits, Precision
 from sem_core.deploy.parity import ParityReport, StageScores, parity_report
 from sem_core.deploy.runtimes import load_predictor
 from sem_core.registry import LoadedBundle, utc_now
@@ -149,7 +149,7 @@ def file_sha256(path: Path) -> str:
 
 def export_bundle(bundle: LoadedBundle, export_format: ExportFormat, precision: Precision,
                   gate: LabelledImages, *, calibration: LabelledImages | None = None,
-                  limits: ParityLimits = ParityLimits(), converter: Converter = convert_model,
+                  limits: ParityLimits = DEFAULT_LIMITS, converter: Converter = convert_model,
                   command: str = "", progress: Callable[[str], None] | None = None) -> Path:
     """Convert both stages, gate the export against Keras, and keep it only if it passed.
 

@@ -18,12 +18,13 @@ import numpy as np
 
 from sem_core.data.image_io import load_image
 from sem_core.data.manifest import Manifest
+from sem_core.data.vocabulary import Split
 from sem_core.errors import ImageLoadError, SemCoreError
 from sem_core.models.preprocessing import prepare_batch
 from sem_core.registry import BundleInfo
 
-VALIDATION = "Validation"
-TRAIN = "Train"
+VALIDATION = Split.VALIDATION.value
+TRAIN = Split.TRAIN.value
 
 
 class ExportError(SemCoreError):

@@ -73,3 +73,6 @@ class ParityLimits:
     max_abs_difference: float = 1e-4
     min_agreement: float = 0.995
     max_macro_f1_difference: float = 0.005
+
+
+DEFAULT_LIMITS = ParityLimits()

@@ -18,7 +18,7 @@ import numpy as np
 
 from sem_core.cascade import CascadeConfig, combine_stages
 from sem_core.classes import CLASSES, CLEAN, DEFECTIVE, STAGE1_CLASSES, STAGE2_CLASSES
-from sem_core.deploy.options import ParityLimits, Precision
+from sem_core.deploy.options import DEFAULT_LIMITS, ParityLimits, Precision
 from sem_core.metrics import score_classification
 
 
@@ -105,7 +105,7 @@ class ParityReport:
 
 def parity_report(keras_scores: StageScores, export_scores: StageScores, labels: Sequence[str],
                   threshold: float, precision: Precision,
-                  limits: ParityLimits = ParityLimits()) -> ParityReport:
+                  limits: ParityLimits = DEFAULT_LIMITS) -> ParityReport:
     """Compare an export's scores with the Keras models' on the same labelled images.
 
     Args:
@@ -138,7 +138,10 @@ def parity_report(keras_scores: StageScores, export_scores: StageScores, labels:
 def _stage1_parity(reference: StageScores, export: StageScores, labels: np.ndarray,
                    threshold: float) -> StageParity:
     truth = np.where(labels == CLEAN, CLEAN, DEFECTIVE)
-    decide = lambda p: np.where(np.asarray(p).reshape(-1) >= threshold, DEFECTIVE, CLEAN)  # noqa: E731
+
+    def decide(probability: np.ndarray) -> np.ndarray:
+        return np.where(np.asarray(probability).reshape(-1) >= threshold, DEFECTIVE, CLEAN)
+
     return _compare("stage1", reference.stage1.reshape(-1, 1), export.stage1.reshape(-1, 1),
                     decide(reference.stage1), decide(export.stage1), truth, STAGE1_CLASSES)
 

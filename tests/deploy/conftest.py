@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bundle_fixtures import TINY_SIZE, write_tiny_dataset
 
 

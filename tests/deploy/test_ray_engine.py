@@ -4,10 +4,12 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from sem_core.cli import main
 from sem_core.data.sources import iter_sources, reopen_source
+from sem_core.errors import ImageLoadError
 
 
 def mixed_folder(root, dataset):
@@ -26,6 +28,7 @@ def mixed_folder(root, dataset):
     return folder
 
 
+@pytest.mark.slow  # starts a local Ray instance (about 10 s)
 def test_ray_engine_writes_the_local_rows_with_bad_files_kept(deploy_bundle, deploy_dataset,
                                                                tmp_path, capsys):
     folder = mixed_folder(tmp_path, deploy_dataset)
@@ -50,25 +53,19 @@ def test_a_source_reopened_by_value_decodes_or_fails_as_the_original(tmp_path):
     with zipfile.ZipFile(archive, "w") as handle:
         handle.write(tmp_path / "a.png", "a.png")
     (tmp_path / "broken.zip").write_bytes(b"not a zip")
-    cache = {}
+    cache, outcomes = {}, []
     for source in iter_sources([archive, tmp_path / "a.png", tmp_path / "broken.zip"]):
         again = reopen_source(source.name, source.path, source.archive, cache)
         try:
             expected = source.load().pixels
-        except Exception as error:  # the copy must fail with the same message
-            failed = type(error)
-            try:
+        except ImageLoadError as error:  # the copy must fail with the same message
+            with pytest.raises(ImageLoadError) as repeated:
                 again.load()
-            except failed as repeated:
-                assert str(repeated) == str(error)
-            else:
-                raise AssertionError(f"{source.name} decoded after reopening")
+            assert str(repeated.value) == str(error)
+            outcomes.append("failed")
             continue
         np.testing.assert_array_equal(again.load().pixels, expected)
-    gone = reopen_source("lot.zip/missing.png", None, archive, cache)
-    try:
-        gone.load()
-    except Exception as error:
-        assert "no longer a member of" in str(error)
-    else:
-        raise AssertionError("a vanished member decoded")
+        outcomes.append("decoded")
+    assert outcomes == ["decoded", "decoded", "failed"]  # member, plain file, broken archive
+    with pytest.raises(ImageLoadError, match="no longer a member of"):
+        reopen_source("lot.zip/missing.png", None, archive, cache).load()
