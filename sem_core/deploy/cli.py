@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "probability within 1e-4; float16 and int8 must agree with Keras on 99.5 % of "
                     "decisions and keep macro-F1 within half a point, in each stage and end to end. "
                     "A passing export goes to BUNDLE/exports/FORMAT-PRECISION/ with export.json "
-                    "(figures, converter versions, speed against Keras); a failing one is deleted "
+                    "(figures, converter versions, the cascade's speed against Keras); a failing one is deleted "
                     "and its figures printed. The bundle's own files are never changed.")
     export.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
     export.add_argument("--format", required=True, choices=[item.value for item in ExportFormat],
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Export, gate, and keep or refuse; exit 0 when kept, 1 when refused, 2 when impossible."""
-    from sem_core.deploy.export import SPEED_BATCH, ExportRefused, export_bundle
+    from sem_core.deploy.export import ExportRefused, export_bundle
     from sem_core.deploy.gate_data import (
         TRAIN,
         VALIDATION,
@@ -75,5 +75,6 @@ def run_export(args: argparse.Namespace) -> int:
     # Read back through the same checks predict uses, so what is printed is what will be served.
     info = next(item.info for item in list_exports(args.bundle)[0] if item.path == folder)
     print(info.parity.describe())
-    print(f"passed; {info.speedup:.2f}x Keras' speed at batch {SPEED_BATCH} -> {folder}")
+    print(f"passed; the cascade ran {info.speedup:.2f}x Keras' speed on the gate's images "
+          f"-> {folder}")
     return 0

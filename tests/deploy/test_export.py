@@ -54,8 +54,7 @@ def test_float32_onnx_export_passes_records_its_figures_and_leaves_the_bundle_al
     assert all(part["max_abs_difference"] <= 1e-4 for part in record["parity"]["parts"])
     assert {"tf2onnx", "onnxruntime"} <= set(record["converters"])
     assert record["stage2"]["source_sha256"] == before["stage2.keras"]
-    assert set(record["speed"]) == {"keras_stage1_ms", "keras_stage2_ms", "export_stage1_ms",
-                                    "export_stage2_ms"}
+    assert record["speed"]["images"] == 24 and record["speed"]["export_ms_per_image"] > 0
     (usable,), unusable = list_exports(deploy_bundle)
     assert usable.path == folder and unusable == []
     with pytest.raises(ExportError, match="already exported"):
