@@ -9,7 +9,9 @@ alternating so load from other users of the shared machine falls on both alike:
   the command (Python, TensorFlow or runtime start-up and model loading included) and the
   cascade's own time (the rows' decode/stage timings summed), and whether the labels agree;
 * Ray: ``--engine ray`` against ``--engine local`` (both ``--runtime auto``) on every image of
-  the test set: wall time and images per second, Ray's start-up included.
+  the test set and on ``--small`` of its images (every k-th, so the mix of classes is the same): wall time and images per second, start-up
+  included, and the marginal throughput (extra images over extra seconds between the two sizes),
+  which leaves out what each engine pays once per command (Ray's start and its actors' loading).
 
     .venv/bin/python benchmarks/bench_serving.py --bundle B --test-data DIR \
         --exports onnx:float32 litert:float32 --out benchmarks/results/serving.json
@@ -122,6 +124,36 @@ def predict_runs(bundle: Path, inputs: Path, variants: dict[str, list[str]], rep
     return results, tables
 
 
+def ray_against_local(args: argparse.Namespace, scratch: Path) -> dict[str, object]:
+    """Both engines on the whole test set and on ``--small`` of its images, alternating."""
+    from sem_core.data.manifest import Manifest
+
+    everything = args.test_data / "manifest.csv"
+    manifest = Manifest.read_csv(everything)
+    small = scratch / "small.csv"
+    step = max(1, len(manifest.entries) // args.small)  # every step-th image: the same mix
+    manifest.with_entries(manifest.entries[::step][:args.small]).write_csv(small)
+    engines = {"local": ["--runtime", "auto"], "ray": ["--runtime", "auto", "--engine", "ray"]}
+    runs = {}
+    for size, inputs in (("small", small), ("all", everything)):
+        runs[size], tables = predict_runs(args.bundle, inputs, engines, args.repeats, scratch)
+    same = [column for column in tables["local"] if not column.endswith("_ms")]
+    marginal = {engine: (runs["all"][engine]["images"] - runs["small"][engine]["images"])
+                / (runs["all"][engine]["wall_s"] - runs["small"][engine]["wall_s"])
+                for engine in engines}
+    return {**runs, "comparison": {
+        "ray_over_local_throughput": round(runs["all"]["ray"]["images_per_second"]
+                                           / runs["all"]["local"]["images_per_second"], 2),
+        "marginal_images_per_second": {key: round(value, 1) for key, value in marginal.items()},
+        "ray_over_local_marginal_throughput": round(marginal["ray"] / marginal["local"], 2),
+        "labels_identical": bool((tables["ray"]["final_label"] == tables["local"]["final_label"]).all()),
+        "same_rows": bool(np.allclose(tables["ray"][same].select_dtypes("number"),
+                                      tables["local"][same].select_dtypes("number"),
+                                      atol=1e-6, equal_nan=True)
+                          and tables["ray"][same].select_dtypes(exclude="number").equals(
+                              tables["local"][same].select_dtypes(exclude="number")))}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, required=True)
@@ -129,8 +161,10 @@ def main() -> int:
     parser.add_argument("--exports", nargs="*", default=["onnx:float32", "litert:float32"])
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--clean", type=int, default=400)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--small", type=int, default=320,
+                        help="images of the small Ray/local run (for the marginal throughput)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/serving.json")
     args = parser.parse_args()
@@ -154,17 +188,8 @@ def main() -> int:
         record["cascade"] = {"images": args.images, "clean": args.clean, **cascade}
         print(json.dumps(record["cascade"]), flush=True)
         if not args.skip_ray:
-            everything = args.test_data / "manifest.csv"
-            ray, ray_tables = predict_runs(args.bundle, everything, {
-                "local": ["--runtime", "auto"], "ray": ["--runtime", "auto", "--engine", "ray"]},
-                args.repeats, scratch)
-            same = [c for c in ray_tables["local"] if not c.endswith("_ms")]
-            ray["comparison"] = {
-                "ray_over_local_throughput": round(ray["ray"]["images_per_second"]
-                                                   / ray["local"]["images_per_second"], 2),
-                "same_rows": bool(ray_tables["ray"][same].equals(ray_tables["local"][same]))}
-            record["ray"] = ray
-            print(json.dumps(ray), flush=True)
+            record["ray"] = ray_against_local(args, scratch)
+            print(json.dumps(record["ray"]), flush=True)
     record.update(machine=machine_facts(), recorded=utc_stamp())
     write_record(args.out, record)
     return 0

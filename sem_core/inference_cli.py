@@ -179,15 +179,15 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
         print("error: --cam-dir needs --engine local (Grad-CAM runs the Keras models here).",
               file=sys.stderr)
         return 2
-    options = RayOptions(address=args.address, actors=args.actors, runtime=args.runtime,
-                         batch_size=args.batch_size, review_threshold=args.review_threshold,
-                         stage1_threshold=args.stage1_threshold)
     inputs = _expand_inputs(args.input)
     if inputs is None:
         return 2
     try:
+        options = RayOptions(address=args.address, actors=args.actors, runtime=args.runtime,
+                             batch_size=args.batch_size, review_threshold=args.review_threshold,
+                             stage1_threshold=args.stage1_threshold)
         summary, runtime = predict_on_ray(args.bundle, inputs, args.out, options)
-    except (ExportError, BundleError, FileExistsError) as error:
+    except (ExportError, BundleError, FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _print_summary(summary, f"{runtime} on Ray")

@@ -255,10 +255,8 @@ def _side_by_side_cascade(keras_predictors, export_predictors, images: np.ndarra
                 if flagged.any():
                     stage2(batch[flagged])
             samples[name].append(1000.0 * (time.perf_counter() - started) / len(images))
-    # The first round pays what a fresh process pays once (Keras traces its graph for the first
-    # two batch shapes it meets, several seconds for DenseNet121); the others are steady state.
+    # Round 0 warms up the runtimes' plans for the batch shapes met (Keras traced its graph for
+    # them while the gate ran); the median of the others is the steady state.
     figures = {f"{name}_ms_per_image": round(float(np.median(values[1:])), 3)
                for name, values in samples.items()}
-    figures.update({f"{name}_first_round_ms_per_image": round(values[0], 3)
-                    for name, values in samples.items()})
     return {**figures, "batch_size": CASCADE_BATCH, "images": len(images)}
