@@ -97,14 +97,14 @@ def mixture(test_data: Path, out: Path, images: int, clean: int, seed: int) -> P
 
 
 def predict_runs(bundle: Path, inputs: Path, variants: dict[str, list[str]], repeats: int,
-                 scratch: Path) -> dict[str, dict]:
+                 scratch: Path, label: str) -> dict[str, dict]:
     """Each variant's predict command ``repeats`` times, alternating; medians and last table."""
     timings: dict[str, list[float]] = {name: [] for name in variants}
     tables: dict[str, pd.DataFrame] = {}
     lines: dict[str, str] = {}
     for repeat in range(repeats):
         for name, extra in variants.items():
-            out = scratch / f"{name}-{repeat}.csv"
+            out = scratch / f"{label}-{name}-{repeat}.csv"
             seconds, done = sem_core("predict", "--bundle", str(bundle), "--input", str(inputs),
                                      "--out", str(out), *extra)
             timings[name].append(seconds)
@@ -136,7 +136,8 @@ def ray_against_local(args: argparse.Namespace, scratch: Path) -> dict[str, obje
     engines = {"local": ["--runtime", "auto"], "ray": ["--runtime", "auto", "--engine", "ray"]}
     runs = {}
     for size, inputs in (("small", small), ("all", everything)):
-        runs[size], tables = predict_runs(args.bundle, inputs, engines, args.repeats, scratch)
+        runs[size], tables = predict_runs(args.bundle, inputs, engines, args.repeats, scratch,
+                                          f"ray-{size}")
     same = [column for column in tables["local"] if not column.endswith("_ms")]
     marginal = {engine: (runs["all"][engine]["images"] - runs["small"][engine]["images"])
                 / (runs["all"][engine]["wall_s"] - runs["small"][engine]["wall_s"])
@@ -175,7 +176,8 @@ def main() -> int:
         scratch = Path(scratch)
         folder = mixture(args.test_data, scratch / "mixture", args.images, args.clean, args.seed)
         cascade, tables = predict_runs(args.bundle, folder, {
-            "keras": ["--runtime", "keras"], "auto": ["--runtime", "auto"]}, args.repeats, scratch)
+            "keras": ["--runtime", "keras"], "auto": ["--runtime", "auto"]}, args.repeats, scratch,
+            "cascade")
         keras_labels, auto_labels = tables["keras"]["final_label"], tables["auto"]["final_label"]
         probabilities = [c for c in tables["keras"] if c.startswith("prob_")]
         cascade["comparison"] = {
