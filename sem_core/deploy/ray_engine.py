@@ -105,6 +105,18 @@ class CascadeActor:
                              "result": [pickle.dumps(result) for result in results]})
 
 
+def _bound_actor(bundle: str, runtime: str, config: CascadeConfig, threads: int) -> type:
+    """``CascadeActor`` with its arguments bound into the class: Ray ships the class itself, so a
+    restarted actor never depends on constructor arguments kept in the object store (Ray logs
+    an error line for every actor that does)."""
+
+    class BoundCascadeActor(CascadeActor):
+        def __init__(self) -> None:
+            super().__init__(bundle, runtime, config, threads)
+
+    return BoundCascadeActor
+
+
 def predict_on_ray(bundle: str | os.PathLike, inputs: Any, out: Path,
                    options: RayOptions = RayOptions()) -> tuple[ResultsSummary, str]:
     """Run the cascade over the inputs on Ray and write one row per file to ``out``.
@@ -183,13 +195,8 @@ def _run_pool(rows: list[dict[str, object]], bundle: str, runtime: str, config: 
     context.execution_options.preserve_order = True
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // config.batch_size)))
     results = dataset.map_batches(
-        CascadeActor, fn_constructor_kwargs={"bundle": bundle, "runtime": runtime,
-                                             "config": config, "threads": threads},
-        batch_size=config.batch_size, batch_format="pandas", num_cpus=threads,
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        # An actor that dies fails the run rather than restarting from constructor arguments
-        # that Ray cannot promise to keep (it logs an error line for every such actor).
-        max_restarts=0)
+        _bound_actor(bundle, runtime, config, threads), batch_size=config.batch_size,
+        batch_format="pandas", num_cpus=threads, compute=ray.data.ActorPoolStrategy(size=actors))
     for batch in results.iter_batches(batch_format="pandas", batch_size=None):
         for payload in batch["result"]:
             yield pickle.loads(payload)
