@@ -45,11 +45,13 @@ if not inspect_view.current_items():
     st.caption("Bad files are welcome: each one becomes a row saying what is wrong with it.")
     st.stop()
 
-results = inspect_view.run_cascade(entry)
+runtime = inspect_view.runtime_choice(entry)
+results = inspect_view.run_cascade(entry, runtime)
 scored = int(results["error"].isna().sum())
 st.caption(f"{len(results)} file{'s' * (len(results) != 1)}: {scored} scored, "
            f"{len(results) - scored} unreadable, {int(results['needs_review'].sum())} flagged "
-           f"for review. Bundle {entry.name}.")
+           f"for review. Bundle {entry.name}, runtime "
+           f"{inspect_view.runtime_in_use(entry, runtime)}.")
 
 label_column, status_column, confidence_column, sort_column, order_column = st.columns(
     [3, 2, 2, 2, 1.3])

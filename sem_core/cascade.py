@@ -119,7 +119,7 @@ def combine_stages(
         flagged = p1 >= config.stage1_threshold and p2 is not None
         eight = np.zeros(len(CLASSES))
         eight[0] = 1.0 - p1
-        if p2 is not None:
+        if p2 is not None and np.isfinite(p2).all():  # a NaN row: stage 2 skipped this image
             eight[1:] = p1 * p2
         else:
             eight[1:] = p1 / len(STAGE2_CLASSES)

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sem_core.data.synth.cli",
     "sem_core.train.cli",
     "sem_core.inference_cli",
+    "sem_core.deploy.cli",
     "sem_core.retrain_cli",
 )
 

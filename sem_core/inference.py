@@ -1,7 +1,8 @@
 """Run a model bundle's cascade on images: the one way the CLI, the app and benchmarks predict.
 
-``cascade_from_bundle`` wires a loaded bundle's two Keras models into a ``Cascade`` with the
-bundle's input size and stage-1 threshold; ``predict`` runs it over any inputs that
+``cascade_from_bundle`` wires a bundle's two models into a ``Cascade`` with the bundle's input
+size and stage-1 threshold: its Keras models, or an export that passed its parity gate, chosen
+by ``runtime`` (``sem_core.deploy.serving``); ``predict`` runs it over any inputs that
 ``sem_core.data.sources.iter_sources`` accepts and returns every result. For folders of any size,
 ``stream_predictions`` yields results one by one and ``predict_to_file`` writes them to a CSV or
 Parquet table as they come, both in constant memory.
@@ -10,9 +11,10 @@ Parquet table as they come, both in constant memory.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from sem_core.cascade import Cascade, CascadeConfig, CascadeResult
 from sem_core.data.sources import ImageSource, iter_sources
 from sem_core.registry import LoadedBundle
 from sem_core.results_writer import ResultsSummary, ResultsWriter
+
+if TYPE_CHECKING:
+    from sem_core.deploy.serving import ServingStages
 
 
 def model_predictor(model: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -33,31 +38,46 @@ def model_predictor(model: Any) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def cascade_from_bundle(
-    bundle: LoadedBundle,
+    bundle: LoadedBundle | str | os.PathLike,
     *,
+    runtime: str = "keras",
+    stages: ServingStages | None = None,
     review_threshold: float = 0.6,
     batch_size: int = 32,
     stage1_threshold: float | None = None,
 ) -> Cascade:
-    """Build the cascade of a loaded bundle.
+    """Build the cascade of a bundle.
 
     Args:
-        bundle: From ``sem_core.registry.load_bundle``.
+        bundle: From ``sem_core.registry.load_bundle``, or a bundle folder (its Keras models
+            are then loaded only if the runtime is Keras).
+        runtime: "keras", "onnx", "litert" or "auto" (the fastest export that passed its
+            parity gate, else Keras); see ``sem_core.deploy.serving``. Default: "keras".
+        stages: Predictors already loaded with ``serving_stages`` (``runtime`` is then
+            ignored), so a caller keeping them pays for loading once. Default: None.
         review_threshold: Final confidence under which a result needs review. Default: 0.6.
         batch_size: Images per batch. Default: 32.
         stage1_threshold: Overrides the bundle's stage-1 operating threshold. Default: None.
 
     Returns:
         A ready ``Cascade``.
+
+    Raises:
+        sem_core.deploy.ExportError: When an export runtime is asked for and the bundle has no
+            export of it that passed its gate.
     """
-    threshold = bundle.info.stage1_threshold if stage1_threshold is None else stage1_threshold
+    from sem_core.deploy.serving import bundle_info, serving_stages
+
+    info = bundle_info(bundle)
+    stages = stages or serving_stages(bundle, runtime)
+    threshold = info.stage1_threshold if stage1_threshold is None else stage1_threshold
     config = CascadeConfig(stage1_threshold=float(threshold), review_threshold=review_threshold,
-                           batch_size=batch_size, image_size=int(bundle.info.input_size))
-    return Cascade(model_predictor(bundle.stage1), model_predictor(bundle.stage2), config)
+                           batch_size=batch_size, image_size=int(info.input_size))
+    return Cascade(stages.stage1, stages.stage2, config)
 
 
 def predict(
-    bundle: LoadedBundle,
+    bundle: LoadedBundle | str | os.PathLike,
     inputs: Any,
     *,
     progress: Callable[[int], None] | None = None,
@@ -66,10 +86,10 @@ def predict(
     """Run the bundle's cascade over a folder, zip, path list, ``(name, bytes)`` pairs or arrays.
 
     Args:
-        bundle: A loaded bundle.
+        bundle: A loaded bundle or a bundle folder (see ``cascade_from_bundle``).
         inputs: Anything ``iter_sources`` accepts.
         progress: Called with the number of images finished after each batch. Default: None.
-        **cascade_options: Passed to ``cascade_from_bundle``.
+        **cascade_options: Passed to ``cascade_from_bundle`` (``runtime``, ``batch_size``...).
 
     Returns:
         One ``CascadeResult`` per input file, errors included, in input order.
@@ -79,7 +99,7 @@ def predict(
 
 
 def stream_predictions(
-    bundle: LoadedBundle,
+    bundle: LoadedBundle | str | os.PathLike,
     inputs: Any,
     *,
     progress: Callable[[int], None] | None = None,
@@ -91,10 +111,10 @@ def stream_predictions(
     are; the source lets a caller decode the image again (e.g. for an overlay) without keeping it.
 
     Args:
-        bundle: A loaded bundle.
+        bundle: A loaded bundle or a bundle folder (see ``cascade_from_bundle``).
         inputs: Anything ``iter_sources`` accepts.
         progress: Called with the number of images finished after each batch. Default: None.
-        **cascade_options: Passed to ``cascade_from_bundle``.
+        **cascade_options: Passed to ``cascade_from_bundle`` (``runtime``, ``batch_size``...).
 
     Yields:
         ``(ImageSource, CascadeResult)`` per input file, errors included, in input order.
@@ -106,7 +126,7 @@ def stream_predictions(
 
 
 def predict_to_file(
-    bundle: LoadedBundle,
+    bundle: LoadedBundle | str | os.PathLike,
     inputs: Any,
     out: Path,
     *,
@@ -119,11 +139,11 @@ def predict_to_file(
     under ``out`` only once complete, and an existing ``out`` is never overwritten.
 
     Args:
-        bundle: A loaded bundle.
+        bundle: A loaded bundle or a bundle folder (see ``cascade_from_bundle``).
         inputs: Anything ``iter_sources`` accepts.
         out: Table path ending in .csv or .parquet.
         progress: Called with the number of images finished after each batch. Default: None.
-        **cascade_options: Passed to ``cascade_from_bundle``.
+        **cascade_options: Passed to ``cascade_from_bundle`` (``runtime``, ``batch_size``...).
 
     Returns:
         Counts of files, errors, stage-2 images and final labels.

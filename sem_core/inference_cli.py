@@ -10,6 +10,8 @@ from pathlib import Path
 from sem_core.explain.heatmap import CamMethod
 
 RESULT_FORMATS = (".csv", ".parquet")
+RUNTIMES = ("auto", "keras", "onnx", "litert")
+ENGINES = ("local", "ray")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "cannot be decoded get their error in the 'error' column and the run goes on.")
     predict.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
     predict.add_argument("--input", required=True, nargs="+", type=Path,
-                         help="image files, folders (searched recursively) or zip archives")
+                         help="image files, folders (searched recursively), zip archives or "
+                              "manifest CSVs (path,label,...: the files they list)")
     predict.add_argument("--out", required=True, type=Path,
                          help="results table: .csv or .parquet (never overwritten)")
     predict.add_argument("--cam-dir", type=Path, help="also write a Grad-CAM overlay per image here")
@@ -29,6 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="final confidence under which a row needs review (default 0.6)")
     predict.add_argument("--stage1-threshold", type=float,
                          help="override the bundle's stage-1 operating threshold")
+    predict.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                         help="what runs the models: keras, an export that passed its parity gate "
+                              "(onnx, litert; see the export command), or auto: the fastest "
+                              "passed export, else keras. Grad-CAM (--cam-dir) always uses Keras")
+    predict.add_argument("--engine", default="local", choices=ENGINES,
+                         help="local: this process; ray: Ray Data map_batches over a pool of "
+                              "actors, each holding the models")
+    predict.add_argument("--address",
+                         help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start "
+                              "a local Ray instance with this machine's cores")
+    predict.add_argument("--actors", type=int,
+                         help="Ray actors (default: one per core of the local instance, or per "
+                              "CPU of the cluster)")
     predict.set_defaults(func=run_predict)
 
     evaluate = subparsers.add_parser(
@@ -96,18 +112,28 @@ def run_predict(args: argparse.Namespace) -> int:
         return 2
     if _refuse_existing(args.out):
         return 2
-    bundle = _load_bundle(args.bundle)
+    if args.engine == "ray":
+        return _predict_on_ray(args)
+    # Keras models are loaded only when they run or Grad-CAM needs them.
+    bundle = _load_bundle(args.bundle) if args.runtime == "keras" or args.cam_dir else args.bundle
     if bundle is None:
+        return 2
+    stages = _serving_stages(bundle, args.runtime)
+    if stages is None:
+        return 2
+    inputs = _expand_inputs(args.input)
+    if inputs is None:
         return 2
     explainer = BundleExplainer(bundle) if args.cam_dir else None
     # Counting lists the files without decoding or keeping them; it only sizes the progress bar.
-    total = count_sources(args.input)
+    total = count_sources(inputs)
     try:
         with ResultsWriter(args.out) as writer, \
                 tqdm(total=total, unit="img", desc="predict", file=sys.stderr) as bar:
             predictions = stream_predictions(
-                bundle, args.input, progress=bar.update, batch_size=args.batch_size,
-                review_threshold=args.review_threshold, stage1_threshold=args.stage1_threshold)
+                bundle, inputs, progress=bar.update, batch_size=args.batch_size,
+                review_threshold=args.review_threshold, stage1_threshold=args.stage1_threshold,
+                stages=stages)
             for number, (source, result) in enumerate(predictions, start=1):
                 writer.write(result)
                 if explainer is not None and result.ok:
@@ -115,10 +141,62 @@ def run_predict(args: argparse.Namespace) -> int:
     except FileExistsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    summary = writer.summary()
-    print(f"{summary.files} files: {summary.classified} classified, {summary.errors} could not be "
-          f"read -> {args.out}")
+    _print_summary(writer.summary(), stages.describe())
     return 0
+
+
+def _expand_inputs(inputs: list[Path]) -> list | None:
+    """The inputs with manifest CSVs replaced by their files, or None after printing why not."""
+    from sem_core.data.sources import expand_manifests
+    from sem_core.errors import DatasetError
+
+    try:
+        return expand_manifests(inputs)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
+def _serving_stages(bundle, runtime: str):
+    """The predictors of a runtime, or None after printing why there are none."""
+    from sem_core.deploy import ExportError
+    from sem_core.deploy.serving import serving_stages
+    from sem_core.registry import BundleError
+
+    try:
+        return serving_stages(bundle, runtime)
+    except (ExportError, BundleError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
+def _predict_on_ray(args: argparse.Namespace) -> int:
+    from sem_core.deploy import ExportError
+    from sem_core.deploy.ray_engine import RayOptions, predict_on_ray
+    from sem_core.registry import BundleError
+
+    if args.cam_dir:
+        print("error: --cam-dir needs --engine local (Grad-CAM runs the Keras models here).",
+              file=sys.stderr)
+        return 2
+    inputs = _expand_inputs(args.input)
+    if inputs is None:
+        return 2
+    try:
+        options = RayOptions(address=args.address, actors=args.actors, runtime=args.runtime,
+                             batch_size=args.batch_size, review_threshold=args.review_threshold,
+                             stage1_threshold=args.stage1_threshold)
+        summary, runtime = predict_on_ray(args.bundle, inputs, args.out, options)
+    except (ExportError, BundleError, FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _print_summary(summary, f"{runtime} on Ray")
+    return 0
+
+
+def _print_summary(summary, runtime: str) -> None:
+    print(f"{summary.files} files: {summary.classified} classified, {summary.errors} could not be "
+          f"read ({runtime}) -> {summary.path}")
 
 
 def _write_cam(explainer, source, result, cam_dir: Path, number: int) -> None:

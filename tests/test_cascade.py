@@ -45,6 +45,18 @@ def test_combine_stages_follows_threshold_and_sums_to_one():
         assert sum(eight) == pytest.approx(1.0)
 
 
+def test_a_clean_image_gets_the_same_finite_probabilities_whatever_its_batch_holds():
+    config = CascadeConfig(stage1_threshold=0.5, batch_size=2, image_size=8)
+    cascade = Cascade(_mean_brightness, CountingStage2(), config)
+    dark, bright = np.full((8, 8), 0.1), np.full((8, 8), 0.9)
+    alone = list(cascade.run(iter_sources([dark, dark])))[0]
+    beside_a_defect = list(cascade.run(iter_sources([dark, bright])))[0]
+    assert beside_a_defect.final_label == "Clean"
+    assert np.isfinite(beside_a_defect.final_probabilities).all()
+    assert beside_a_defect.final_probabilities == pytest.approx(alone.final_probabilities)
+    assert sum(beside_a_defect.final_probabilities) == pytest.approx(1.0)
+
+
 def test_stage2_runs_only_on_flagged_images_and_bad_files_become_rows(tmp_path):
     for index in range(6):
         _write_png(tmp_path / f"clean_{index}.png", 10)

@@ -25,6 +25,7 @@ UPLOAD_FOLDER = "inspect_upload_folder"
 THUMBNAILS = "inspect_thumbnails"
 DETAIL = "inspect_detail"
 TABLE_CHOICE = "inspect_table_choice"
+RUNTIME = "inspect_runtime"
 GALLERY_LIMIT = 36
 THUMBNAIL_PX = 160
 UPLOAD_HELP = (f"Up to {uploads.MAX_FILES_PER_UPLOAD:,} files and "
@@ -113,16 +114,32 @@ def current_items() -> list[inspection.InspectItem]:
     return st.session_state[ITEMS]
 
 
-def run_cascade(entry: bundles.CatalogEntry) -> pd.DataFrame:
-    """Results of the images on show with the active bundle (only new files are computed)."""
+def runtime_choice(entry: bundles.CatalogEntry) -> str:
+    """The runtime picker: auto, keras, and each format the bundle has a passed export of."""
+    return st.selectbox("Runtime", loaders.runtime_choices(entry.path), key=RUNTIME,
+                        help="auto runs the fastest export that passed its parity gate (else "
+                             "Keras); Grad-CAM always uses the Keras models. Exports are made "
+                             "with `python -m sem_core export`.")
+
+
+def runtime_in_use(entry: bundles.CatalogEntry, runtime: str) -> str:
+    """What ``runtime`` runs for this bundle, e.g. "onnx (onnx-float32, 2.10x Keras at export)"."""
+    return loaders.serving_stages(entry.path, runtime).describe()
+
+
+def run_cascade(entry: bundles.CatalogEntry, runtime: str = "keras") -> pd.DataFrame:
+    """Results of the images on show with the active bundle and ``runtime`` (only new files are
+    computed; results are kept per runtime)."""
     items = current_items()
     cache = st.session_state[RESULTS]
-    key = state.bundle_key(entry)
+    # What auto stands for changes when an export is added, so the exports' stamp is in the key.
+    key = f"{state.bundle_key(entry)}#{runtime}@{loaders.exports_stamp(entry.path)}"
     update, finish = None, None
     if inspection.pending(items, key, cache):
         update, finish = shell.progress_reporter("Running the cascade:")
     results = inspection.run_inspection(lambda: loaders.loaded_bundle(entry.path), key, items,
-                                        cache, progress=update)
+                                        cache, progress=update,
+                                        stages=lambda: loaders.serving_stages(entry.path, runtime))
     if finish:
         finish()
     return inspection.results_table(items, results)

@@ -132,15 +132,18 @@ def pending(items: Sequence[InspectItem], bundle_key: str,
 def run_inspection(bundle: Callable[[], LoadedBundle], bundle_key: str,
                    items: Sequence[InspectItem],
                    cache: MutableMapping[tuple[str, str], CascadeResult],
-                   progress: Callable[[int, int], None] | None = None) -> list[CascadeResult]:
+                   progress: Callable[[int, int], None] | None = None,
+                   stages: Callable[[], object] | None = None) -> list[CascadeResult]:
     """Cascade results for every item, computing only those not yet in ``cache``.
 
     Args:
         bundle: Returns the loaded active bundle; called only when something is computed.
-        bundle_key: Identifies the bundle in cache keys (its folder and time stamp).
+        bundle_key: Identifies the bundle and runtime in cache keys (folder, time stamp, runtime).
         items: The files, in display order.
         cache: (bundle_key, item.cache_key) -> result; updated in place.
         progress: Called with (images done, images to do) after each batch. Default: None.
+        stages: Returns the runtime's ``ServingStages``; None runs the Keras models. Called only
+            when something is computed. Default: None.
 
     Returns:
         One result per item, in order, each named as its item.
@@ -167,7 +170,8 @@ def run_inspection(bundle: Callable[[], LoadedBundle], bundle_key: str,
                 progress(done, len(waiting))
 
         sources = [item.source for item in waiting]
-        for item, result in zip(waiting, predict(bundle(), sources, progress=advance)):
+        options = {} if stages is None else {"stages": stages()}
+        for item, result in zip(waiting, predict(bundle(), sources, progress=advance, **options)):
             cache[(bundle_key, item.cache_key)] = result
     return [replace(cache[(bundle_key, item.cache_key)], source=item.name) for item in items]
 

@@ -1,4 +1,4 @@
-"""Cached loaders: bundles, explainers and labelled datasets, shared by all sessions.
+"""Cached loaders: bundles, runtimes, explainers and labelled datasets, shared by all sessions.
 
 Loading a bundle (TensorFlow and two models) takes seconds, so it happens once per process per
 bundle, keyed by the folder and its bundle.json time stamp (a bundle deleted and re-created under
@@ -13,6 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from sem_core.registry import BUNDLE_FILE, LoadedBundle
+
+EXPORTS_FOLDER = "exports"  # sem_core.deploy.export.EXPORTS_FOLDER, without importing TensorFlow
 
 
 def _stamp(path: Path) -> float:
@@ -52,6 +54,43 @@ def _explainer(folder: str, stamp: float, stage: int):
 def explainer(folder: Path, stage: int):
     """The ``sem_core.explain.Explainer`` of stage 1 or 2 of a bundle, built once per process."""
     return _explainer(str(folder), _stamp(Path(folder) / BUNDLE_FILE), stage)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the runtime (first time only)...")
+def _serving_stages(folder: str, stamp: float, exports_stamp: float, runtime: str):
+    from sem_core.deploy.serving import serving_stages
+
+    return serving_stages(_bundle(folder, stamp), runtime)
+
+
+def serving_stages(folder: Path, runtime: str):
+    """The predictors ``runtime`` stands for (``sem_core.deploy.serving.serving_stages``), loaded
+    once per process per bundle version, set of exports and runtime.
+
+    Raises:
+        sem_core.deploy.ExportError: When the runtime names a format with no usable export.
+    """
+    return _serving_stages(str(folder), _stamp(Path(folder) / BUNDLE_FILE), exports_stamp(folder),
+                           runtime)
+
+
+@st.cache_resource(max_entries=8)
+def _runtime_choices(folder: str, stamp: float, exports_stamp: float) -> tuple[str, ...]:
+    from sem_core.deploy.serving import list_exports
+
+    formats = dict.fromkeys(item.info.export_format.value for item in list_exports(folder)[0])
+    return ("auto", "keras", *formats)
+
+
+def exports_stamp(folder: Path) -> float:
+    """Time stamp of the bundle's exports folder: changes when an export is added or removed."""
+    return _stamp(Path(folder) / EXPORTS_FOLDER)
+
+
+def runtime_choices(folder: Path) -> tuple[str, ...]:
+    """"auto", "keras" and each format with an export that passed its gate (checked once per
+    change of the bundle's exports folder)."""
+    return _runtime_choices(str(folder), _stamp(Path(folder) / BUNDLE_FILE), exports_stamp(folder))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading the dataset...")

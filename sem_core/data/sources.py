@@ -31,12 +31,15 @@ class ImageSource:
         reader: Returns the file's bytes, or None when ``path`` or ``array`` is used.
         path: A file on disk, decoded directly.
         array: An already decoded (H, W) float image in [0, 1].
+        archive: The zip archive a member (or an archive's refusal) comes from, so the source can
+            be named by value and opened again in another process (``reopen_source``).
     """
 
     name: str
     reader: Callable[[], bytes] | None = None
     path: Path | None = None
     array: np.ndarray | None = None
+    archive: Path | None = None
 
     def load(self, **load_kwargs) -> SemImage:
         """Decode the image; raises ``ImageLoadError`` naming the source on bad input."""
@@ -94,15 +97,45 @@ def zip_sources(archive: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterat
     try:
         members = opened.members()
     except ImageLoadError as error:
-        yield ImageSource(name=str(archive), reader=_failing_reader(error))
+        yield ImageSource(name=str(archive), reader=_failing_reader(error), archive=archive)
         return
     if not members:  # an archive with nothing in it is reported, not silently skipped
         yield ImageSource(name=str(archive), reader=_failing_reader(ImageLoadError(
             str(archive), ImageErrorKind.EMPTY, "the zip archive holds no files (folders, "
-            "hidden and __MACOSX entries aside)")))
+            "hidden and __MACOSX entries aside)")), archive=archive)
         return
     for member in members:
-        yield ImageSource(name=member.name, reader=functools.partial(opened.read, member))
+        yield ImageSource(name=member.name, reader=functools.partial(opened.read, member),
+                          archive=archive)
+
+
+def reopen_source(name: str, path: Path | None, archive: Path | None,
+                  archives: dict[Path, dict[str, ImageSource]] | None = None) -> ImageSource:
+    """The source that ``iter_sources`` yielded as (``name``, ``path``, ``archive``), opened
+    again, e.g. in a worker process that was sent only those three values.
+
+    Args:
+        name: The source's name.
+        path: Its file, or None for a zip member.
+        archive: Its zip archive, or None for a plain file.
+        archives: Cache of archive -> sources by name, filled as archives are opened; pass the
+            same dict for many members so each archive is listed once. Default: None.
+
+    Returns:
+        An ``ImageSource`` that decodes (or fails) exactly as the original did; a member no
+        longer in its archive fails with NOT_FOUND.
+    """
+    if archive is None:
+        return ImageSource(name=name, path=None if path is None else Path(path))
+    archives = {} if archives is None else archives
+    archive = Path(archive)
+    if archive not in archives:
+        archives[archive] = {source.name: source for source in zip_sources(archive)}
+    found = archives[archive].get(name)
+    if found is not None:
+        return found
+    return ImageSource(name=name, reader=_failing_reader(ImageLoadError(
+        name, ImageErrorKind.NOT_FOUND, f"no longer a member of {archive}")), archive=archive)
 
 
 def _failing_reader(error: ImageLoadError) -> Callable[[], bytes]:
@@ -142,3 +175,23 @@ def iter_sources(
                 yield from zip_sources(path)
             else:
                 yield ImageSource(name=str(path), path=path)
+
+
+def expand_manifests(inputs: Iterable[object]) -> list[object]:
+    """The inputs with each manifest CSV (``path,label,...``; see ``sem_core.data.manifest``)
+    replaced by the files it lists, resolved against its folder; other inputs pass unchanged.
+
+    Raises:
+        sem_core.errors.DatasetError: When a ``.csv`` input is not a readable manifest.
+    """
+    from sem_core.data.manifest import Manifest
+
+    expanded: list[object] = []
+    for item in inputs:
+        if isinstance(item, (str, os.PathLike)) and str(item).lower().endswith(".csv") \
+                and Path(item).is_file():
+            manifest = Manifest.read_csv(item)
+            expanded.extend(manifest.resolve(entry) for entry in manifest.entries)
+        else:
+            expanded.append(item)
+    return expanded

@@ -103,3 +103,29 @@ def test_filters_and_csv_download(app_env, good_png):
     assert f"**{label}** (1)" in [item.value for item in app.markdown]
     assert any(button.label.startswith("wafer_01.png (") for button in app.button)
     assert app.get("download_button")[0].label == "Download results (CSV)"
+
+
+def test_runtime_picker_offers_the_passed_export_and_it_labels_as_keras_does(app_env, good_png):
+    from sem_core.deploy.export import export_bundle
+    from sem_core.deploy.gate_data import VALIDATION, labelled_images
+    from sem_core.deploy.options import ExportFormat, Precision
+    from sem_core.registry import BundleRegistry, load_bundle
+
+    bundle = app_env.user_models / "second"
+    loaded = load_bundle(bundle)
+    export_bundle(loaded, ExportFormat.ONNX, Precision.FLOAT32,
+                  labelled_images(app_env.dataset, VALIDATION, int(loaded.info.input_size)))
+    BundleRegistry(app_env.user_models).set_active("second")
+    app = upload_to_inspect(inspect_page(), [("wafer_01.png", good_png, "image/png")])
+    assert app.selectbox(key="inspect_runtime").options == ["auto", "keras", "onnx"]
+    tables = {}
+    for runtime in ("onnx", "keras"):
+        app.selectbox(key="inspect_runtime").set_value(runtime).run()
+        assert not app.exception, [item.value for item in app.exception]
+        shown = "onnx (onnx-float32, " if runtime == "onnx" else "keras."
+        assert f"Bundle second, runtime {shown}" in app.caption[0].value
+        tables[runtime] = app.dataframe[0].value.set_index("source")
+    assert tables["onnx"].loc["wafer_01.png", "final_label"] == \
+        tables["keras"].loc["wafer_01.png", "final_label"]
+    assert abs(tables["onnx"].loc["wafer_01.png", "confidence"]
+               - tables["keras"].loc["wafer_01.png", "confidence"]) <= 1e-4
