@@ -63,6 +63,43 @@ class TemperatureFit:
                    float(data["nll_after"]), float(data["ece_before"]), float(data["ece_after"]))
 
 
+@dataclass(frozen=True)
+class ScalingEffect:
+    """What a bundle's temperatures do to its ECE on one evaluated split (``evaluate``).
+
+    Attributes:
+        stage1_temperature: The bundle's stage-1 temperature.
+        stage2_temperature: The bundle's stage-2 temperature.
+        final_ece_before: ECE of the final-label confidence without scaling.
+        final_ece_after: The same with the bundle's temperatures (what the cascade reports).
+        stage1_ece_before: ECE of stage 1's P(Defective) without scaling.
+        stage1_ece_after: The same with scaling.
+    """
+
+    stage1_temperature: float
+    stage2_temperature: float
+    final_ece_before: float
+    final_ece_after: float
+    stage1_ece_before: float
+    stage1_ece_after: float
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain-JSON view."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScalingEffect:
+        """Inverse of ``to_dict``."""
+        return cls(**{key: float(data[key]) for key in cls.__dataclass_fields__})
+
+    def describe(self) -> str:
+        """One line: temperatures and ECE before -> after."""
+        return (f"temperatures {self.stage1_temperature:.3f} (stage 1) / "
+                f"{self.stage2_temperature:.3f} (stage 2); ECE final label "
+                f"{self.final_ece_before:.3f} -> {self.final_ece_after:.3f}, stage 1 "
+                f"{self.stage1_ece_before:.3f} -> {self.stage1_ece_after:.3f}")
+
+
 def _checked_temperature(temperature: float) -> float:
     value = float(temperature)
     if not (math.isfinite(value) and value > 0.0):
@@ -126,7 +163,10 @@ def apply_sigmoid_temperature(probabilities: np.ndarray, temperature: float) -> 
 
 def uncalibrated_threshold(threshold: float, temperature: float) -> float:
     """The raw-model score that scales to ``threshold`` at ``temperature`` (the inverse scaling),
-    for code that compares a model's own sigmoid output with a calibrated threshold."""
+    for code that compares a model's own sigmoid output with a calibrated threshold. Thresholds
+    of 0 and 1 stay as they are (flag everything, flag only certainty)."""
+    if threshold <= 0.0 or threshold >= 1.0:
+        return float(threshold)
     return float(apply_sigmoid_temperature(np.array([threshold]), 1.0 / _checked_temperature(
         temperature))[0])
 
