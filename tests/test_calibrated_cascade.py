@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from bundle_fixtures import as_schema1, copy_with_bundle_json, make_untrained_bundle
 from PIL import Image
 
-from bundle_fixtures import as_schema1, copy_with_bundle_json, make_untrained_bundle
 from sem_core.classes import CLASSES, STAGE2_CLASSES
 from sem_core.cli import main
 from sem_core.data.image_io import load_image

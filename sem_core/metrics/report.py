@@ -30,11 +30,11 @@ import numpy as np
 
 from sem_core.classes import CLASSES
 from sem_core.metrics.calibration import Calibration, reliability
-from sem_core.metrics.temperature import ScalingEffect
 from sem_core.metrics.confusion import (ClassificationScores, ClassScore, ConfusionMatrix,
                                         LabelInput, label_indices, merge_classes,
                                         score_classification, scores_from_confusion)
 from sem_core.metrics.stage1 import Stage1Report, stage1_report
+from sem_core.metrics.temperature import ScalingEffect
 
 MERGED_PAIR: tuple[str, str] = ("Bridges", "Shorts")
 

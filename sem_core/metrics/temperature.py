@@ -224,7 +224,7 @@ def fit_softmax_temperature(probabilities: np.ndarray, labels: np.ndarray) -> Te
     if truth.size == 0 or np.unique(truth).size < 2:
         return _unfitted(truth.size, lambda t: _softmax_nll(logits, truth, t) if truth.size else 0.0,
                          ece)
-    nll = lambda temperature: _softmax_nll(logits, truth, temperature)  # noqa: E731
+    nll = lambda temperature: _softmax_nll(logits, truth, temperature)
     return _fit(truth.size, nll, ece)
 
 
@@ -252,7 +252,7 @@ def fit_sigmoid_temperature(probabilities: np.ndarray, positive: np.ndarray) -> 
     def ece(temperature: float) -> float:
         return reliability(apply_sigmoid_temperature(scores, temperature), truth).ece
 
-    nll = lambda temperature: _sigmoid_nll(logits, truth, temperature) if truth.size else 0.0  # noqa: E731
+    nll = lambda temperature: _sigmoid_nll(logits, truth, temperature) if truth.size else 0.0
     if truth.size == 0 or truth.all() or not truth.any():
         return _unfitted(truth.size, nll, ece)
     return _fit(truth.size, nll, ece)

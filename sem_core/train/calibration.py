@@ -14,8 +14,12 @@ from dataclasses import replace
 import numpy as np
 
 from sem_core.classes import CLEAN, STAGE2_CLASSES
-from sem_core.metrics.temperature import (apply_sigmoid_temperature, apply_softmax_temperature,
-                                          fit_sigmoid_temperature, fit_softmax_temperature)
+from sem_core.metrics.temperature import (
+    apply_sigmoid_temperature,
+    apply_softmax_temperature,
+    fit_sigmoid_temperature,
+    fit_softmax_temperature,
+)
 from sem_core.train.operating_point import choose_threshold
 from sem_core.train.pipeline import DecodedImages
 from sem_core.train.stages import StagesOutcome

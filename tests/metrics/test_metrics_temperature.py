@@ -3,9 +3,13 @@
 import numpy as np
 import pytest
 
-from sem_core.metrics.temperature import (apply_sigmoid_temperature, apply_softmax_temperature,
-                                          fit_sigmoid_temperature, fit_softmax_temperature,
-                                          uncalibrated_threshold)
+from sem_core.metrics.temperature import (
+    apply_sigmoid_temperature,
+    apply_softmax_temperature,
+    fit_sigmoid_temperature,
+    fit_softmax_temperature,
+    uncalibrated_threshold,
+)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
