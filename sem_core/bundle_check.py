@@ -41,6 +41,11 @@ def info_problem(folder: Path, data: Mapping[str, object], stage_files: tuple[st
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) \
             or not math.isfinite(threshold) or not 0.0 <= threshold <= 1.0:
         return f"stage1_threshold must be a number from 0 to 1; found {threshold!r}"
+    for name in ("stage1_temperature", "stage2_temperature"):
+        temperature = data.get(name, 1.0)
+        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
+                or not math.isfinite(temperature) or temperature <= 0.0:
+            return f"{name} must be a number above 0; found {temperature!r}"
     for file in stage_files:
         problem = _path_problem(folder, file)
         if problem:

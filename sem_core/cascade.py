@@ -2,7 +2,9 @@
 
 Stage 1 (a small CNN, sigmoid output = probability of Defective) runs on every image; stage 2
 (softmax over the seven defect classes) runs only on images whose stage-1 probability is at or
-above the operating threshold. Inputs stream in batches from a folder, a zip, a list of paths or
+above the operating threshold. Each stage's output is temperature-scaled (the bundle's
+calibration) the moment it leaves the predictor, so every score, threshold comparison and
+confidence downstream is calibrated, whatever runtime produced it. Inputs stream in batches from a folder, a zip, a list of paths or
 arrays, so memory stays flat however many images there are. A file that cannot be decoded becomes
 an error record; the rest of the batch goes on.
 """
@@ -19,6 +21,7 @@ from sem_core.classes import CLASSES, CLEAN, DEFECTIVE, STAGE2_CLASSES
 from sem_core.data.image_io import load_image
 from sem_core.data.sources import ImageSource
 from sem_core.errors import ImageLoadError
+from sem_core.metrics.temperature import apply_sigmoid_temperature, apply_softmax_temperature
 from sem_core.models.preprocessing import prepare_batch
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -29,16 +32,21 @@ class CascadeConfig:
     """How the cascade runs.
 
     Attributes:
-        stage1_threshold: Stage-1 probability at or above which an image goes to stage 2.
+        stage1_threshold: Calibrated stage-1 probability at or above which an image goes to
+            stage 2.
         review_threshold: Final confidence below which a result is flagged for review.
         batch_size: Images decoded and scored per batch. Default 32.
         image_size: Square input size of both models, in pixels.
+        stage1_temperature: Temperature applied to stage 1's output. Default 1.0 (none).
+        stage2_temperature: Temperature applied to stage 2's output. Default 1.0 (none).
     """
 
     stage1_threshold: float = 0.5
     review_threshold: float = 0.6
     batch_size: int = 32
     image_size: int = 128
+    stage1_temperature: float = 1.0
+    stage2_temperature: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.stage1_threshold <= 1.0:
@@ -47,6 +55,10 @@ class CascadeConfig:
             raise ValueError(f"review_threshold must be in [0, 1]; received {self.review_threshold}.")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1; received {self.batch_size}.")
+        for name in ("stage1_temperature", "stage2_temperature"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0.0):
+                raise ValueError(f"{name} must be a finite number above 0; received {value}.")
 
 
 @dataclass(frozen=True)
@@ -117,18 +129,37 @@ def combine_stages(
     for index, p1 in enumerate(stage1_probability.astype(np.float64)):
         p2 = None if stage2_probabilities is None else stage2_probabilities[index].astype(np.float64)
         flagged = p1 >= config.stage1_threshold and p2 is not None
-        eight = np.zeros(len(CLASSES))
-        eight[0] = 1.0 - p1
-        if p2 is not None and np.isfinite(p2).all():  # a NaN row: stage 2 skipped this image
-            eight[1:] = p1 * p2
-        else:
-            eight[1:] = p1 / len(STAGE2_CLASSES)
+        eight = eight_class_probabilities(p1, p2)
         if flagged:
             top = int(np.argmax(p2))
             decisions.append((DEFECTIVE, STAGE2_CLASSES[top], float(p2[top]), tuple(eight.tolist())))
         else:
             decisions.append((CLEAN, CLEAN, float(1.0 - p1), tuple(eight.tolist())))
     return decisions
+
+
+def eight_class_probabilities(p1: float, p2: np.ndarray | None) -> np.ndarray:
+    """The 8-class view of one image: Clean 1 - p1, each defect p1 * p2(class), or p1 / 7 each
+    when stage 2 did not score the image (None or a NaN row)."""
+    eight = np.zeros(len(CLASSES))
+    eight[0] = 1.0 - p1
+    if p2 is not None and np.isfinite(p2).all():
+        eight[1:] = p1 * p2
+    else:
+        eight[1:] = p1 / len(STAGE2_CLASSES)
+    return eight
+
+
+def calibrate_stage1(probabilities: np.ndarray, config: CascadeConfig) -> np.ndarray:
+    """Stage 1's raw P(Defective), any shape, as the cascade reads it: (N,) float64, scaled."""
+    return apply_sigmoid_temperature(np.asarray(probabilities, dtype=np.float64).reshape(-1),
+                                     config.stage1_temperature)
+
+
+def calibrate_stage2(probabilities: np.ndarray, config: CascadeConfig) -> np.ndarray:
+    """Stage 2's raw (N, 7) probabilities as the cascade reads them: float64, scaled."""
+    return apply_softmax_temperature(np.asarray(probabilities, dtype=np.float64),
+                                     config.stage2_temperature)
 
 
 class Cascade:
@@ -185,14 +216,14 @@ class Cascade:
         if decoded:
             batch = prepare_batch([item[1] for item in decoded], self.config.image_size)
             started = time.perf_counter()
-            p1 = np.asarray(self.stage1(batch), dtype=np.float64).reshape(-1)
+            p1 = calibrate_stage1(self.stage1(batch), self.config)
             stage1_ms = 1000.0 * (time.perf_counter() - started) / len(decoded)
             flagged = np.flatnonzero(p1 >= self.config.stage1_threshold)
             p2 = None
             stage2_ms = 0.0
             if flagged.size:
                 started = time.perf_counter()
-                p2_flagged = np.asarray(self.stage2(batch[flagged]), dtype=np.float64)
+                p2_flagged = calibrate_stage2(self.stage2(batch[flagged]), self.config)
                 stage2_ms = 1000.0 * (time.perf_counter() - started) / flagged.size
                 p2 = np.full((len(decoded), len(STAGE2_CLASSES)), np.nan)
                 p2[flagged] = p2_flagged

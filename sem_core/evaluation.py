@@ -3,21 +3,30 @@
 The cascade runs on every image of the chosen split exactly as in production (same batching,
 threshold and resizing); the per-image table is kept so the app can show the images behind any
 confusion-matrix cell and move the stage-1 threshold live without re-running the models.
+The cascade reports temperature-scaled scores (the bundle's calibration); the report also gives
+the ECE those scores would have without scaling (``EvaluationReport.scaling``), recovered from
+the scaled ones by the inverse temperature, so no model runs twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from sem_core.classes import CLASSES
+from sem_core.cascade import CascadeConfig, eight_class_probabilities
+from sem_core.classes import CLASSES, CLEAN, STAGE2_CLASSES
 from sem_core.data.manifest import Manifest
 from sem_core.data.sources import ImageSource
 from sem_core.inference import cascade_from_bundle
-from sem_core.metrics import EvaluationReport, evaluate_predictions
+from sem_core.metrics import EvaluationReport, evaluate_predictions, reliability
+from sem_core.metrics.temperature import (
+    ScalingEffect,
+    apply_sigmoid_temperature,
+    apply_softmax_temperature,
+)
 from sem_core.registry import LoadedBundle
 
 ALL_SPLITS = "all"
@@ -103,6 +112,7 @@ def evaluate_bundle(
     predictions = pd.DataFrame(rows)
     scored = predictions[predictions["error"].isna()] if len(predictions) else predictions
     report = _report(scored, cascade.config.stage1_threshold, classes)
+    report = replace(report, scaling=scaling_effect(scored, cascade.config, report))
     return EvaluationRun(report=report, predictions=predictions, split=split, bundle=bundle.info.name)
 
 
@@ -117,3 +127,39 @@ def _report(scored: pd.DataFrame, threshold: float, classes: tuple[str, ...]) ->
         list(scored["final_label"]), final_probabilities=probabilities,
         stage2_labels=stage2_labels, classes=classes,
     )
+
+
+def scaling_effect(scored: pd.DataFrame, config: CascadeConfig,
+                   report: EvaluationReport) -> ScalingEffect:
+    """ECE of the final label and of stage 1 with and without the cascade's temperatures.
+
+    Args:
+        scored: Prediction rows of images that decoded (``CascadeResult.to_row`` plus ``label``),
+            with the scaled scores the cascade reported.
+        config: The cascade's configuration (its temperatures).
+        report: The report of those rows (its ECEs are the scaled ones).
+
+    Returns:
+        The ``ScalingEffect``. The unscaled scores are the scaled ones put back through the
+        inverse temperature: exact, except for scores within 1e-7 of 0 or 1, which scaling clips.
+    """
+    after_final = report.calibration.ece if report.calibration is not None else 0.0
+    after_stage1 = report.stage1.calibration.ece
+    effect = {"stage1_temperature": config.stage1_temperature,
+              "stage2_temperature": config.stage2_temperature,
+              "final_ece_after": after_final, "stage1_ece_after": after_stage1}
+    if len(scored) == 0:
+        return ScalingEffect(final_ece_before=0.0, stage1_ece_before=0.0, **effect)
+    stage1 = apply_sigmoid_temperature(scored["stage1_probability"].to_numpy(dtype=float),
+                                       1.0 / config.stage1_temperature)
+    stage2 = np.array(scored[[f"p_{name}" for name in STAGE2_CLASSES]], dtype=float)  # a copy
+    ran = np.isfinite(stage2).all(axis=1)
+    if ran.any():
+        stage2[ran] = apply_softmax_temperature(stage2[ran], 1.0 / config.stage2_temperature)
+    final = [CLASSES.index(label) for label in scored["final_label"]]
+    confidence = [eight_class_probabilities(p1, p2 if row_ran else None)[column]
+                  for p1, p2, row_ran, column in zip(stage1, stage2, ran, final)]
+    correct = scored["label"].to_numpy() == scored["final_label"].to_numpy()
+    return ScalingEffect(final_ece_before=reliability(np.asarray(confidence), correct).ece,
+                         stage1_ece_before=reliability(
+                             stage1, scored["label"].to_numpy() != CLEAN).ece, **effect)

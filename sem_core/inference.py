@@ -1,7 +1,7 @@
 """Run a model bundle's cascade on images: the one way the CLI, the app and benchmarks predict.
 
 ``cascade_from_bundle`` wires a bundle's two models into a ``Cascade`` with the bundle's input
-size and stage-1 threshold: its Keras models, or an export that passed its parity gate, chosen
+size, stage-1 threshold and stage temperatures (calibration; 1.0 for older bundles): its Keras models, or an export that passed its parity gate, chosen
 by ``runtime`` (``sem_core.deploy.serving``); ``predict`` runs it over any inputs that
 ``sem_core.data.sources.iter_sources`` accepts and returns every result. For folders of any size,
 ``stream_predictions`` yields results one by one and ``predict_to_file`` writes them to a CSV or
@@ -57,7 +57,8 @@ def cascade_from_bundle(
             ignored), so a caller keeping them pays for loading once. Default: None.
         review_threshold: Final confidence under which a result needs review. Default: 0.6.
         batch_size: Images per batch. Default: 32.
-        stage1_threshold: Overrides the bundle's stage-1 operating threshold. Default: None.
+        stage1_threshold: Overrides the bundle's stage-1 operating threshold (on the calibrated
+            score, as the bundle's own). Default: None.
 
     Returns:
         A ready ``Cascade``.
@@ -72,7 +73,9 @@ def cascade_from_bundle(
     stages = stages or serving_stages(bundle, runtime)
     threshold = info.stage1_threshold if stage1_threshold is None else stage1_threshold
     config = CascadeConfig(stage1_threshold=float(threshold), review_threshold=review_threshold,
-                           batch_size=batch_size, image_size=int(info.input_size))
+                           batch_size=batch_size, image_size=int(info.input_size),
+                           stage1_temperature=float(info.stage1_temperature),
+                           stage2_temperature=float(info.stage2_temperature))
     return Cascade(stages.stage1, stages.stage2, config)
 
 
@@ -194,7 +197,7 @@ class BundleExplainer:
             model = self.bundle.stage1 if stage == 1 else self.bundle.stage2
             self._explainers[stage] = Explainer(
                 model, layer_name=info.gradcam_layer or None,
-                decision_threshold=float(self.bundle.info.stage1_threshold))
+                decision_threshold=self.bundle.info.stage1_model_threshold)
         return self._explainers[stage]
 
     def explain(self, pixels: np.ndarray, *, stage: int, method: str = "gradcam",

@@ -241,6 +241,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     report = run.report
     print(f"{report.n_images} images ({args.split}): accuracy {report.accuracy:.4f}, "
           f"macro-F1 {report.macro_f1:.4f}; report -> {args.out}")
+    if report.scaling is not None:
+        print(f"calibration: {report.scaling.describe()}")
     return 0
 
 

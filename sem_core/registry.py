@@ -23,7 +23,9 @@ from pathlib import Path
 from sem_core.bundle_check import info_problem, model_file_problem
 from sem_core.errors import SemCoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: stage temperatures; the stage-1 threshold is on the calibrated score. A bundle of version
+1 has neither and reads as temperatures 1.0, which is exactly how it always ran."""
 BUNDLE_FILE = "bundle.json"
 STAGE1_FILE = "stage1.keras"
 STAGE2_FILE = "stage2.keras"
@@ -65,7 +67,8 @@ class BundleInfo:
         preprocessing: How an image becomes model input, in words.
         stage1: Stage-1 description.
         stage2: Stage-2 description.
-        stage1_threshold: Stage-1 probability at or above which an image goes to stage 2.
+        stage1_threshold: Calibrated stage-1 probability (after ``stage1_temperature``) at or
+            above which an image goes to stage 2.
         operating_point: The threshold's recall, escape and overkill rates with intervals.
         training: Training configuration and run facts (weights, durations, phases).
         data: Dataset facts: manifest hash, source folder, image counts per split.
@@ -75,6 +78,12 @@ class BundleInfo:
         command: The exact command line (or API call) that produced the bundle.
         versions: Library versions used (sem_core, keras, tensorflow).
         schema_version: Version of this layout.
+        stage1_temperature: Temperature applied to stage 1's P(Defective) before anything reads
+            it (``sem_core.metrics.temperature``); 1.0 (no scaling) for bundles made before
+            calibration.
+        stage2_temperature: The same for stage 2's class probabilities.
+        calibration: How the temperatures were fitted: per stage, the validation images, NLL
+            and ECE before and after (``TemperatureFit.to_dict``); empty when not fitted.
     """
 
     name: str
@@ -93,6 +102,17 @@ class BundleInfo:
     command: str = ""
     versions: Mapping[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    stage1_temperature: float = 1.0
+    stage2_temperature: float = 1.0
+    calibration: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def stage1_model_threshold(self) -> float:
+        """The stage-1 threshold on the model's own (uncalibrated) output, for code that reads
+        the Keras model directly (Grad-CAM's decision, review features)."""
+        from sem_core.metrics.temperature import uncalibrated_threshold
+
+        return uncalibrated_threshold(self.stage1_threshold, self.stage1_temperature)
 
     def to_dict(self) -> dict[str, object]:
         """Plain-JSON view."""

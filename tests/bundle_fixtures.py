@@ -74,3 +74,24 @@ def write_tiny_dataset(root: Path, per_split: dict[str, int], seed: int, size: i
             for number in range(count):
                 Image.fromarray(render_marked_stripes(label, rng, size)).save(folder / f"{label}_{number}.png")
     return root
+
+
+def copy_with_bundle_json(source: Path, folder: Path, edit) -> Path:
+    """A copy of a bundle whose bundle.json went through ``edit(dict)`` (bundles are immutable;
+    a test makes a variant instead of changing one)."""
+    import json
+    import shutil
+
+    shutil.copytree(source, folder)
+    file = folder / "bundle.json"
+    data = json.loads(file.read_text())
+    edit(data)
+    file.write_text(json.dumps(data))
+    return folder
+
+
+def as_schema1(data: dict) -> None:
+    """Make a bundle.json what sem_core wrote before calibration: no temperatures, version 1."""
+    for key in ("stage1_temperature", "stage2_temperature", "calibration"):
+        data.pop(key, None)
+    data["schema_version"] = 1

@@ -47,7 +47,7 @@ def _explainer(folder: str, stamp: float, stage: int):
     bundle = _bundle(folder, stamp)
     if stage == 1:
         return Explainer(bundle.stage1, bundle.info.stage1.gradcam_layer or None,
-                         decision_threshold=bundle.info.stage1_threshold)
+                         decision_threshold=bundle.info.stage1_model_threshold)
     return Explainer(bundle.stage2, bundle.info.stage2.gradcam_layer or None)
 
 

@@ -176,7 +176,8 @@ def per_class(run) -> None:
 
 
 def calibration(run) -> None:
-    """Reliability of the final confidence and of the stage-1 score."""
+    """Reliability of the final confidence and of the stage-1 score, both as the cascade reports
+    them (temperature-scaled), and the ECE before and after scaling."""
     left, right = st.columns(2)
     final = run.report.calibration
     if final is not None:
@@ -187,6 +188,11 @@ def calibration(run) -> None:
     right.plotly_chart(figures.reliability_figure(
         stage1.mean_predicted, stage1.observed_frequency, stage1.counts,
         f"Stage-1 P(defective) (ECE {stage1.ece:.3f})"), key="metrics_calibration_stage1")
+    scaling = run.report.scaling
+    if scaling is not None:
+        st.caption(f"Confidences are temperature-scaled with the bundle's calibration (fitted on its "
+                   f"validation split): {scaling.describe()} on this split. A temperature of 1 "
+                   "means the bundle was not calibrated.")
 
 
 def predictions_csv(run) -> str:

@@ -196,11 +196,16 @@ def export_bundle(bundle: LoadedBundle, export_format: ExportFormat, precision: 
             stages.append(ExportedStage(file, file_sha256(staging / file),
                                         file_sha256(Path(bundle.path) / info.file)))
         say(f"running the parity gate on {len(gate.labels)} images")
+        # The gate compares the models' own outputs, before the bundle's temperature scaling,
+        # with the threshold carried back to that scale (scaling is monotonic: same decisions).
+        # Scaling with T > 1 stretches differences near 0 and 1 (q ~ p ** (1 / T)), so float32
+        # noise in a 1e-8 probability would fail a 1e-4 gate it says nothing about. The cascade
+        # then scales every runtime's output alike.
         keras_predictors = _keras_predictors(bundle)
         export_predictors = tuple(load_predictor(staging / stage.file) for stage in stages)
         report = parity_report(_scores(keras_predictors, gate.images),
                                _scores(export_predictors, gate.images), gate.labels,
-                               float(bundle.info.stage1_threshold), precision, limits)
+                               bundle.info.stage1_model_threshold, precision, limits)
         if not report.passed:
             raise ExportRefused(f"{target}: the export failed its parity gate and was deleted; "
                                 f"it will not be used.\n{report.describe()}", report)
@@ -209,7 +214,7 @@ def export_bundle(bundle: LoadedBundle, export_format: ExportFormat, precision: 
             name=name, bundle=bundle.info.name, export_format=export_format, precision=precision,
             stage1=stages[0], stage2=stages[1], parity=report,
             speed=_side_by_side_cascade(keras_predictors, export_predictors, gate.images,
-                                        float(bundle.info.stage1_threshold)),
+                                        bundle.info.stage1_model_threshold),
             gate_data=gate.describe(),
             calibration={} if calibration is None or precision is not Precision.INT8
             else calibration.describe(),
@@ -243,7 +248,8 @@ def _side_by_side_cascade(keras_predictors, export_predictors, images: np.ndarra
     makes them (stage 1 on batches of ``CASCADE_BATCH``, stage 2 on the images each batch flags),
     Keras and the export in interleaved rounds so load from other users of the machine falls on
     both alike; the median round is kept. Per-stage figures at one batch size misjudge this: a
-    flagged subset is a small batch, where Keras' per-call cost dominates."""
+    flagged subset is a small batch, where Keras' per-call cost dominates. ``threshold`` is on the
+    models' own (uncalibrated) output: scaling is monotonic, so the same images are flagged."""
     runs = {"keras": keras_predictors, "export": export_predictors}
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(_SPEED_ROUNDS + 1):

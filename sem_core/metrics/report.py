@@ -34,6 +34,7 @@ from sem_core.metrics.confusion import (ClassificationScores, ClassScore, Confus
                                         LabelInput, label_indices, merge_classes,
                                         score_classification, scores_from_confusion)
 from sem_core.metrics.stage1 import Stage1Report, stage1_report
+from sem_core.metrics.temperature import ScalingEffect
 
 MERGED_PAIR: tuple[str, str] = ("Bridges", "Shorts")
 
@@ -112,6 +113,9 @@ class EvaluationReport:
         calibration: Top-label reliability of the final confidence, or None when no final
             probabilities were given.
         merged: Scores with ``MERGED_PAIR`` folded together, or None when a class is missing.
+        scaling: ECE with and without the bundle's temperatures, or None when not measured
+            (``sem_core.evaluation.evaluate_bundle`` measures it; ``calibration`` and
+            ``stage1.calibration`` are of the scaled scores the cascade reports).
     """
 
     n_images: int
@@ -120,6 +124,7 @@ class EvaluationReport:
     stage2: Stage2Report
     calibration: Calibration | None
     merged: MergedScore | None
+    scaling: ScalingEffect | None = None
 
     @property
     def accuracy(self) -> float:
@@ -148,11 +153,13 @@ class EvaluationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON view with keys ``n_images``, ``accuracy``, ``macro_f1``, ``weighted_f1``,
-        ``per_class``, ``confusion_matrix``, ``stage1``, ``stage2``, ``calibration``, ``merged``."""
+        ``per_class``, ``confusion_matrix``, ``stage1``, ``stage2``, ``calibration``, ``merged``,
+        ``temperature_scaling``."""
         return {"n_images": self.n_images, **self.end_to_end.to_dict(),
                 "stage1": self.stage1.to_dict(), "stage2": self.stage2.to_dict(),
                 "calibration": None if self.calibration is None else self.calibration.to_dict(),
-                "merged": None if self.merged is None else self.merged.to_dict()}
+                "merged": None if self.merged is None else self.merged.to_dict(),
+                "temperature_scaling": None if self.scaling is None else self.scaling.to_dict()}
 
     def to_json(self, indent: int | None = 2) -> str:
         """The ``to_dict`` view as JSON text (strict JSON: no NaN or infinity).
@@ -167,10 +174,12 @@ class EvaluationReport:
         """Inverse of ``to_dict``."""
         calibration = data.get("calibration")
         merged = data.get("merged")
+        scaling = data.get("temperature_scaling")
         return cls(int(data["n_images"]), ClassificationScores.from_dict(data),
                    Stage1Report.from_dict(data["stage1"]), Stage2Report.from_dict(data["stage2"]),
                    None if calibration is None else Calibration.from_dict(calibration),
-                   None if merged is None else MergedScore.from_dict(merged))
+                   None if merged is None else MergedScore.from_dict(merged),
+                   None if scaling is None else ScalingEffect.from_dict(scaling))
 
     @classmethod
     def from_json(cls, text: str) -> EvaluationReport:

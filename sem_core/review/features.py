@@ -2,7 +2,8 @@
 
 Each image passes once through side models built on the bundle's two stages (the shared models
 are not changed): stage 1's pooled features and its probability, stage 2's pooled backbone
-features and its class probabilities. The concatenated pooled features are the embedding a small
+features and its class probabilities, scaled by the bundle's temperatures as the cascade scales
+them (so they compare with its calibrated threshold). The concatenated pooled features are the embedding a small
 cross-validated classifier learns from (see ``out_of_sample``).
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sem_core.data.manifest import Manifest, ManifestEntry
+from sem_core.metrics.temperature import apply_sigmoid_temperature, apply_softmax_temperature
 from sem_core.registry import LoadedBundle
 
 STAGE1_FEATURES_LAYER = "pool"
@@ -27,8 +29,8 @@ class FeatureSet:
     Attributes:
         entries: The manifest entries, one per row below.
         features: (N, D) float32 embeddings (stage-1 then stage-2 pooled features).
-        stage1_probability: (N,) probability of Defective.
-        stage2_probabilities: (N, 7) defect-class probabilities.
+        stage1_probability: (N,) calibrated probability of Defective.
+        stage2_probabilities: (N, 7) calibrated defect-class probabilities.
         failures: (path, reason) of each image left out because it could not be decoded.
     """
 
@@ -89,6 +91,8 @@ def extract_features(
     features, probability1, probabilities2 = (
         (np.concatenate(column) for column in zip(*parts)) if parts else
         (np.zeros((0, width)), np.zeros(0), np.zeros((0, stage2.outputs[1].shape[-1]))))
-    return FeatureSet(kept, features.astype(np.float32), probability1.astype(np.float64),
-                      probabilities2.astype(np.float64),
+    info = bundle.info
+    return FeatureSet(kept, features.astype(np.float32),
+                      apply_sigmoid_temperature(probability1, info.stage1_temperature),
+                      apply_softmax_temperature(probabilities2, info.stage2_temperature),
                       tuple((failure.path, failure.reason) for failure in decoded.failures))

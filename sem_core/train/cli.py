@@ -141,5 +141,7 @@ def _train(args: argparse.Namespace, config: TrainConfig) -> int:
     print(f"bundle: {result.bundle}\n"
           f"stage-1 threshold {result.info.stage1_threshold:.4f}: recall {metrics['stage1_recall']:.3f}, "
           f"overkill {metrics['stage1_overkill_rate']:.3f}; stage-2 macro-F1 {metrics['stage2_macro_f1']:.3f}; "
-          f"cascade macro-F1 {metrics['cascade_macro_f1']:.3f} (validation); {result.seconds:.0f} s")
+          f"cascade macro-F1 {metrics['cascade_macro_f1']:.3f} (validation); "
+          f"temperatures {result.info.stage1_temperature:.3f} / {result.info.stage2_temperature:.3f}; "
+          f"{result.seconds:.0f} s")
     return 0

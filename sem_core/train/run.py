@@ -1,8 +1,9 @@
 """One training run end to end: manifest in, model bundle out.
 
 ``train_bundle`` decodes the Train and Validation splits once, trains stage 1, chooses its
-operating point on validation, trains stage 2 on the defective images, measures validation
-metrics, and writes a new bundle (models, bundle.json, history.json, MODEL_CARD.md). Every
+operating point on validation, trains stage 2 on the defective images, fits each stage's
+temperature on validation (and chooses the threshold again on the calibrated scores), measures
+validation metrics, and writes a new bundle (models, bundle.json, history.json, MODEL_CARD.md). Every
 random choice follows ``TrainConfig.seed``.
 """
 
@@ -74,6 +75,7 @@ def train_bundle(
 
     from sem_core.models.backbones import BACKBONES
     from sem_core.models.weights import WeightsKind, ensure_imagenet_available, parse_weights
+    from sem_core.train.calibration import calibrate_stages, describe_calibration
     from sem_core.train.stages import build_initial_models, train_stages
     from sem_core.train.summary import bundle_info, model_card
 
@@ -109,6 +111,8 @@ def train_bundle(
     else:
         outcome = train_stages(stage1, stage2, train_images, validation_images, config,
                                initial.is_pretrained, listener, should_stop)
+    outcome = calibrate_stages(outcome, validation_images, config.stage1_recall)
+    _say(listener, describe_calibration(outcome))
     seconds = time.perf_counter() - started
     info = replace(bundle_info(config, initial, stage1, stage2, outcome, manifest, train_images,
                                validation_images, command, seconds), name=out.name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sem_core.classes import CLEAN, STAGE2_CLASSES
+from sem_core.metrics.temperature import TemperatureFit
 from sem_core.models import build_stage1, build_stage2
 from sem_core.models.weights import InitialWeights, application_weights, source_model_file, transfer_weights
 from sem_core.train.augment import augment_config, build_augmenter
@@ -35,6 +36,10 @@ class StagesOutcome:
         validation_stage2: Stage-2 probabilities (N, 7) of each validation image.
         seconds: Training wall time per stage ("stage1", "stage2").
         images_per_second: Training throughput per stage (images seen / seconds).
+        stage1_fit: Stage 1's temperature fitted on validation, or None before calibration
+            (``sem_core.train.calibration``); once set, the validation scores and the operating
+            point above are on the calibrated scale.
+        stage2_fit: The same for stage 2.
     """
 
     phases: tuple[PhaseHistory, ...]
@@ -43,6 +48,8 @@ class StagesOutcome:
     validation_stage2: np.ndarray
     seconds: dict[str, float]
     images_per_second: dict[str, float]
+    stage1_fit: TemperatureFit | None = None
+    stage2_fit: TemperatureFit | None = None
 
 
 def build_initial_models(config: TrainConfig, initial: InitialWeights) -> tuple[object, object, list[str]]:

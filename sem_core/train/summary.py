@@ -74,6 +74,9 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
                          int(stage2.count_params())),
         stage1_threshold=outcome.operating_point.threshold,
         operating_point=outcome.operating_point.to_dict(),
+        stage1_temperature=_temperature(outcome.stage1_fit),
+        stage2_temperature=_temperature(outcome.stage2_fit),
+        calibration=calibration_record(outcome),
         training={
             "config": config.to_dict(),
             "initial_weights": initial.describe(),
@@ -101,6 +104,27 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
     )
 
 
+def _temperature(fit) -> float:
+    return 1.0 if fit is None else round(fit.temperature, 6)
+
+
+def calibration_record(outcome: StagesOutcome) -> dict[str, object]:
+    """bundle.json's ``calibration``: the method and each stage's fit on validation (empty when
+    the run was not calibrated). The recorded temperature is the one stored, rounded to 6 digits."""
+    fits = {"stage1": outcome.stage1_fit, "stage2": outcome.stage2_fit}
+    if all(fit is None for fit in fits.values()):
+        return {}
+    record: dict[str, object] = {
+        "method": "temperature scaling, validation negative log-likelihood (stage 1 on every "
+                  "image, stage 2 on the defective ones); ECE with 10 equal-width bins"}
+    for stage, fit in fits.items():
+        if fit is not None:
+            values = fit.to_dict()
+            record[stage] = {key: round(value, 6) if isinstance(value, float) else value
+                             for key, value in values.items()}
+    return record
+
+
 def weights_sources(config: TrainConfig, initial: InitialWeights) -> list[dict[str, str]]:
     """Package, version, sha256 and licence of the offline ImageNet weights a run started from."""
     from sem_core.models.pretrained import SOURCES
@@ -109,6 +133,23 @@ def weights_sources(config: TrainConfig, initial: InitialWeights) -> list[dict[s
         return []
     names = dict.fromkeys(name for name in (config.stage1_backbone, config.backbone) if name in SOURCES)
     return [{"backbone": name, **SOURCES[name].to_dict()} for name in names]
+
+
+def _calibration_lines(outcome: StagesOutcome) -> list[str]:
+    lines = []
+    for name, fit in (("Stage 1 P(Defective)", outcome.stage1_fit),
+                      ("Stage 2 top-class confidence", outcome.stage2_fit)):
+        if fit is not None:
+            lines.append(f"- {name}: temperature {fit.temperature:.3f}; validation ECE "
+                         f"{fit.ece_before:.3f} -> {fit.ece_after:.3f}, NLL {fit.nll_before:.3f} -> "
+                         f"{fit.nll_after:.3f} on {fit.images} images")
+    if not lines:
+        return []
+    return ["## Calibration (temperature scaling, fitted on validation)",
+            "Every probability and confidence the cascade reports is scaled by these, and the",
+            "stage-1 threshold above is on the scaled score. Fitted and measured on the same",
+            "images: check the ECE on a test set with `python -m sem_core evaluate`.",
+            *lines, ""]
 
 
 def model_card(info: BundleInfo, outcome: StagesOutcome) -> str:
@@ -158,6 +199,7 @@ def model_card(info: BundleInfo, outcome: StagesOutcome) -> str:
         f"- Cascade (8 classes): accuracy {metrics['cascade_accuracy']:.4f}, "
         f"macro-F1 {metrics['cascade_macro_f1']:.4f}",
         "",
+        *_calibration_lines(outcome),
         "## Limits",
         "- Validation figures come from the split the threshold was chosen on; judge the bundle on a",
         "  held-out test set (`python -m sem_core evaluate`).",

@@ -1,6 +1,7 @@
 """End to end through the CLI: a tiny dataset in, a loadable bundle out."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def test_bundle_has_both_models_info_card_and_history(bundle):
 
 def test_bundle_json_records_what_a_rerun_needs(bundle):
     info = json.loads((bundle / "bundle.json").read_text())
-    assert info["schema_version"] == 1
+    assert info["schema_version"] == 2
     assert info["classes"] == list(CLASSES)
     assert info["input_size"] == 32
     assert info["stage2"]["architecture"] == "mobilenetv3small"
@@ -73,3 +74,31 @@ def test_several_datasets_combine_into_one_manifest_with_absolute_paths(tmp_path
     assert [combined.resolve(entry) for entry in combined] == [tmp_path / "one/a/x.png", tmp_path / "two/a/x.png"]
     assert [entry.label for entry in combined] == ["Clean", "Vias"]
     assert combine_manifests([first]) is first
+
+
+def test_bundle_carries_temperatures_fitted_on_validation_and_predict_uses_them(bundle, tmp_path):
+    import pandas as pd
+
+    from sem_core.data.image_io import load_image
+    from sem_core.metrics.temperature import apply_sigmoid_temperature
+    from sem_core.models.preprocessing import prepare_batch
+    from sem_core.registry import load_bundle
+
+    info = json.loads((bundle / "bundle.json").read_text())
+    for stage in ("stage1", "stage2"):
+        fit = info["calibration"][stage]
+        assert info[f"{stage}_temperature"] == fit["temperature"] > 0
+        assert fit["nll_after"] <= fit["nll_before"]  # never worse than no scaling
+        assert 0.0 <= fit["ece_after"] <= 1.0 and fit["images"] > 0
+    assert "Calibration" in (bundle / "MODEL_CARD.md").read_text()
+    root = Path(json.loads((bundle / "bundle.json").read_text())["data"]["root"])
+    images = sorted((root / "Test").rglob("*.png"))
+    out = tmp_path / "results.csv"
+    assert main(["predict", "--bundle", str(bundle), "--input", *map(str, images),
+                 "--out", str(out)]) == 0
+    loaded = load_bundle(bundle)
+    raw = np.asarray(loaded.stage1.predict_on_batch(
+        prepare_batch([load_image(path).pixels for path in images], 32)), np.float64).reshape(-1)
+    rows = pd.read_csv(out).set_index("source").loc[[str(path) for path in images]]
+    np.testing.assert_allclose(rows["stage1_probability"],
+                               apply_sigmoid_temperature(raw, info["stage1_temperature"]), atol=1e-6)

@@ -1,0 +1,60 @@
+"""Calibrate a trained cascade on its validation split: one temperature per stage.
+
+Runs after both stages are trained, on the validation scores training already computed (no
+model is called again). Stage 1's temperature is fitted on every validation image (Defective
+or not), stage 2's on the defective ones with their classes. The stage-1 threshold is then
+chosen again, for the same target recall, on the calibrated scores: scaling keeps their order,
+so the same images pass, but the threshold must be on the scale the cascade compares it with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from sem_core.classes import CLEAN, STAGE2_CLASSES
+from sem_core.metrics.temperature import (
+    apply_sigmoid_temperature,
+    apply_softmax_temperature,
+    fit_sigmoid_temperature,
+    fit_softmax_temperature,
+)
+from sem_core.train.operating_point import choose_threshold
+from sem_core.train.pipeline import DecodedImages
+from sem_core.train.stages import StagesOutcome
+
+
+def calibrate_stages(outcome: StagesOutcome, validation: DecodedImages,
+                     target_recall: float) -> StagesOutcome:
+    """Fit both stages' temperatures on validation and move the outcome to the calibrated scale.
+
+    Args:
+        outcome: A trained run's outcome with raw (uncalibrated) validation scores.
+        validation: The validation images, for their labels.
+        target_recall: Stage-1 defect recall the threshold must reach (as in training).
+
+    Returns:
+        The outcome with ``stage1_fit`` and ``stage2_fit`` set, calibrated validation scores
+        and the operating point chosen on them.
+    """
+    labels = np.asarray(validation.labels)
+    defective = labels != CLEAN
+    stage1_fit = fit_sigmoid_temperature(outcome.validation_stage1, defective)
+    classes = np.array([STAGE2_CLASSES.index(label) for label in labels[defective]], dtype=int)
+    stage2_fit = fit_softmax_temperature(outcome.validation_stage2[defective], classes)
+    stage1 = apply_sigmoid_temperature(outcome.validation_stage1, stage1_fit.temperature)
+    stage2 = apply_softmax_temperature(outcome.validation_stage2, stage2_fit.temperature)
+    point = choose_threshold(stage1, defective, target_recall)
+    return replace(outcome, operating_point=point, validation_stage1=stage1,
+                   validation_stage2=stage2, stage1_fit=stage1_fit, stage2_fit=stage2_fit)
+
+
+def describe_calibration(outcome: StagesOutcome) -> str:
+    """One line for the progress log: each stage's temperature and validation ECE."""
+    parts = [f"{name} T={fit.temperature:.3f} (validation ECE {fit.ece_before:.3f} -> "
+             f"{fit.ece_after:.3f})"
+             for name, fit in (("stage 1", outcome.stage1_fit), ("stage 2", outcome.stage2_fit))
+             if fit is not None]
+    return ("calibrated by temperature scaling: " + "; ".join(parts)
+            + f"; stage-1 threshold on the calibrated score {outcome.operating_point.threshold:.4f}")
