@@ -44,6 +44,7 @@ def load_split_images(data: Path, size: int, frame: float, seed: int = 0):
     from PIL import Image
 
     from sem_core.classes import CLASSES, CLEAN
+    from sem_core.data.image_io import load_image
 
     rng = np.random.default_rng(seed)
     with (data / "manifest.csv").open(newline="") as handle:
@@ -53,7 +54,8 @@ def load_split_images(data: Path, size: int, frame: float, seed: int = 0):
     sizes = [max(b[1] - b[0], b[3] - b[2]) for b in boxes.values() if b is not None]
     images, labels, splits = [], [], []
     for row in rows:
-        image = Image.open(data / row["path"]).convert("L")
+        # the project's decoder: the synth format mix includes 16-bit TIFFs
+        image = Image.fromarray(load_image(data / row["path"]).pixels, mode="F")
         if frame:
             width = image.size[0]
             box = boxes.get(row["path"])
@@ -68,7 +70,7 @@ def load_split_images(data: Path, size: int, frame: float, seed: int = 0):
             left = float(np.clip(centre_x - side / 2, 0, width - side))
             image = image.crop((left, top, left + side, top + side))
         image = image.resize((size, size), Image.Resampling.BILINEAR)
-        images.append(np.asarray(image, np.float32)[..., None] / 255.0)
+        images.append(np.asarray(image, np.float32)[..., None])
         labels.append(CLASSES.index(row["label"]))
         splits.append(row["split"])
     return np.stack(images), np.array(labels), np.array(splits)

@@ -122,7 +122,8 @@ def strict_open(
     # several aligned torn cuts read as one defect, never as staggered designed gaps, so their
     # cap grows with their number; it stays below the shortest designed gap
     cap = TIP_GAP_SHARE * min(1.0 + 0.35 * (lines - 1), 2.0) * shortest_tip_gap(layout.lines)
-    # a fine pitch spans more lines from the first try, under the one-line cap (spec B5)
+    # a fine pitch spans more lines from the first try; the cap stays the one above (one line's
+    # on a first try, spec B5)
     lines = max(lines, min(math.ceil(OPEN_SPAN / pitch), MAX_LINES))
     gap = min(gap * (1.0 + 0.25 * boost), cap)
     choice = None
