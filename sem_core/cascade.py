@@ -4,8 +4,8 @@ Stage 1 (a small CNN, sigmoid output = probability of Defective) runs on every i
 (softmax over the seven defect classes) runs only on images whose stage-1 probability is at or
 above the operating threshold. Each stage's output is temperature-scaled (the bundle's
 calibration) the moment it leaves the predictor, so every score, threshold comparison and
-confidence downstream is calibrated, whatever runtime produced it. Inputs stream in batches from a folder, a zip, a list of paths or
-arrays, so memory stays flat however many images there are. A file that cannot be decoded becomes
+confidence downstream is calibrated, whatever runtime produced it. Inputs stream in batches from
+a folder, a zip, a list of paths or arrays, so memory stays flat however many images there are. A file that cannot be decoded becomes
 an error record; the rest of the batch goes on.
 """
 

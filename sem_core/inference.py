@@ -1,8 +1,9 @@
 """Run a model bundle's cascade on images: the one way the CLI, the app and benchmarks predict.
 
 ``cascade_from_bundle`` wires a bundle's two models into a ``Cascade`` with the bundle's input
-size, stage-1 threshold and stage temperatures (calibration; 1.0 for older bundles): its Keras models, or an export that passed its parity gate, chosen
-by ``runtime`` (``sem_core.deploy.serving``); ``predict`` runs it over any inputs that
+size, stage-1 threshold and stage temperatures (calibration; 1.0 for older bundles): its Keras
+models, or an export that passed its parity gate, chosen by ``runtime``
+(``sem_core.deploy.serving``); ``predict`` runs it over any inputs that
 ``sem_core.data.sources.iter_sources`` accepts and returns every result. For folders of any size,
 ``stream_predictions`` yields results one by one and ``predict_to_file`` writes them to a CSV or
 Parquet table as they come, both in constant memory.

@@ -3,8 +3,8 @@
 Each image passes once through side models built on the bundle's two stages (the shared models
 are not changed): stage 1's pooled features and its probability, stage 2's pooled backbone
 features and its class probabilities, scaled by the bundle's temperatures as the cascade scales
-them (so they compare with its calibrated threshold). The concatenated pooled features are the embedding a small
-cross-validated classifier learns from (see ``out_of_sample``).
+them (so they compare with its calibrated threshold). The concatenated pooled features are the
+embedding a small cross-validated classifier learns from (see ``out_of_sample``).
 """
 
 from __future__ import annotations
