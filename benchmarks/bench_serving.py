@@ -11,7 +11,9 @@ alternating so load from other users of the shared machine falls on both alike:
 * Ray: ``--engine ray`` against ``--engine local`` (both ``--runtime auto``) on every image of
   the test set and on ``--small`` of its images (every k-th, so the mix of classes is the same): wall time and images per second, start-up
   included, and the marginal throughput (extra images over extra seconds between the two sizes),
-  which leaves out what each engine pays once per command (Ray's start and its actors' loading).
+  which leaves out what each engine pays once per command (Ray's start and its actors' loading);
+  and on a ``--large`` job (links cycling through the test set), a batch long enough that the
+  start-up weighs as it does in the batch jobs Ray is for.
 
     .venv/bin/python benchmarks/bench_serving.py --bundle B --test-data DIR \
         --exports onnx:float32 litert:float32 --out benchmarks/results/serving.json
@@ -124,8 +126,23 @@ def predict_runs(bundle: Path, inputs: Path, variants: dict[str, list[str]], rep
     return results, tables
 
 
+def repeated(test_data: Path, out: Path, images: int) -> Path:
+    """A folder of ``images`` links that cycle through the test set (a longer batch job of the
+    same images: each engine's per-image work is the same, its start-up weighs less)."""
+    from sem_core.data.manifest import Manifest
+
+    manifest = Manifest.read_csv(test_data / "manifest.csv")
+    entries = list(manifest.entries)
+    out.mkdir(parents=True)
+    for number in range(images):
+        source = manifest.resolve(entries[number % len(entries)])
+        (out / f"{number:06d}{source.suffix}").symlink_to(source.resolve())
+    return out
+
+
 def ray_against_local(args: argparse.Namespace, scratch: Path) -> dict[str, object]:
-    """Both engines on the whole test set and on ``--small`` of its images, alternating."""
+    """Both engines on the whole test set, on ``--small`` of its images and on a ``--large``
+    job that cycles through it, alternating."""
     from sem_core.data.manifest import Manifest
 
     everything = args.test_data / "manifest.csv"
@@ -135,16 +152,24 @@ def ray_against_local(args: argparse.Namespace, scratch: Path) -> dict[str, obje
     manifest.with_entries(manifest.entries[::step][:args.small]).write_csv(small)
     engines = {"local": ["--runtime", "auto"], "ray": ["--runtime", "auto", "--engine", "ray"]}
     runs = {}
-    for size, inputs in (("small", small), ("all", everything)):
-        runs[size], tables = predict_runs(args.bundle, inputs, engines, args.repeats, scratch,
-                                          f"ray-{size}")
+    jobs = [("small", small), ("all", everything)]
+    if args.large:
+        jobs.append(("large", repeated(args.test_data, scratch / "large", args.large)))
+    for size, inputs in jobs:
+        runs[size], job_tables = predict_runs(args.bundle, inputs, engines, args.repeats, scratch,
+                                              f"ray-{size}")
+        if size == "all":
+            tables = job_tables
     same = [column for column in tables["local"] if not column.endswith("_ms")]
     marginal = {engine: (runs["all"][engine]["images"] - runs["small"][engine]["images"])
                 / (runs["all"][engine]["wall_s"] - runs["small"][engine]["wall_s"])
                 for engine in engines}
+    large = {} if not args.large else {"ray_over_local_throughput_large": round(
+        runs["large"]["ray"]["images_per_second"] / runs["large"]["local"]["images_per_second"], 2)}
     return {**runs, "comparison": {
         "ray_over_local_throughput": round(runs["all"]["ray"]["images_per_second"]
                                            / runs["all"]["local"]["images_per_second"], 2),
+        **large,
         "marginal_images_per_second": {key: round(value, 1) for key, value in marginal.items()},
         "ray_over_local_marginal_throughput": round(marginal["ray"] / marginal["local"], 2),
         "labels_identical": bool((tables["ray"]["final_label"] == tables["local"]["final_label"]).all()),
@@ -166,6 +191,9 @@ def main() -> int:
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--small", type=int, default=320,
                         help="images of the small Ray/local run (for the marginal throughput)")
+    parser.add_argument("--large", type=int, default=12800,
+                        help="images of a longer Ray/local job cycling through the test set "
+                             "(0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/serving.json")
     args = parser.parse_args()

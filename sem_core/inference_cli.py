@@ -171,8 +171,11 @@ def _serving_stages(bundle, runtime: str):
 
 
 def _predict_on_ray(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from sem_core.deploy import ExportError
     from sem_core.deploy.ray_engine import RayOptions, predict_on_ray
+    from sem_core.inference import count_sources
     from sem_core.registry import BundleError
 
     if args.cam_dir:
@@ -186,7 +189,10 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
         options = RayOptions(address=args.address, actors=args.actors, runtime=args.runtime,
                              batch_size=args.batch_size, review_threshold=args.review_threshold,
                              stage1_threshold=args.stage1_threshold)
-        summary, runtime = predict_on_ray(args.bundle, inputs, args.out, options)
+        with tqdm(total=count_sources(inputs), unit="img", desc="predict (ray)",
+                  file=sys.stderr) as bar:
+            summary, runtime = predict_on_ray(args.bundle, inputs, args.out, options,
+                                              progress=bar.update)
     except (ExportError, BundleError, FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
