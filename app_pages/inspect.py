@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import detail_view, flag_view, inspect_view, inspection, shell, state
-from ui.datasets import DEMO_IMAGES, folder_choices
+from ui.datasets import DEMO_IMAGES, demo_truth, folder_choices
 from ui.settings import OutsideRootError, data_root
 
 st.title("Inspect images")
@@ -46,12 +46,13 @@ if not inspect_view.current_items():
     st.stop()
 
 runtime = inspect_view.runtime_choice(entry)
-results = inspect_view.run_cascade(entry, runtime)
+results = inspection.with_truth(inspect_view.run_cascade(entry, runtime), demo_truth(data_root()))
 scored = int(results["error"].isna().sum())
 st.caption(f"{len(results)} file{'s' * (len(results) != 1)}: {scored} scored, "
            f"{len(results) - scored} unreadable, {int(results['needs_review'].sum())} flagged "
            f"for review. Bundle {entry.name}, runtime "
            f"{inspect_view.runtime_in_use(entry, runtime)}.")
+inspect_view.truth_summary(results)
 
 label_column, status_column, confidence_column, sort_column, order_column = st.columns(
     [3, 2, 2, 2, 1.3])

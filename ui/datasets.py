@@ -1,7 +1,8 @@
 """Folders under the data root, uploaded dataset zips, and the synthetic demo data.
 
 Everything the app writes goes under the data root (``ui.settings.data_root()``): the demo
-images (``demo/images``), the demo labelled dataset (``demo/dataset``, written by
+images (``demo/images``) with their answer key (``demo/labels.csv``: the true class of each, so
+Inspect can show it beside the prediction), the demo labelled dataset (``demo/dataset``, written by
 ``python -m sem_core synth``) and extracted dataset zips (``uploads/<name>``). A zip is
 extracted member by member after checking every member as ``sem_core.data.archive`` does
 (links, encrypted members, nested archives, size and count caps) and that none escapes the
@@ -10,6 +11,7 @@ target folder. No Streamlit here.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -30,6 +32,8 @@ DATASET_ARCHIVE_LIMITS = ArchiveLimits(max_archive_bytes=MAX_EXTRACTED_BYTES,
 """Caps on an uploaded dataset zip; a bigger dataset belongs in a folder under the data root."""
 MAX_FOLDER_DEPTH = 3
 DEMO_IMAGES = Path("demo") / "images"
+DEMO_LABELS = Path("demo") / "labels.csv"
+"""The demo images' answer key: ``file`` (data-root path, POSIX) and ``label`` (true class)."""
 DEMO_DATASET = Path("demo") / "dataset"
 UPLOADS = Path("uploads")
 
@@ -164,11 +168,30 @@ def write_demo_images(root: Path, *, per_class: int = 1, size: int = 256, seed: 
     folder = root / DEMO_IMAGES
     folder.mkdir(parents=True, exist_ok=True)
     config = SynthConfig(size=size)
+    key = []
     for index in range(per_class * len(CLASSES)):
         sample = generate_sample(config, seed, 2, index)
         label = sample.sidecar.label_true
-        Image.fromarray(sample.image).save(folder / f"demo_{index:03d}_{label}.png")
+        path = folder / f"demo_{index:03d}_{label}.png"
+        Image.fromarray(sample.image).save(path)
+        key.append((path.relative_to(root).as_posix(), label))
+    # Beside the images, not among them: Inspect reads every file of the folder as an image.
+    with (root / DEMO_LABELS).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label"])
+        writer.writerows(key)
     return folder
+
+
+def demo_truth(root: Path) -> dict[str, str]:
+    """The demo images' true classes by data-root path (empty when there is no valid key)."""
+    try:
+        with (root / DEMO_LABELS).open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    return {row["file"]: row["label"] for row in rows
+            if row.get("file") and row.get("label") in CLASSES}
 
 
 def demo_dataset_command(root: Path, *, per_class: int = 20, size: int = 128,

@@ -124,11 +124,14 @@ def _text(value: object) -> str:
 
 
 def headline(row: Mapping) -> None:
-    """Final label, confidence and review flag in one line."""
+    """Final label, confidence, review flag and (for a demo image) the true class in one line."""
     confidence = _number(row.get("confidence"))
     flag = " - needs review" if row.get("needs_review") else ""
     label = row.get("final_label")
     text = f"**{row.get('source')}**: {label if isinstance(label, str) else 'unreadable'}"
     if confidence is not None:
         text += f" (confidence {confidence:.3f}){flag}"
+    truth = row.get("true_label")
+    if isinstance(truth, str):
+        text += f"; true class **{truth}**" + (" (correct)" if truth == label else " (wrong)")
     st.markdown(text)

@@ -145,6 +145,17 @@ def run_cascade(entry: bundles.CatalogEntry, runtime: str = "keras") -> pd.DataF
     return inspection.results_table(items, results)
 
 
+def truth_summary(frame: pd.DataFrame) -> None:
+    """The accuracy on the images whose true class is known (the demo images), if any."""
+    score = inspection.truth_score(frame)
+    if score is None:
+        return
+    unreadable = f"; {score.unreadable} could not be scored" if score.unreadable else ""
+    st.info(f"Demo images: {score.correct} of {score.known} predicted as their true class "
+            f"(accuracy {score.accuracy:.0%}){unreadable}. They are synthetic, so their class "
+            "is known: the *true class* column shows it beside the prediction.")
+
+
 def results_table(frame: pd.DataFrame) -> None:
     """The filtered results as a table; clicking a row opens it in the detail view."""
     shown = frame[[column for column in inspection.TABLE_COLUMNS if column in frame.columns]]
@@ -154,6 +165,9 @@ def results_table(frame: pd.DataFrame) -> None:
         column_config={
             "source": st.column_config.TextColumn("file"),
             "final_label": st.column_config.TextColumn("final label"),
+            "true_label": st.column_config.TextColumn(
+                "true class", help="Known for the demo images (synthetic, so their class is "
+                                   "known); empty for other files."),
             "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0,
                                                           max_value=1.0, format="%.3f"),
             "stage1_probability": st.column_config.NumberColumn("stage-1 P(defective)",

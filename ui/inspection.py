@@ -28,8 +28,9 @@ from sem_core.registry import LoadedBundle
 from ui.uploads import UPLOAD_ARCHIVE_LIMITS
 
 UNREADABLE = "Unreadable"
-TABLE_COLUMNS = ("source", "final_label", "confidence", "stage1_probability", "stage1_decision",
-                 "needs_review", "error", "error_kind", "width", "height", "sha256")
+TABLE_COLUMNS = ("source", "final_label", "true_label", "confidence", "stage1_probability",
+                 "stage1_decision", "needs_review", "error", "error_kind", "width", "height",
+                 "sha256")
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,46 @@ def results_table(items: Sequence[InspectItem], results: Sequence[CascadeResult]
         return pd.DataFrame(columns=list(TABLE_COLUMNS))
     frame["sha256"] = [item.sha256 for item in items]
     return frame
+
+
+def with_truth(frame: pd.DataFrame, truth: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with a ``true_label`` column when some of its files have a known class (the
+    demo images' answer key); files without one get None. Unchanged when none has."""
+    known = [truth.get(name) for name in frame["source"]]
+    if all(label is None for label in known):
+        return frame
+    return frame.assign(true_label=pd.Series(known, index=frame.index, dtype=object))
+
+
+@dataclass(frozen=True)
+class TruthScore:
+    """How the predictions compare with the known classes.
+
+    Attributes:
+        known: Scored files whose true class is known.
+        correct: Of those, the ones whose final label is the true class.
+        unreadable: Files with a known class that could not be scored.
+    """
+
+    known: int
+    correct: int
+    unreadable: int
+
+    @property
+    def accuracy(self) -> float:
+        """Share of ``known`` that is correct (0 when none is known)."""
+        return self.correct / self.known if self.known else 0.0
+
+
+def truth_score(frame: pd.DataFrame) -> TruthScore | None:
+    """Accuracy on the files of ``frame`` with a ``true_label``; None when it has none."""
+    if "true_label" not in frame or frame["true_label"].isna().all():
+        return None
+    labelled = frame[frame["true_label"].notna()]
+    scored = labelled[labelled["error"].isna()]
+    return TruthScore(known=len(scored),
+                      correct=int((scored["final_label"] == scored["true_label"]).sum()),
+                      unreadable=len(labelled) - len(scored))
 
 
 class Status(str, Enum):

@@ -21,6 +21,10 @@ def test_demo_images_are_written_under_the_data_root_and_inspected(app_env, tmp_
     table = app.dataframe[0].value
     assert table["source"].tolist() == [f"demo/images/{name}" for name in written]
     assert table["error"].isna().all()
+    # The demo images' true class is shown beside the prediction, with the set's accuracy.
+    assert table["true_label"].tolist() == [name.split("_")[2][:-4] for name in written]
+    correct = int((table["true_label"] == table["final_label"]).sum())
+    assert any(f"{correct} of 8 predicted as their true class" in item.value for item in app.info)
     assert [image.captions[0] for image in app.image][:1] == ["Image"]
 
 

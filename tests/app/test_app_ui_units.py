@@ -110,6 +110,32 @@ def test_results_table_keeps_unreadable_files_as_rows_in_the_csv():
     assert "bad.png" in csv_text and "the file is empty (0 bytes)" in csv_text
 
 
+def test_known_classes_join_the_results_and_score_only_scored_files():
+    frame = _results()
+    truth = {"a.png": "Clean", "b.png": "Bridges", "bad.png": "Opens"}  # c.png: not known
+    joined = inspection.with_truth(frame, truth)
+    assert joined["true_label"].tolist() == ["Clean", "Bridges", None, "Opens"]
+    score = inspection.truth_score(joined)
+    assert (score.known, score.correct, score.unreadable) == (2, 1, 1)
+    assert score.accuracy == 0.5
+    # Files none of which is known: no column, no score (a user's own images).
+    assert "true_label" not in inspection.with_truth(frame, {"other.png": "Clean"})
+    assert inspection.truth_score(frame) is None
+
+
+def test_demo_answer_key_reads_back_and_a_damaged_key_reads_as_none(tmp_path):
+    folder = datasets.write_demo_images(tmp_path, per_class=1, size=48)
+    truth = datasets.demo_truth(tmp_path)
+    images = sorted(path.name for path in folder.iterdir())
+    assert len(images) == len(CLASSES)  # the key lies beside the images, not among them
+    assert truth == {f"demo/images/{name}": name.split("_")[2].removesuffix(".png")
+                     for name in images}
+    (tmp_path / datasets.DEMO_LABELS).write_bytes(b"\xff\xfe not a csv \x00")
+    assert datasets.demo_truth(tmp_path) == {}
+    (tmp_path / datasets.DEMO_LABELS).write_text("file,label\ndemo/images/x.png,Nonsense\n")
+    assert datasets.demo_truth(tmp_path) == {}
+
+
 def _predictions(rng: np.random.Generator, count: int = 60) -> tuple[pd.DataFrame, object]:
     labels = rng.choice(CLASSES, size=count)
     scores = rng.random(count)
