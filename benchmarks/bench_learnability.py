@@ -81,7 +81,9 @@ def train_small_cnn(data: Path, size: int, max_minutes: float, seed: int = 0) ->
     """Train the small CNN on all eight classes within the budget (see the module docstring)."""
     import keras
     import numpy as np
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    from sem_core.classes import CLASSES
 
     from sem_core.models.stage1 import build_stage1
 
@@ -116,12 +118,18 @@ def train_small_cnn(data: Path, size: int, max_minutes: float, seed: int = 0) ->
         print(f"small-cnn epoch {epoch}: validation macro-F1 {score:.3f}", flush=True)
         if score > best[0]:
             best = (score, epoch)
+            per_class = f1_score(val_y, guess, average=None, labels=range(len(CLASSES)))
+            confusion = confusion_matrix(val_y, guess, labels=range(len(CLASSES)))
     return {
         "train_seconds": round(time.perf_counter() - start, 1),
         "epochs": epoch,
         "best_validation_macro_f1": round(best[0], 4),
         "best_epoch": best[1],
         "validation_images": len(val_x),
+        # At the best epoch: which classes are learned and which are confused (rows: true).
+        "best_per_class_f1": {name: round(float(value), 3)
+                              for name, value in zip(CLASSES, per_class, strict=True)},
+        "best_confusion": {"classes": list(CLASSES), "rows_true": confusion.tolist()},
         "history": history,
     }
 
