@@ -182,6 +182,10 @@ def open_cut(
     )
 
 
+PAIR_AFTER = 5
+"""``standard``: after this many failed contract tries a missing plug takes its neighbour too."""
+
+
 def via_void(
     rng: np.random.Generator,
     layout: SceneLayout,
@@ -197,7 +201,8 @@ def via_void(
         return None
     host = _nearest_host(plugs, x, y)
     kind_draw, fill_draw = rng.random(2)
-    if hardness.preset.strict_rules and hardness.boost >= 3:
+    escalated = hardness.preset.strict_rules and hardness.boost >= 3
+    if escalated:
         kind_draw = 0.5  # failed contract tries: the whole plug missing, its clearest form
     painter = _painter(layout, maps, host.x0 - 3, host.y0 - 3, host.x1 + 3, host.y1 + 3)
     fx, fy = painter.field_xy()
@@ -227,13 +232,20 @@ def via_void(
         painter.paint(region, topo=False, intensity=void, height=0.0, material=Material.SUBSTRATE)
     elif kind_draw < 0.7:
         subtype = "missing"
-        painter.paint(
-            in_plug,
-            topo=False,
-            intensity=levels.get("dielectric", 0.2) * lerp(1.0, 0.8, v),
-            height=0.0,
-            material=Material.SUBSTRATE,
-        )
+        fill = levels.get("dielectric", 0.2) * lerp(1.0, 0.8, v)
+        if escalated and abs(void - host.level) > abs(fill - host.level):
+            fill = void  # etched and never filled: a plug about as bright as the dielectric
+        painter.paint(in_plug, topo=False, intensity=fill, height=0.0,
+                      material=Material.SUBSTRATE)
+        if escalated and hardness.boost >= PAIR_AFTER and len(plugs) > 1:
+            # still too small to pass: its neighbour is missing too (a pair of plugs)
+            other = min((h for h in plugs if h is not host),
+                        key=lambda h: abs(h.x0 + h.x1 - host.x0 - host.x1))
+            pair = _painter(layout, maps, other.x0 - 3, other.y0 - 3, other.x1 + 3, other.y1 + 3)
+            px, py = pair.field_xy()
+            pair.paint(pair.get("topo") & (py >= other.y0) & (py <= other.y1)
+                       & (px >= other.x0 - 1) & (px <= other.x1 + 1),
+                       topo=False, intensity=fill, height=0.0, material=Material.SUBSTRATE)
     else:
         subtype = "half_filled"
         filled = lerp(0.3, 0.7, fill_draw)

@@ -32,6 +32,11 @@ SUBTYPES: dict[str, float] = {
 
 MAX_EXTRA = 12
 """``standard``: at most this many neighbours malformed with the first via."""
+MISALIGNED_RADIUS = 3.5
+"""``standard`` escalation: the smallest drawn radius (reference px) of a slipped landing."""
+MISALIGNED_STEP = 0.6
+"""``standard`` escalation: a slipped landing differs from the dielectric by at least this share
+of the scene step (less only where a hole cannot be darker than black)."""
 FINE_VIA_RADIUS = 5.0
 """``standard``: vias smaller than this radius (reference px) are malformed as a cluster, about
 as many as make up the area of one via of this radius, so the defect is not a few pixels."""
@@ -192,7 +197,9 @@ def _malform(
         for other in _neighbours(layout, host, 1)
         if math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * radius
     ]
-    span = radius * 3.0 + (layout.params.width if subtype == "misaligned" else 0.0)
+    span = radius * 3.0
+    if subtype == "misaligned":
+        span = max(radius, MISALIGNED_RADIUS) * 3.0 + layout.params.width
     if subtype == "merged" and partner:
         span += math.hypot(partner[0].a - host.a, partner[0].b - host.b)
     painter = Painter(maps, layout, layout.canvas_window(host.a, host.b, span))
@@ -203,15 +210,25 @@ def _malform(
     if subtype == "misaligned":
         # `standard` escalation in logic: the landing slips off its line into the space
         # far enough that most of it lies over the dielectric beside the line
-        offset = 0.5 * layout.params.width + lerp(0.4, 0.9, draws[0]) * radius
+        # A landing of a fine pattern is drawn at least MISALIGNED_RADIUS wide, or a slip of a
+        # pixel or two would be the whole defect.
+        drawn = max(radius * 1.3, MISALIGNED_RADIUS)
+        look = layout.params.look
+        # Over the dielectric the landing must differ from it: a plug as bright as the
+        # dielectric, or a hole about as dark, would vanish there (measured: C-half 1.2-1.5).
+        apart = MISALIGNED_STEP * abs(look.contrast)
+        if host.raised:
+            level = max(host.level, look.substrate + apart)
+        else:
+            level = min(host.level, max(look.substrate - apart, 0.0))
+        # A hole that cannot be made dark enough there slips only half off, so that it still
+        # bites into the line's edge, which is where it shows.
+        slip = (0.4, 0.9) if abs(level - look.substrate) >= apart else (0.0, 0.4)
+        offset = 0.5 * layout.params.width + lerp(*slip, draws[0]) * drawn
         shift = offset * (1 if draws[1] < 0.5 else -1)
         moved = replace(host, a=host.a + shift)
-        look = layout.params.look
-        level = host.level
-        if host.raised:  # a plug as bright as the dielectric it lands on would vanish there
-            level = max(level, look.substrate + VISIBLE_VIA * abs(look.contrast) * 1.5)
-        _draw(painter, host, _shape(moved, a, b, radius * 1.3), level)
-        return {"shift": shift}
+        _draw(painter, host, _shape(moved, a, b, drawn), level)
+        return {"shift": shift, "drawn_radius": drawn, "level": level}
     if subtype == "missing":
         ghost = 0.2 * (1.0 - v) if draws[0] < 0.5 else 0.0
         region = _shape(host, a, b, radius)

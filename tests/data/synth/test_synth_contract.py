@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,13 @@ from sem_core.data.synth.defects_lines import bridge, short
 from sem_core.data.synth.defects_marks import crack, scratch
 from sem_core.data.synth.defects_opens import MAX_LINES, OPEN_SPAN, open_line, shortest_tip_gap
 from sem_core.data.synth.defects_other import foreign
-from sem_core.data.synth.defects_vias import FINE_VIA_RADIUS, via_defect
+from sem_core.data.synth.defects_vias import (
+    ESCALATE_AFTER,
+    FINE_VIA_RADIUS,
+    MISALIGNED_RADIUS,
+    MISALIGNED_STEP,
+    via_defect,
+)
 from sem_core.data.synth.presets import PRESETS, preset_for
 from sem_core.data.synth.render import render_patch, render_signal
 from sem_core.data.synth.sample import sample_parameters
@@ -216,6 +223,24 @@ def test_standard_small_vias_are_malformed_as_a_cluster():
         and max(h.radius for h in layout.vias) < FINE_VIA_RADIUS
     ]
     assert len(counts) >= 5 and min(counts) >= 2
+
+
+def test_standard_misaligned_landings_stand_apart_from_the_dielectric():
+    # the escalation of failed contract tries in logic: a slipped landing that a plug as bright
+    # as the dielectric, a hole as dark or a landing of a pixel would leave invisible
+    checked = 0
+    for rng, layout, maps, hardness in scenes(Family.LOGIC, count=60, seed=25):
+        if not layout.vias:
+            continue
+        record = via_defect(rng, layout, maps, replace(hardness, boost=ESCALATE_AFTER), 0.01)
+        if record is None or record.subtype != "misaligned":
+            continue
+        checked += 1
+        look = layout.params.look
+        assert record.params["drawn_radius"] >= MISALIGNED_RADIUS
+        apart = abs(record.params["level"] - look.substrate)
+        assert apart >= MISALIGNED_STEP * abs(look.contrast) - 1e-9 or record.params["level"] == 0
+    assert checked >= 5
 
 
 def test_standard_particles_touch_one_line_at_most_and_carry_halo_and_shadow():
