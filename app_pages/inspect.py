@@ -53,6 +53,7 @@ st.caption(f"{len(results)} file{'s' * (len(results) != 1)}: {scored} scored, "
            f"for review. Bundle {entry.name}, runtime "
            f"{inspect_view.runtime_in_use(entry, runtime)}.")
 inspect_view.truth_summary(results)
+inspect_view.shift_summary(entry)
 
 label_column, status_column, confidence_column, sort_column, order_column = st.columns(
     [3, 2, 2, 2, 1.3])

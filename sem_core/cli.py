@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sem_core.train.cli",
     "sem_core.inference_cli",
     "sem_core.deploy.cli",
+    "sem_core.shift_cli",
     "sem_core.retrain_cli",
 )
 

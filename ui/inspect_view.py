@@ -8,6 +8,7 @@ page is left, which is why items are kept separately.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import pandas as pd
@@ -26,6 +27,7 @@ THUMBNAILS = "inspect_thumbnails"
 DETAIL = "inspect_detail"
 TABLE_CHOICE = "inspect_table_choice"
 RUNTIME = "inspect_runtime"
+SHIFT = "inspect_shift"
 GALLERY_LIMIT = 36
 THUMBNAIL_PX = 160
 UPLOAD_HELP = (f"Up to {uploads.MAX_FILES_PER_UPLOAD:,} files and "
@@ -143,6 +145,60 @@ def run_cascade(entry: bundles.CatalogEntry, runtime: str = "keras") -> pd.DataF
     if finish:
         finish()
     return inspection.results_table(items, results)
+
+
+def shift_verdicts(entry: bundles.CatalogEntry):
+    """The domain-shift verdicts on the images on show (batches of the reference's size), or
+    None when the bundle has no shift reference (``python -m sem_core shift-reference``)."""
+    from sem_core.errors import ImageLoadError
+    from sem_core.models.preprocessing import prepare_batch
+    from sem_core.review.features import embed_pixels
+    from sem_core.shift import ShiftError, check_batches, load_reference
+
+    try:
+        reference = load_reference(entry.path)
+    except ShiftError as error:
+        st.caption(f"Domain-shift check unavailable: {error}")
+        return None
+    if reference is None:
+        return None
+    items = current_items()
+    key = (state.bundle_key(entry), tuple(item.cache_key for item in items))
+    cache = st.session_state.setdefault(SHIFT, {})
+    if key not in cache:
+        pixels = []
+        for item in items:  # an unreadable file is a row of its own; it has no features
+            with contextlib.suppress(ImageLoadError):
+                pixels.append(inspection.decode(item).pixels)
+        bundle = loaders.loaded_bundle(entry.path)
+        with st.spinner("Comparing these images with the model's training images..."):
+            features = embed_pixels(bundle, prepare_batch(pixels, int(bundle.info.input_size)))
+        cache[key] = check_batches(features, reference) if len(pixels) else []
+    return cache[key]
+
+
+def shift_summary(entry: bundles.CatalogEntry) -> None:
+    """A warning when the images on show look unlike the bundle's training images."""
+    verdicts = shift_verdicts(entry)
+    if not verdicts:
+        return
+    judged = [verdict for verdict in verdicts if verdict.distance is not None]
+    if not judged:
+        st.caption(verdicts[0].describe())
+        return
+    shifted = [verdict for verdict in judged if verdict.shifted]
+    largest = max(verdict.distance for verdict in judged)
+    counts = f"{len(shifted)} of {len(judged)} batch{'es' * (len(judged) != 1)}"
+    if shifted:
+        st.warning(f"**These images look unlike the ones the model was trained on** ({counts} "
+                   f"over the threshold; largest shift distance {largest:.2f}, threshold "
+                   f"{judged[0].threshold:.2f}). Expect lower accuracy than its metrics say: "
+                   "a new tool, recipe or magnification changes what the model sees. Label a "
+                   "few of them and retrain, or check them by eye.", icon=":material/warning:")
+    else:
+        st.caption(f"Domain shift: {counts} over the threshold (largest distance "
+                   f"{largest:.2f}, threshold {judged[0].threshold:.2f}): these images look "
+                   "like the model's training images.")
 
 
 def truth_summary(frame: pd.DataFrame) -> None:

@@ -96,3 +96,17 @@ def extract_features(
                       apply_sigmoid_temperature(probability1, info.stage1_temperature),
                       apply_softmax_temperature(probabilities2, info.stage2_temperature),
                       tuple((failure.path, failure.reason) for failure in decoded.failures))
+
+
+def embed_pixels(bundle: LoadedBundle, pixels: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+    """The embedding of ``extract_features`` (stage-1 then stage-2 pooled features) of images
+    already prepared at the bundle's input size: (N, size, size, 1) floats in [0, 1]."""
+    stage1 = _side_model(bundle.stage1, STAGE1_FEATURES_LAYER)
+    stage2 = _side_model(bundle.stage2, STAGE2_FEATURES_LAYER)
+    parts = []
+    for start in range(0, len(pixels), batch_size):
+        batch = np.asarray(pixels[start:start + batch_size], dtype=np.float32)
+        parts.append(np.concatenate([np.asarray(stage1.predict_on_batch(batch)[0]),
+                                     np.asarray(stage2.predict_on_batch(batch)[0])], axis=1))
+    width = stage1.outputs[0].shape[-1] + stage2.outputs[0].shape[-1]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, width), np.float32)

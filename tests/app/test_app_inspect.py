@@ -129,3 +129,25 @@ def test_runtime_picker_offers_the_passed_export_and_it_labels_as_keras_does(app
         tables["keras"].loc["wafer_01.png", "final_label"]
     assert abs(tables["onnx"].loc["wafer_01.png", "confidence"]
                - tables["keras"].loc["wafer_01.png", "confidence"]) <= 1e-4
+
+
+def test_images_unlike_the_training_images_get_a_shift_warning(app_env, monkeypatch):
+    from sem_core import shift
+    from sem_core.registry import load_bundle
+    from sem_core.review.features import embed_pixels
+
+    bundle = load_bundle(app_env.shipped_default)
+    size = int(bundle.info.input_size)
+    width = embed_pixels(bundle, np.zeros((1, size, size, 1), np.float32)).shape[1]
+    # A reference whose threshold no batch can stay under: the page must say so. (The
+    # statistics themselves are tested in tests/deploy/test_shift.py.)
+    strict = shift.ShiftReference(np.zeros(width), np.ones(width), 1e-9, 32, 0.99, 100, 100,
+                                  (1.0, 1.0))
+    monkeypatch.setattr(shift, "load_reference", lambda folder: strict)
+    rng = np.random.default_rng(8)
+    files = [(f"w{number}.png", png_bytes(tiny_image("Clean", rng)), "image/png")
+             for number in range(shift.MIN_IMAGES)]
+    app = upload_to_inspect(inspect_page(), files)
+    warning = " ".join(item.value for item in app.warning)
+    assert "look unlike the ones the model was trained on" in warning
+    assert "1 of 1 batch over the threshold" in warning

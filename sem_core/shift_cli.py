@@ -1,0 +1,127 @@
+"""The ``shift-reference`` and ``shift-check`` commands (``sem_core.shift``)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from sem_core.shift import DEFAULT_BATCH_SIZE, DEFAULT_QUANTILE
+
+REFERENCE_IMAGES = 2000
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``shift-reference`` and ``shift-check``."""
+    fit = subparsers.add_parser(
+        "shift-reference", help="store a bundle's training-domain feature statistics",
+        description="Compute the mean and spread of the bundle's pooled features over its training "
+                    "images (the dataset's Train split) and calibrate the shift threshold on its "
+                    "Validation split, into BUNDLE/shift/reference.json. The bundle's models and "
+                    "bundle.json are not changed.")
+    fit.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
+    fit.add_argument("--data", type=Path,
+                     help="the labelled dataset the bundle was trained on (default: the one "
+                          "bundle.json names)")
+    fit.add_argument("--reference-images", type=int, default=REFERENCE_IMAGES,
+                     help="Train images drawn for the statistics (seeded)")
+    fit.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                     help="batch size the threshold is calibrated at")
+    fit.add_argument("--quantile", type=float, default=DEFAULT_QUANTILE,
+                     help="share of in-domain calibration batches under the threshold")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing reference")
+    fit.set_defaults(func=run_shift_reference)
+    check = subparsers.add_parser(
+        "shift-check", help="do these images look like the bundle's training images?",
+        description="Embed the images with the bundle's models and compare them, in batches, with "
+                    "the stored reference (shift-reference). Prints each batch's distance and a "
+                    "warning when it exceeds the threshold; exit code 3 when any batch is shifted.")
+    check.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
+    check.add_argument("--input", required=True, nargs="+", type=Path,
+                       help="image files, folders or zips")
+    check.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                       help="images per judged batch (input order)")
+    check.set_defaults(func=run_shift_check)
+
+
+def run_shift_reference(args: argparse.Namespace) -> int:
+    """Fit and store the reference; 0 when written, 2 when it could not be."""
+    from sem_core.deploy.gate_data import (
+        TRAIN,
+        VALIDATION,
+        ExportError,
+        gate_dataset,
+        labelled_images,
+    )
+    from sem_core.registry import BundleError, load_bundle
+    from sem_core.review.features import embed_pixels
+    from sem_core.shift import ShiftError, fit_shift_reference, save_reference
+
+    try:
+        bundle = load_bundle(args.bundle)
+        size = int(bundle.info.input_size)
+        data = gate_dataset(bundle.info, args.data)
+        train = labelled_images(data, TRAIN, size, limit=args.reference_images)
+        held_out = labelled_images(data, VALIDATION, size)
+        if train.split != TRAIN or held_out.split != VALIDATION:
+            raise ShiftError(f"{data}: needs both a {TRAIN} and a {VALIDATION} split (the "
+                             "threshold is calibrated on images the statistics did not see).")
+        print(f"embedding {len(train.labels)} {TRAIN} and {len(held_out.labels)} {VALIDATION} "
+              "images...", file=sys.stderr)
+        reference = fit_shift_reference(embed_pixels(bundle, train.images),
+                                        embed_pixels(bundle, held_out.images),
+                                        batch_size=args.batch_size, quantile=args.quantile)
+        path = save_reference(args.bundle, reference, overwrite=args.overwrite,
+                              command=shlex.join(["python", "-m", "sem_core", *sys.argv[1:]]))
+    except (BundleError, ExportError, ShiftError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    median, largest = reference.calibration_distances
+    print(f"threshold {reference.threshold:.2f} (quantile {reference.quantile:g} of "
+          f"{reference.calibration_images} held-out images in batches of {reference.batch_size}; "
+          f"median {median:.2f}, largest {largest:.2f}) -> {path}")
+    return 0
+
+
+def run_shift_check(args: argparse.Namespace) -> int:
+    """Judge the inputs in batches; 0 when none is shifted, 3 when one is, 2 on an error."""
+    from sem_core.data.sources import iter_sources
+    from sem_core.errors import ImageLoadError
+    from sem_core.models.preprocessing import prepare_batch
+    from sem_core.registry import BundleError, load_bundle
+    from sem_core.review.features import embed_pixels
+    from sem_core.shift import ShiftError, check_shift, load_reference
+
+    try:
+        reference = load_reference(args.bundle)
+        if reference is None:
+            raise ShiftError(f"{args.bundle} has no shift reference; make one with "
+                             f"`python -m sem_core shift-reference --bundle {args.bundle}`.")
+        bundle = load_bundle(args.bundle)
+    except (BundleError, ShiftError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    size, shifted, judged, batch = int(bundle.info.input_size), False, 0, []
+
+    def judge(batch: list) -> bool:
+        verdict = check_shift(embed_pixels(bundle, prepare_batch(batch, size)), reference)
+        print(f"images {judged + 1}-{judged + verdict.images}: {verdict.describe()}")
+        return verdict.shifted
+
+    # Batch by batch, so memory stays flat however many files there are.
+    for source in iter_sources(args.input):
+        try:
+            batch.append(source.load().pixels)
+        except ImageLoadError as error:
+            print(f"skipped {source.name}: {error}", file=sys.stderr)
+            continue
+        if len(batch) == args.batch_size:
+            shifted |= judge(batch)
+            judged, batch = judged + len(batch), []
+    if batch:
+        shifted |= judge(batch)
+    elif not judged:
+        print("error: no readable image among the inputs.", file=sys.stderr)
+        return 2
+    return 3 if shifted else 0

@@ -1,0 +1,95 @@
+"""The domain-shift check: a reference of training features, a calibrated threshold, a verdict."""
+
+import json
+
+import numpy as np
+import pytest
+from bundle_fixtures import write_tiny_dataset
+from deploy_helpers import make_responsive_bundle
+from PIL import Image
+
+from sem_core.cli import main
+from sem_core.shift import (
+    MIN_IMAGES,
+    REFERENCE_FILE,
+    ShiftError,
+    batch_distance,
+    check_shift,
+    fit_shift_reference,
+    load_reference,
+    save_reference,
+)
+
+
+def _features(rng, count, shift=0.0, width=40):
+    """Correlated features like pooled activations: a shared factor plus per-feature noise."""
+    common = rng.normal(size=(count, 1))
+    return 3.0 + common + rng.normal(size=(count, width)) + shift
+
+
+def test_threshold_lets_in_domain_batches_through_and_stops_shifted_ones():
+    rng = np.random.default_rng(0)
+    reference = fit_shift_reference(_features(rng, 2000), _features(rng, 400))
+    in_domain = [check_shift(_features(rng, 32), reference).shifted for _ in range(200)]
+    # Every feature moved by about its spread (another tool's tone and noise move pooled
+    # features by several); a shift along the features' shared variation is the hardest to see.
+    shifted = [check_shift(_features(rng, 32, shift=1.5), reference).shifted for _ in range(200)]
+    assert np.mean(in_domain) <= 0.05
+    assert np.mean(shifted) >= 0.95
+    # D does not grow with the batch for in-domain images (it is in standard errors).
+    small = np.median([batch_distance(_features(rng, 8), reference) for _ in range(100)])
+    large = np.median([batch_distance(_features(rng, 128), reference) for _ in range(100)])
+    assert 0.5 < small / large < 2.0
+
+
+def test_too_few_images_are_not_judged_and_bad_inputs_are_refused(tmp_path):
+    rng = np.random.default_rng(1)
+    reference = fit_shift_reference(_features(rng, 200), _features(rng, 100))
+    verdict = check_shift(_features(rng, MIN_IMAGES - 1, shift=5.0), reference)
+    assert verdict.distance is None and not verdict.shifted and "too few" in verdict.describe()
+    with pytest.raises(ShiftError, match="another bundle"):
+        batch_distance(_features(rng, 10, width=12), reference)
+    with pytest.raises(ShiftError, match="calibration images"):
+        fit_shift_reference(_features(rng, 200), _features(rng, 20))
+    # Saved beside the models, never over an earlier reference, read back the same.
+    path = save_reference(tmp_path, reference)
+    with pytest.raises(FileExistsError):
+        save_reference(tmp_path, reference)
+    again = load_reference(tmp_path)
+    np.testing.assert_array_equal(again.mean, reference.mean)
+    assert again.threshold == reference.threshold
+    path.write_text(json.dumps({"mean": [1.0], "scale": [0.0]}))
+    with pytest.raises(ShiftError, match="malformed"):
+        load_reference(tmp_path)
+    assert load_reference(tmp_path / "elsewhere") is None
+
+
+@pytest.mark.slow  # builds a tiny bundle and embeds a few hundred 32-px images
+def test_shift_commands_store_a_reference_and_flag_another_tools_images(tmp_path, capsys):
+    data = write_tiny_dataset(tmp_path / "data", {"Train": 12, "Validation": 10, "Test": 6},
+                              seed=5)
+    bundle = make_responsive_bundle(tmp_path / "bundle", data)
+    before = {path.name: path.read_bytes() for path in bundle.iterdir() if path.is_file()}
+    assert main(["shift-check", "--bundle", str(bundle), "--input", str(data / "Test")]) == 2
+    assert "no shift reference" in capsys.readouterr().err
+    assert main(["shift-reference", "--bundle", str(bundle)]) == 0
+    assert (bundle / REFERENCE_FILE).exists()
+    assert {path.name: path.read_bytes() for path in bundle.iterdir() if path.is_file()} == before
+    assert main(["shift-reference", "--bundle", str(bundle)]) == 2  # never overwritten
+    capsys.readouterr()
+    # New images of the training tool pass; the same scenes from a "tool" with another tone
+    # curve and more noise are flagged; an unreadable file is named and skipped.
+    assert main(["shift-check", "--bundle", str(bundle), "--input", str(data / "Test")]) == 0
+    other = tmp_path / "other_tool"
+    other.mkdir()
+    rng = np.random.default_rng(0)
+    for path in sorted((data / "Test").rglob("*.png")):
+        grey = np.asarray(Image.open(path), dtype=np.float64)
+        toned = 255.0 * (grey / 255.0) ** 0.5 + rng.normal(0, 12, grey.shape)
+        Image.fromarray(np.clip(toned, 0, 255).astype(np.uint8)).save(other / path.name)
+    (other / "broken.png").write_bytes(b"not a png")
+    capsys.readouterr()
+    assert main(["shift-check", "--bundle", str(bundle), "--input", str(other)]) == 3
+    captured = capsys.readouterr()
+    assert "unlike the images the model was trained on" in captured.out
+    assert "broken.png" in captured.err
