@@ -34,14 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.set_defaults(func=run_shift_reference)
     check = subparsers.add_parser(
         "shift-check", help="do these images look like the bundle's training images?",
-        description="Embed the images with the bundle's models and compare them, in batches, with "
-                    "the stored reference (shift-reference). Prints each batch's distance and a "
+        description="Embed the images with the bundle's models and compare them with the stored "
+                    "reference (shift-reference), in batches of the size its threshold was "
+                    "calibrated at (input order). Prints each batch's distance and a "
                     "warning when it exceeds the threshold; exit code 3 when any batch is shifted.")
     check.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
     check.add_argument("--input", required=True, nargs="+", type=Path,
                        help="image files, folders or zips")
-    check.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                       help="images per judged batch (input order)")
     check.set_defaults(func=run_shift_check)
 
 
@@ -91,7 +90,7 @@ def run_shift_check(args: argparse.Namespace) -> int:
     from sem_core.models.preprocessing import prepare_batch
     from sem_core.registry import BundleError, load_bundle
     from sem_core.review.features import embed_pixels
-    from sem_core.shift import ShiftError, check_shift, load_reference
+    from sem_core.shift import ShiftError, check_batches, load_reference
 
     try:
         reference = load_reference(args.bundle)
@@ -102,26 +101,28 @@ def run_shift_check(args: argparse.Namespace) -> int:
     except (BundleError, ShiftError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    size, shifted, judged, batch = int(bundle.info.input_size), False, 0, []
+    import numpy as np
 
-    def judge(batch: list) -> bool:
-        verdict = check_shift(embed_pixels(bundle, prepare_batch(batch, size)), reference)
-        print(f"images {judged + 1}-{judged + verdict.images}: {verdict.describe()}")
-        return verdict.shifted
-
-    # Batch by batch, so memory stays flat however many files there are.
+    size, batch, features = int(bundle.info.input_size), [], []
+    # Decoded a batch at a time and kept only as features, so memory stays flat however many
+    # files there are; the verdicts are check_batches', as in the app.
     for source in iter_sources(args.input):
         try:
             batch.append(source.load().pixels)
         except ImageLoadError as error:
             print(f"skipped {source.name}: {error}", file=sys.stderr)
             continue
-        if len(batch) == args.batch_size:
-            shifted |= judge(batch)
-            judged, batch = judged + len(batch), []
+        if len(batch) == reference.batch_size:
+            features.append(embed_pixels(bundle, prepare_batch(batch, size)))
+            batch = []
     if batch:
-        shifted |= judge(batch)
-    elif not judged:
+        features.append(embed_pixels(bundle, prepare_batch(batch, size)))
+    if not features:
         print("error: no readable image among the inputs.", file=sys.stderr)
         return 2
-    return 3 if shifted else 0
+    first = 1
+    verdicts = check_batches(np.concatenate(features), reference)
+    for verdict in verdicts:
+        print(f"images {first}-{first + verdict.images - 1}: {verdict.describe()}")
+        first += verdict.images
+    return 3 if any(verdict.shifted for verdict in verdicts) else 0

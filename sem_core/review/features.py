@@ -76,21 +76,8 @@ def extract_features(
     decoded = decode_images(paths, [entry.label for entry in entries], int(bundle.info.input_size))
     failed = {failure.path for failure in decoded.failures}
     kept = tuple(entry for entry, path in zip(entries, paths) if str(path) not in failed)
-    stage1 = _side_model(bundle.stage1, STAGE1_FEATURES_LAYER)
-    stage2 = _side_model(bundle.stage2, STAGE2_FEATURES_LAYER)
-    parts: list[tuple[np.ndarray, ...]] = []
-    for start in range(0, len(kept), batch_size):
-        batch = decoded.pixels[start:start + batch_size].astype(np.float32) / 255.0
-        features1, probability1 = (np.asarray(out) for out in stage1.predict_on_batch(batch))
-        features2, probabilities2 = (np.asarray(out) for out in stage2.predict_on_batch(batch))
-        parts.append((np.concatenate([features1, features2], axis=1), probability1[:, 0],
-                      probabilities2))
-        if progress is not None:
-            progress(min(start + batch_size, len(kept)), len(kept))
-    width = stage1.outputs[0].shape[-1] + stage2.outputs[0].shape[-1]
-    features, probability1, probabilities2 = (
-        (np.concatenate(column) for column in zip(*parts)) if parts else
-        (np.zeros((0, width)), np.zeros(0), np.zeros((0, stage2.outputs[1].shape[-1]))))
+    features, probability1, probabilities2 = _run_side_models(
+        bundle, decoded.pixels, 255.0, batch_size, progress)
     info = bundle.info
     return FeatureSet(kept, features.astype(np.float32),
                       apply_sigmoid_temperature(probability1, info.stage1_temperature),
@@ -101,12 +88,25 @@ def extract_features(
 def embed_pixels(bundle: LoadedBundle, pixels: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
     """The embedding of ``extract_features`` (stage-1 then stage-2 pooled features) of images
     already prepared at the bundle's input size: (N, size, size, 1) floats in [0, 1]."""
+    return _run_side_models(bundle, pixels, 1.0, batch_size)[0].astype(np.float32)
+
+
+def _run_side_models(bundle: LoadedBundle, pixels: np.ndarray, divisor: float, batch_size: int,
+                     progress: Callable[[int, int], None] | None = None):
+    """(features, stage-1 probability, stage-2 probabilities), uncalibrated, of ``pixels``
+    (each batch over ``divisor`` gives [0, 1])."""
     stage1 = _side_model(bundle.stage1, STAGE1_FEATURES_LAYER)
     stage2 = _side_model(bundle.stage2, STAGE2_FEATURES_LAYER)
-    parts = []
+    parts: list[tuple[np.ndarray, ...]] = []
     for start in range(0, len(pixels), batch_size):
-        batch = np.asarray(pixels[start:start + batch_size], dtype=np.float32)
-        parts.append(np.concatenate([np.asarray(stage1.predict_on_batch(batch)[0]),
-                                     np.asarray(stage2.predict_on_batch(batch)[0])], axis=1))
+        batch = np.asarray(pixels[start:start + batch_size], dtype=np.float32) / divisor
+        features1, probability1 = (np.asarray(out) for out in stage1.predict_on_batch(batch))
+        features2, probabilities2 = (np.asarray(out) for out in stage2.predict_on_batch(batch))
+        parts.append((np.concatenate([features1, features2], axis=1), probability1[:, 0],
+                      probabilities2))
+        if progress is not None:
+            progress(min(start + batch_size, len(pixels)), len(pixels))
+    if parts:
+        return tuple(np.concatenate(column) for column in zip(*parts))
     width = stage1.outputs[0].shape[-1] + stage2.outputs[0].shape[-1]
-    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, width), np.float32)
+    return np.zeros((0, width)), np.zeros(0), np.zeros((0, stage2.outputs[1].shape[-1]))

@@ -186,6 +186,15 @@ PAIR_AFTER = 5
 """``standard``: after this many failed contract tries a missing plug takes its neighbour too."""
 
 
+def _plug_region(layout: SceneLayout, maps: SceneMaps, host: SectionHost):
+    """A painter around a plug and the mask of the plug's own material in it."""
+    painter = _painter(layout, maps, host.x0 - 3, host.y0 - 3, host.x1 + 3, host.y1 + 3)
+    fx, fy = painter.field_xy()
+    inside = (painter.get("topo") & (fy >= host.y0) & (fy <= host.y1)
+              & (fx >= host.x0 - 1) & (fx <= host.x1 + 1))
+    return painter, inside
+
+
 def via_void(
     rng: np.random.Generator,
     layout: SceneLayout,
@@ -204,15 +213,8 @@ def via_void(
     escalated = hardness.preset.strict_rules and hardness.boost >= 3
     if escalated:
         kind_draw = 0.5  # failed contract tries: the whole plug missing, its clearest form
-    painter = _painter(layout, maps, host.x0 - 3, host.y0 - 3, host.x1 + 3, host.y1 + 3)
+    painter, in_plug = _plug_region(layout, maps, host)
     fx, fy = painter.field_xy()
-    in_plug = (
-        painter.get("topo")
-        & (fy >= host.y0)
-        & (fy <= host.y1)
-        & (fx >= host.x0 - 1)
-        & (fx <= host.x1 + 1)
-    )
     levels = layout.tags.get("levels", {})
     void = levels.get("void", 0.03) + 0.5 * (1 - v) * (
         levels.get("dielectric", 0.2) - levels.get("void", 0.03)
@@ -241,11 +243,9 @@ def via_void(
             # still too small to pass: its neighbour is missing too (a pair of plugs)
             other = min((h for h in plugs if h is not host),
                         key=lambda h: abs(h.x0 + h.x1 - host.x0 - host.x1))
-            pair = _painter(layout, maps, other.x0 - 3, other.y0 - 3, other.x1 + 3, other.y1 + 3)
-            px, py = pair.field_xy()
-            pair.paint(pair.get("topo") & (py >= other.y0) & (py <= other.y1)
-                       & (px >= other.x0 - 1) & (px <= other.x1 + 1),
-                       topo=False, intensity=fill, height=0.0, material=Material.SUBSTRATE)
+            pair, in_other = _plug_region(layout, maps, other)
+            pair.paint(in_other, topo=False, intensity=fill, height=0.0,
+                       material=Material.SUBSTRATE)
     else:
         subtype = "half_filled"
         filled = lerp(0.3, 0.7, fill_draw)
