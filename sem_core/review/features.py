@@ -18,8 +18,9 @@ from sem_core.data.manifest import Manifest, ManifestEntry
 from sem_core.metrics.temperature import apply_sigmoid_temperature, apply_softmax_temperature
 from sem_core.registry import LoadedBundle
 
-STAGE1_FEATURES_LAYER = "pool"
-STAGE2_FEATURES_LAYER = "head_pool"
+FEATURES_LAYERS = ("pool", "head_pool")
+"""The pooled-feature layer of the small CNN, then of a backbone head; either stage may be either
+(``train --stage1-backbone``, ``--recipe probe``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,11 +45,21 @@ class FeatureSet:
         return len(self.entries)
 
 
-def _side_model(model, layer_name: str):
-    """A model sharing ``model``'s layers returning (features, output); ``model`` is unchanged."""
+def _side_model(model):
+    """A model sharing ``model``'s layers returning (pooled features, output); ``model`` is
+    unchanged.
+
+    Raises:
+        ValueError: When the model has none of ``FEATURES_LAYERS``.
+    """
     import keras
 
-    return keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+    names = {layer.name for layer in model.layers}
+    found = [name for name in FEATURES_LAYERS if name in names]
+    if not found:
+        raise ValueError(f"model {model.name!r} has no pooled-feature layer (looked for "
+                         f"{', '.join(FEATURES_LAYERS)}); it was not built by sem_core.")
+    return keras.Model(model.inputs, [model.get_layer(found[0]).output, model.outputs[0]])
 
 
 def extract_features(
@@ -95,8 +106,7 @@ def _run_side_models(bundle: LoadedBundle, pixels: np.ndarray, divisor: float, b
                      progress: Callable[[int, int], None] | None = None):
     """(features, stage-1 probability, stage-2 probabilities), uncalibrated, of ``pixels``
     (each batch over ``divisor`` gives [0, 1])."""
-    stage1 = _side_model(bundle.stage1, STAGE1_FEATURES_LAYER)
-    stage2 = _side_model(bundle.stage2, STAGE2_FEATURES_LAYER)
+    stage1, stage2 = _side_model(bundle.stage1), _side_model(bundle.stage2)
     parts: list[tuple[np.ndarray, ...]] = []
     for start in range(0, len(pixels), batch_size):
         batch = np.asarray(pixels[start:start + batch_size], dtype=np.float32) / divisor

@@ -64,6 +64,13 @@ def test_probe_heads_are_the_fitted_logistic_regressions(offline, tiny_dataset, 
     history = json.loads((out / "history.json").read_text())
     assert history[1]["history"]["val_macro_f1"][0] == pytest.approx(info["metrics"]["stage2_macro_f1"], abs=1e-6)
     assert info["metrics"]["stage1_auc"] > 0.8  # the marked stripes are easy to tell from clean ones
+    # The review queue and the shift check embed with both stages' pooled features, whichever
+    # kind of model each stage is (here stage 1 is a backbone, not the small CNN).
+    from sem_core.review.features import embed_pixels
+
+    pixels = np.random.default_rng(3).random((3, 32, 32, 1)).astype("float32")
+    width = sum(model.get_layer("head_pool").output.shape[-1] for model in (loaded.stage1, loaded.stage2))
+    assert embed_pixels(loaded, pixels).shape == (3, width)
 
     # A probe bundle retrains like any other: from its own weights (as a retrain job does).
     again = tmp_path / "probe_again"
