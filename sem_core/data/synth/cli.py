@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sem_core.data.synth.tools import DEFAULT_TOOL, TOOLS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``synth`` command."""
@@ -53,6 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "standard)",
     )
     parser.add_argument(
+        "--tool",
+        choices=tuple(TOOLS),
+        default=DEFAULT_TOOL,
+        help="tool profile: 'mixed' draws every pattern family, look, detector and "
+        "presentation (default); 'a' and 'b' are two tools of different fabs, for domain-shift "
+        "benchmarks (see docs/synthetic-data.md)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace a previous synthetic dataset in --out"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -79,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             presentation=not args.no_presentation,
             ease=args.ease,
             difficulty=args.difficulty,
+            tool=args.tool,
         )
     except (SemCoreError, ValueError) as error:
         print(f"synth: {error}", file=sys.stderr)
@@ -98,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             presentation=not args.no_presentation,
             ease=args.ease,
             difficulty=args.difficulty,
+            tool=args.tool,
         )
         print(f"contact sheet: {path}")
     return 0

@@ -93,6 +93,9 @@ class SynthConfig:
         difficulty: ``standard`` (every defect meets the visibility contract, spec B6/B7) or
             ``hard`` (version 1's ranges). One seed gives the same scene in both. Default:
             standard.
+        tool: A tool profile (``sem_core.data.synth.tools``): ``mixed`` (every family, look,
+            detector and presentation), or one tool's narrower mix of them, for domain-shift
+            benchmarks. Default: mixed.
     """
 
     size: int = REFERENCE_SIZE
@@ -102,8 +105,15 @@ class SynthConfig:
     presentation: bool = True
     ease: float = 0.0
     difficulty: Difficulty = Difficulty.STANDARD
+    tool: str = "mixed"
 
     def __post_init__(self) -> None:
+        from sem_core.data.synth.tools import tool_profile
+
+        try:
+            tool_profile(self.tool)
+        except ValueError as error:
+            raise ValueError(f"SynthConfig: {error} Received `tool={self.tool}`.") from None
         try:
             object.__setattr__(self, "difficulty", Difficulty(self.difficulty))
         except ValueError:

@@ -14,6 +14,7 @@ from sem_core.data.synth.config import Difficulty, NoiseModel
 from sem_core.data.synth.defect_base import log_lerp
 from sem_core.data.synth.presets import PRESETS, Preset
 from sem_core.data.synth.scene_params import log_uniform
+from sem_core.data.synth.tools import DEFAULT_TOOL, TOOLS, ToolProfile, span
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class ScanRows:
 
 
 def sample_imaging(
-    rng: np.random.Generator, padded_rows: int, preset: Preset | None = None
+    rng: np.random.Generator, padded_rows: int, preset: Preset | None = None,
+    tool: ToolProfile | None = None,
 ) -> tuple[ImagingParams, ScanRows]:
     """Draw the imaging parameters and per-row scan artefacts of one image.
 
@@ -81,13 +83,17 @@ def sample_imaging(
         padded_rows: Output rows including the margins (per-row arrays have this length).
         preset: Difficulty preset (PSF and SNR ranges); the same draws are made in every
             preset. Default: ``hard`` (version 1).
+        tool: A tool profile: its part of the preset's PSF and SNR ranges, detector, tone
+            curve and charging. Default: None (the generator's own).
 
     Returns:
         (params, rows).
     """
     preset = preset or PRESETS[Difficulty.HARD]
+    tool = tool or TOOLS[DEFAULT_TOOL]
     defocus = rng.random() < preset.defocus_rate
-    sigma = rng.uniform(*preset.defocus_sigma) if defocus else log_uniform(rng, *preset.psf_sigma)
+    sigma = (rng.uniform(*preset.defocus_sigma) if defocus
+             else log_uniform(rng, *span(*preset.psf_sigma, tool.psf_span)))
     ratio, angle = rng.uniform(1.0, 1.6), rng.uniform(0.0, math.pi)
     drift, drift_angle = rng.uniform(0.0, 3.0), rng.uniform(0.0, 2 * math.pi)
     line_dead = rng.uniform(0.02, 0.3)
@@ -104,20 +110,21 @@ def sample_imaging(
     gain_sigma, offset_sigma = rng.uniform(0.0, 0.01), rng.uniform(0.0, 0.01)
     lag_tau = rng.uniform(0.0, 1.2)
     grid = int(rng.integers(3, 9))
-    amplitude = rng.uniform(0.0, 0.08)
+    amplitude = rng.uniform(0.0, 0.08 * tool.charging)
     values = tuple(float(v) for v in rng.uniform(-amplitude, amplitude, grid * grid))
-    gradient, gradient_angle = rng.uniform(-0.1, 0.1), rng.uniform(0.0, 2 * math.pi)
-    snr = log_uniform(rng, *preset.snr)
+    gradient = rng.uniform(-0.1, 0.1) * tool.charging
+    gradient_angle = rng.uniform(0.0, 2 * math.pi)
+    snr = log_uniform(rng, *span(*preset.snr, tool.snr_span))
     model = NoiseModel.GAMMA if rng.random() < 0.5 else NoiseModel.POISSON
     excess, detector_sigma = rng.uniform(1.0, 3.0), rng.uniform(0.002, 0.02)
     low_percentile = rng.uniform(0.5, 2.0)
     out_low, out_high, gamma = (
         rng.uniform(0.0, 0.12),
         rng.uniform(0.85, 1.0),
-        rng.uniform(0.8, 1.25),
+        rng.uniform(*tool.tone_gamma),
     )
     # side detector (Everhart-Thornley): edges facing it bloom brighter; in-lens: symmetric
-    asymmetry = rng.uniform(0.0, 0.6) if rng.random() < 0.6 else 0.0
+    asymmetry = rng.uniform(0.0, 0.6) if rng.random() < tool.side_detector_rate else 0.0
     azimuth = rng.uniform(0.0, 2 * math.pi)
     shifts = rng.normal(0.0, 1.0, padded_rows) * jitter
     gains = 1.0 + rng.normal(0.0, 1.0, padded_rows) * gain_sigma

@@ -47,6 +47,7 @@ from sem_core.data.synth.scene_params import SceneParams, sample_scene
 from sem_core.data.synth.sidecar import Sidecar, StageTimer, hard_reasons
 from sem_core.data.synth.streams import Streams, class_for_index, make_streams
 from sem_core.data.synth.tone import tone_map, tone_range
+from sem_core.data.synth.tools import tool_profile
 
 TRAIN_SPLIT_ID = 0
 
@@ -138,10 +139,11 @@ def sample_parameters(
 
     streams = make_streams(master_seed, split_id, idx)
     true_class = class_for_index(idx)
-    scene_params = sample_scene(streams.scene, true_class)
+    tool = tool_profile(config.tool)
+    scene_params = sample_scene(streams.scene, true_class, tool)
     preset = preset_for(config.difficulty)
     imaging_params, rows = sample_imaging(
-        streams.imaging, FieldGeometry(config.size).padded, preset
+        streams.imaging, FieldGeometry(config.size).padded, preset, tool
     )
     imaging_params = eased_imaging(imaging_params, config.ease, preset)
     hardness = eased_hardness(sample_hardness(streams.defect, preset), config.ease)
@@ -423,7 +425,7 @@ def _present(
     from sem_core.data.synth import formats
 
     raw_bbox = bounding_box(target_mask) if target_mask.any() else decoy_box(config.size)
-    if not config.presentation:
+    if not config.presentation or tool_profile(config.tool).presentation is False:
         return raw_image, raw_mask, params, raw_bbox, raw_bbox
     image = formats.apply_presentation(raw_image, raw_bbox, params)
     mask = formats.present_mask(raw_mask, params)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from sem_core.data.synth.config import Family, Look, Magnification, View
+from sem_core.data.synth.tools import DEFAULT_TOOL, TOOLS, ToolProfile
 
 VIEW_RATES: dict[View, float] = {View.TOP_DOWN: 0.70, View.CROSS_SECTION: 0.15, View.BLANKET: 0.15}
 TILT_RATE = 0.20
@@ -131,9 +132,10 @@ def choose(rng: np.random.Generator, weights: dict) -> object:
     return keys[-1]
 
 
-def sample_look(rng: np.random.Generator) -> LookParams:
-    """Draw a look and its grey levels (a fixed number of draws whatever the look)."""
-    look = choose(rng, {look: 0.25 for look in Look})
+def sample_look(rng: np.random.Generator, rates: dict[Look, float] | None = None) -> LookParams:
+    """Draw a look (equally likely, or with a tool's ``rates``) and its grey levels (a fixed
+    number of draws whatever the look)."""
+    look = choose(rng, rates or {look: 0.25 for look in Look})
     low = rng.uniform(0.12, 0.35)
     step = rng.uniform(0.08, 0.35)
     inverted = rng.random() < 0.2
@@ -164,24 +166,36 @@ def sample_look(rng: np.random.Generator) -> LookParams:
     )
 
 
-def sample_scene(rng: np.random.Generator, true_class: str) -> SceneParams:
+def family_weights(true_class: str, tool: ToolProfile | None = None) -> dict[Family, float]:
+    """The top-down family weights of ``true_class``, the generator's or a tool's."""
+    if tool is None or tool.family_weights is None:
+        return TOP_DOWN_FAMILY_WEIGHTS[true_class]
+    group = {"Bridges": "lines", "Opens": "lines", "Shorts": "lines", "Vias": "vias"}
+    return tool.family_weights[group.get(true_class, "any")]
+
+
+def sample_scene(rng: np.random.Generator, true_class: str,
+                 tool: ToolProfile | None = None) -> SceneParams:
     """Draw the scene parameters of one image (spec B1, B2, section 4).
 
     Args:
         rng: The image's ``scene`` stream.
         true_class: The true class; it only shifts the top-down family weights (spec C2).
+        tool: A tool profile narrowing views, families, magnifications, tilt and looks.
+            Default: None (the generator's own rates).
 
     Returns:
         The frozen scene parameters.
     """
-    view = choose(rng, VIEW_RATES)
-    family_draw = choose(rng, TOP_DOWN_FAMILY_WEIGHTS[true_class])
+    tool = tool or TOOLS[DEFAULT_TOOL]
+    view = choose(rng, tool.view_rates or VIEW_RATES)
+    family_draw = choose(rng, family_weights(true_class, tool))
     family = {
         View.TOP_DOWN: family_draw,
         View.CROSS_SECTION: Family.STACK,
         View.BLANKET: Family.FILM,
     }[view]
-    magnification = choose(rng, MAGNIFICATION_RATES)
+    magnification = choose(rng, tool.magnification_rates or MAGNIFICATION_RATES)
     pitch = log_uniform(rng, *PITCH_RANGES[magnification])
     duty = rng.uniform(0.35, 0.65)
     orientation_draw = rng.random()
@@ -193,14 +207,15 @@ def sample_scene(rng: np.random.Generator, true_class: str) -> SceneParams:
         else rng.uniform(0, 180)
     )
     theta += rng.normal(0.0, 1.5)
-    tilted = rng.random() < TILT_RATE and view != View.CROSS_SECTION
+    tilt_rate = TILT_RATE if tool.tilt_rate is None else tool.tilt_rate
+    tilted = rng.random() < tilt_rate and view != View.CROSS_SECTION
     tilt, keystone = rng.uniform(15.0, 55.0), rng.uniform(0.0, 1.5e-3)
     nm_per_px = log_uniform(rng, 1.0, 4.0) * rng.uniform(*NM_PER_PX_FACTOR[magnification])
     ler_sigma = rng.uniform(0.5, 2.0) / nm_per_px
     ler_correlation = rng.uniform(10.0, 40.0) / nm_per_px
     hurst, rho = rng.uniform(0.5, 1.0), rng.uniform(-0.2, 0.5)
     hex_lattice = rng.random() < 0.5
-    look = sample_look(rng)
+    look = sample_look(rng, tool.look_rates)
     if look.look == Look.ETCHED_AEI:
         ler_sigma *= 1.3
     return SceneParams(

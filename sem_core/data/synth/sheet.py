@@ -40,6 +40,7 @@ def contact_sheet(
     presentation: bool = True,
     ease: float = 0.0,
     difficulty: Difficulty | str = Difficulty.STANDARD,
+    tool: str = "mixed",
 ) -> Path:
     """Render ``per_class`` images of every class and save them as one labelled PNG.
 
@@ -52,11 +53,13 @@ def contact_sheet(
         presentation: Show images after the presentation layer. Default: True.
         ease: Hardness toward the easy end (``SynthConfig.ease``). Default: 0.
         difficulty: Difficulty preset (``SynthConfig.difficulty``). Default: standard.
+        tool: Tool profile (``SynthConfig.tool``). Default: mixed.
 
     Returns:
         The written path.
     """
-    config = SynthConfig(size=size, presentation=presentation, ease=ease, difficulty=difficulty)
+    config = SynthConfig(size=size, presentation=presentation, ease=ease, difficulty=difficulty,
+                         tool=tool)
     font = ImageFont.load_default(size=12)
     cell = size + CAPTION
     pair = 2 * size + 3 * GAP

@@ -102,6 +102,7 @@ class Sidecar:
                 "presentation": config.presentation,
                 "ease": config.ease,
                 "difficulty": config.difficulty.value,
+                "tool": config.tool,
             },
             label_true=label_true,
             label_observed=label_observed,

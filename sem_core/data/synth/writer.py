@@ -171,6 +171,7 @@ def write_dataset(
     presentation: bool = True,
     ease: float = 0.0,
     difficulty: Difficulty | str = Difficulty.STANDARD,
+    tool: str = "mixed",
 ) -> WriteResult:
     """Generate ``8 * per_class`` images in the Kaggle layout under ``out_dir``.
 
@@ -190,6 +191,8 @@ def write_dataset(
             specification. Default: 0.
         difficulty: Difficulty preset, "standard" or "hard" (``SynthConfig.difficulty``).
             Default: standard.
+        tool: Tool profile (``SynthConfig.tool``): "mixed", or one tool's narrower mix of
+            scenes and imaging (``sem_core.data.synth.tools.TOOLS``). Default: mixed.
 
     Returns:
         A ``WriteResult``; images that failed to render are left out and listed in ``failures``
@@ -212,6 +215,7 @@ def write_dataset(
         presentation=presentation,
         ease=ease,
         difficulty=difficulty,
+        tool=tool,
     )
     out_dir = Path(out_dir)
     _prepare(out_dir, overwrite)
@@ -259,6 +263,7 @@ def write_dataset(
                 "presentation": presentation,
                 "ease": ease,
                 "difficulty": config.difficulty.value,
+                "tool": config.tool,
                 "images": len(rows),
                 "per_split": per_split,
                 "failures": list(failures),

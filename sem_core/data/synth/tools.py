@@ -1,0 +1,141 @@
+"""Tool profiles: the same generator seen through different inspection tools (issue 19).
+
+A model trained on one fab's or one tool's images loses much of its accuracy on another's. The
+differences are not in what a defect is but in everything around it: which pattern families and
+materials the fab makes, how the tool images them (detector, tilt, beam, noise, charging), how
+grey levels are mapped, and how images leave the tool (raw exports or annotated figure crops). A
+``ToolProfile`` narrows the generator's scene and imaging draws to one such tool. The default,
+``mixed``, changes nothing: it is the whole variety of the specification, byte for byte.
+
+Profiles map the same uniforms into other ranges and rates (one draw per choice whatever its
+weights), so the streams stay aligned within a profile and every class sees the same tool; the
+difficulty preset's promises (SNR, PSF, the visibility contract) hold inside every profile, as
+a profile picks a part of the preset's ranges instead of ranges of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sem_core.data.synth.config import Family, Look, Magnification, View
+
+DEFAULT_TOOL = "mixed"
+
+
+@dataclass(frozen=True)
+class ToolProfile:
+    """How one tool and fab narrow the scene and imaging draws; None keeps the generator's own.
+
+    Attributes:
+        name: The profile's name (``SynthConfig.tool``).
+        description: One line for the docs and the CLI.
+        view_rates: Share of top-down, cross-section and blanket views.
+        family_weights: Top-down family weights of the classes that fit any family, of the
+            line classes (Bridges, Opens, Shorts) and of Vias: keys "any", "lines", "vias".
+        look_rates: Share of each material look.
+        magnification_rates: Share of each magnification regime.
+        tilt_rate: Share of tilted (top-down and blanket) images.
+        side_detector_rate: Share of images taken with a side (Everhart-Thornley) detector,
+            whose edges facing it bloom brighter; the rest are in-lens (symmetric).
+        psf_span: The part (low, high) of the preset's log PSF-sigma range the tool's beam
+            covers, as fractions 0..1 of that range.
+        snr_span: The part (low, high) of the preset's log SNR range, as fractions.
+        tone_gamma: The tool's tone-curve gamma range.
+        charging: Factor on the background (charging) amplitude and gradient.
+        presentation: False: raw tool exports only (no annotations, borders or format mix);
+            None: as ``SynthConfig.presentation``.
+    """
+
+    name: str
+    description: str
+    view_rates: dict[View, float] | None = None
+    family_weights: dict[str, dict[Family, float]] | None = None
+    look_rates: dict[Look, float] | None = None
+    magnification_rates: dict[Magnification, float] | None = None
+    tilt_rate: float | None = None
+    side_detector_rate: float = 0.6
+    psf_span: tuple[float, float] = (0.0, 1.0)
+    snr_span: tuple[float, float] = (0.0, 1.0)
+    tone_gamma: tuple[float, float] = (0.8, 1.25)
+    charging: float = 1.0
+    presentation: bool | None = None
+
+
+TOOLS: dict[str, ToolProfile] = {
+    DEFAULT_TOOL: ToolProfile(
+        name=DEFAULT_TOOL,
+        description="every family, look, detector and presentation of the specification (default)",
+    ),
+    "a": ToolProfile(
+        name="a",
+        description=(
+            "tool A, a logic fab's in-lens CD-SEM: line/space and logic patterns in resist and "
+            "etched looks, top-down at normal to high magnification, sharp beam, high SNR, "
+            "raw exports"
+        ),
+        view_rates={View.TOP_DOWN: 0.9, View.CROSS_SECTION: 0.1, View.BLANKET: 0.0},
+        family_weights={
+            "any": {Family.LINE_SPACE: 0.5, Family.VIA_ARRAY: 0.0, Family.LOGIC: 0.5},
+            "lines": {Family.LINE_SPACE: 0.5, Family.LOGIC: 0.5},
+            "vias": {Family.VIA_ARRAY: 0.0, Family.LOGIC: 1.0},
+        },
+        look_rates={Look.RESIST_ADI: 0.5, Look.ETCHED_AEI: 0.5, Look.METAL_CMP: 0.0,
+                    Look.VC_MODE: 0.0},
+        magnification_rates={Magnification.LOW: 0.0, Magnification.NORMAL: 0.7,
+                              Magnification.HIGH: 0.3},
+        tilt_rate=0.0,
+        side_detector_rate=0.0,
+        psf_span=(0.0, 0.5),
+        snr_span=(0.5, 1.0),
+        tone_gamma=(0.9, 1.1),
+        charging=0.5,
+        presentation=False,
+    ),
+    "b": ToolProfile(
+        name="b",
+        description=(
+            "tool B, a back-end fab's review SEM with a side detector: via arrays and logic in "
+            "metal and voltage-contrast looks, low to normal magnification, often tilted, "
+            "softer beam, lower SNR, strong charging, annotated figure crops"
+        ),
+        view_rates={View.TOP_DOWN: 0.7, View.CROSS_SECTION: 0.1, View.BLANKET: 0.2},
+        family_weights={
+            "any": {Family.LINE_SPACE: 0.0, Family.VIA_ARRAY: 0.5, Family.LOGIC: 0.5},
+            "lines": {Family.LINE_SPACE: 0.0, Family.LOGIC: 1.0},
+            "vias": {Family.VIA_ARRAY: 0.5, Family.LOGIC: 0.5},
+        },
+        look_rates={Look.RESIST_ADI: 0.0, Look.ETCHED_AEI: 0.0, Look.METAL_CMP: 0.5,
+                    Look.VC_MODE: 0.5},
+        magnification_rates={Magnification.LOW: 0.4, Magnification.NORMAL: 0.6,
+                             Magnification.HIGH: 0.0},
+        tilt_rate=0.5,
+        side_detector_rate=1.0,
+        psf_span=(0.5, 1.0),
+        snr_span=(0.0, 0.5),
+        tone_gamma=(0.6, 0.8),
+        charging=2.0,
+        presentation=None,
+    ),
+}
+
+
+def tool_profile(name: str) -> ToolProfile:
+    """The profile called ``name``.
+
+    Raises:
+        ValueError: When no profile has that name (the message lists them).
+    """
+    try:
+        return TOOLS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown tool profile {name!r}: choose one of {', '.join(TOOLS)}."
+        ) from None
+
+
+def span(low: float, high: float, fractions: tuple[float, float]) -> tuple[float, float]:
+    """The part ``fractions`` of the log range (low, high) (the full range for (0, 1))."""
+    if fractions == (0.0, 1.0):
+        return low, high
+    ratio = high / low
+    return low * ratio ** fractions[0], low * ratio ** fractions[1]

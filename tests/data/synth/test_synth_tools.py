@@ -1,0 +1,78 @@
+"""Tool profiles (``SynthConfig.tool``): two tools' narrower mixes for domain-shift benchmarks."""
+
+import json
+
+import pytest
+
+from sem_core.data.synth import Look, SynthConfig, View, generate_sample
+from sem_core.data.synth.presets import preset_for
+from sem_core.data.synth.sample import sample_parameters
+from sem_core.data.synth.tools import TOOLS, span
+from sem_core.data.synth.writer import write_dataset
+
+INDICES = range(48)  # six of every class
+STANDARD = preset_for("standard")
+
+
+def _draws(tool: str) -> list:
+    config = SynthConfig(size=64, tool=tool)
+    return [sample_parameters(config, 7, 0, index) for index in INDICES]
+
+
+def test_the_default_tool_is_the_whole_mix():
+    draws = _draws("mixed")
+    assert SynthConfig().tool == "mixed"
+    assert len({draw.scene.look.look for draw in draws}) == len(Look)
+    assert {draw.scene.view for draw in draws} == set(View)
+
+
+def test_tool_a_is_an_in_lens_cd_sem_on_resist_and_etched_patterns():
+    snr_floor = span(*STANDARD.snr, TOOLS["a"].snr_span)[0]
+    for draw in _draws("a"):
+        assert draw.scene.look.look in (Look.RESIST_ADI, Look.ETCHED_AEI)
+        assert draw.scene.view != View.BLANKET
+        assert draw.scene.tilt_deg == 0.0
+        assert draw.imaging.detector_asymmetry == 0.0
+        assert snr_floor - 1e-9 <= draw.imaging.snr <= STANDARD.snr[1] + 1e-9
+        assert 0.9 <= draw.imaging.tone_gamma <= 1.1
+
+
+def test_tool_b_sees_metal_and_voltage_contrast_with_a_side_detector():
+    draws = _draws("b")
+    snr_ceiling = span(*STANDARD.snr, TOOLS["b"].snr_span)[1]
+    for draw in draws:
+        assert draw.scene.look.look in (Look.METAL_CMP, Look.VC_MODE)
+        assert draw.imaging.snr <= snr_ceiling + 1e-9
+        assert draw.imaging.snr >= STANDARD.snr[0] - 1e-9, "the preset's SNR floor still holds"
+        assert draw.imaging.tone_gamma < 0.8 + 1e-9
+    assert all(draw.imaging.detector_asymmetry > 0 for draw in draws)
+    assert any(draw.scene.tilt_deg > 0 for draw in draws)
+
+
+def test_every_class_keeps_its_host_patterns_in_both_tools():
+    for tool in ("a", "b"):
+        for draw in _draws(tool):
+            if draw.true_class in ("Bridges", "Opens", "Shorts") and draw.scene.view == View.TOP_DOWN:
+                assert draw.scene.family.value in ("line_space", "logic"), (tool, draw.true_class)
+            if draw.true_class == "Vias" and draw.scene.view == View.TOP_DOWN:
+                assert draw.scene.family.value in ("via_array", "logic"), tool
+
+
+def test_tool_a_images_leave_the_tool_without_presentation():
+    config = SynthConfig(size=64, tool="a")
+    for index in range(8):
+        sample = generate_sample(config, 7, 0, index)
+        assert sample.sidecar.bbox == sample.sidecar.raw_bbox
+        assert sample.sidecar.config["tool"] == "a"
+        assert sample.image.shape == sample.raw_image.shape
+
+
+def test_an_unknown_tool_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="mixed, a, b.*tool=c"):
+        SynthConfig(tool="c")
+
+
+def test_the_dataset_records_its_tool(tmp_path):
+    write_dataset(tmp_path / "b", per_class=1, size=48, seed=3, workers=1, progress=False,
+                  tool="b")
+    assert json.loads((tmp_path / "b" / "dataset.json").read_text())["tool"] == "b"
