@@ -5,10 +5,15 @@ the embedding of ``sem_core.review.features``) over the images it was trained on
 distance is how far its mean feature lies from the reference mean, per feature in units of the
 standard error of a batch mean, as a root mean square over features:
 
-    D = sqrt(mean_j(((batch_mean_j - mean_j) / scale_j) ** 2 * n))
+    z_ij = clip((x_ij - mean_j) / scale_j, -CLIP_Z, CLIP_Z) - clipped_mean_j
+    D = sqrt(mean_j(batch_mean_i(z_ij) ** 2 * n))
 
 so an in-domain batch of any size n gives D near 1, and a batch from another tool (other
-patterns, detector, noise, tone) moves many features together and gives a large D. The
+patterns, detector, noise, tone) moves many features together and gives a large D. Clipping
+each image's standardised features keeps one odd in-domain image from making its whole batch
+look shifted: without it, 19 % of in-domain test batches of 32 exceeded a threshold calibrated
+at the 0.99 quantile, because single images lay up to 49 standard deviations out in many
+features at once (benchmarks/bench_shift.py, tool profile a); with it, none did. The
 threshold is calibrated on held-out in-domain images (the validation split): the ``quantile`` of
 D over random batches of ``batch_size`` drawn from them. The reference is written beside the
 models, ``BUNDLE/shift/reference.json`` (the bundle's own files are not changed), by
@@ -21,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +37,8 @@ DEFAULT_QUANTILE = 0.99
 MIN_IMAGES = 8
 """Fewer images than this are not judged: the mean of a handful says little about a tool."""
 MIN_CALIBRATION_IMAGES = 64
+CLIP_Z = 3.0
+"""Standardised features of one image are clipped to +-CLIP_Z before a batch is averaged."""
 
 
 class ShiftError(ValueError):
@@ -52,6 +59,10 @@ class ShiftReference:
         reference_images: Images behind ``mean`` and ``scale``.
         calibration_images: Held-out in-domain images the threshold was calibrated on.
         calibration_distances: (median, max) of D over the calibration batches.
+        clip: The clip of standardised features, or None for a reference made before clipping
+            (its distances are read the old way).
+        clipped_mean: (D,) mean of the clipped standardised reference features (near 0; not
+            0 for skewed features), subtracted so that in-domain batches centre on 0.
     """
 
     mean: np.ndarray
@@ -62,13 +73,24 @@ class ShiftReference:
     reference_images: int
     calibration_images: int
     calibration_distances: tuple[float, float]
+    clip: float | None = None
+    clipped_mean: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
         record = asdict(self)
         record.update(mean=self.mean.tolist(), scale=self.scale.tolist(),
                       calibration_distances=list(self.calibration_distances))
+        if self.clip is not None:
+            record.update(clipped_mean=self.clipped_mean.tolist())
         return record
+
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        """Each image's features in the reference's units (clipped, when the reference is)."""
+        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        if self.clip is None:
+            return z
+        return np.clip(z, -self.clip, self.clip) - self.clipped_mean
 
     @classmethod
     def from_dict(cls, record: dict) -> ShiftReference:
@@ -80,15 +102,20 @@ class ShiftReference:
         try:
             mean = np.asarray(record["mean"], dtype=np.float64)
             scale = np.asarray(record["scale"], dtype=np.float64)
+            clip = record.get("clip")
+            clipped = None if clip is None else np.asarray(record["clipped_mean"], np.float64)
             reference = cls(mean, scale, float(record["threshold"]), int(record["batch_size"]),
                             float(record["quantile"]), int(record["reference_images"]),
                             int(record["calibration_images"]),
-                            tuple(float(x) for x in record["calibration_distances"]))
+                            tuple(float(x) for x in record["calibration_distances"]),
+                            None if clip is None else float(clip), clipped)
         except (KeyError, TypeError, ValueError) as error:
             raise ShiftError(f"the shift reference is malformed ({error!r}).") from None
-        if mean.ndim != 1 or mean.shape != scale.shape or not np.all(scale > 0):
-            raise ShiftError("the shift reference's mean and scale must be two equal-length "
-                             "vectors with positive scales.")
+        vectors = [mean, scale] + ([] if clipped is None else [clipped])
+        if mean.ndim != 1 or any(vector.shape != mean.shape for vector in vectors) or not np.all(
+                scale > 0):
+            raise ShiftError("the shift reference's mean, scale (and clipped mean) must be "
+                             "equal-length vectors with positive scales.")
         return reference
 
 
@@ -105,12 +132,12 @@ def batch_distance(features: np.ndarray, reference: ShiftReference) -> float:
     if features.shape[1] != reference.mean.shape[0]:
         raise ShiftError(f"the features have {features.shape[1]} columns, the reference "
                          f"{reference.mean.shape[0]}: were they made by another bundle?")
-    return _distance(features.mean(axis=0), features.shape[0], reference)
+    return _distance(reference.standardise(features).mean(axis=0), features.shape[0])
 
 
-def _distance(batch_mean: np.ndarray, images: int, reference: ShiftReference) -> float:
-    z = (batch_mean - reference.mean) / reference.scale
-    return float(math.sqrt(float(np.mean(z * z)) * images))
+def _distance(mean_z: np.ndarray, images: int) -> float:
+    """D of a batch of ``images`` whose standardised features average ``mean_z``."""
+    return float(math.sqrt(float(np.mean(mean_z * mean_z)) * images))
 
 
 def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
@@ -142,8 +169,11 @@ def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
         raise ShiftError(f"quantile must be in [0.5, 1); got {quantile}.")
     spread = reference.std(axis=0)
     floor = max(1e-3 * float(spread.mean()), 1e-8)
-    fitted = ShiftReference(reference.mean(axis=0), np.maximum(spread, floor), 0.0, batch_size,
-                            quantile, reference.shape[0], calibration.shape[0], (0.0, 0.0))
+    mean, scale = reference.mean(axis=0), np.maximum(spread, floor)
+    clipped = np.clip((reference - mean) / scale, -CLIP_Z, CLIP_Z)
+    fitted = ShiftReference(mean, scale, 0.0, batch_size, quantile, reference.shape[0],
+                            calibration.shape[0], (0.0, 0.0), CLIP_Z, clipped.mean(axis=0))
+    calibration = fitted.standardise(calibration)
     # Batches drawn from a finite held-out set vary less about its mean than batches of new
     # images would (finite-population factor (M - n) / (M - 1)); each draw's deviation from that
     # mean is scaled back up, so the threshold holds for independent batches, not only for
@@ -154,11 +184,10 @@ def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
     rng = np.random.default_rng(seed)
     distances = np.array([
         _distance(centre + (calibration[rng.choice(count, batch_size, replace=False)].mean(axis=0)
-                            - centre) / max(shrink, 0.1), batch_size, fitted)
+                            - centre) / max(shrink, 0.1), batch_size)
         for _ in range(batches)])
-    return ShiftReference(fitted.mean, fitted.scale, float(np.quantile(distances, quantile)),
-                          batch_size, quantile, reference.shape[0], calibration.shape[0],
-                          (float(np.median(distances)), float(distances.max())))
+    return replace(fitted, threshold=float(np.quantile(distances, quantile)),
+                   calibration_distances=(float(np.median(distances)), float(distances.max())))
 
 
 @dataclass(frozen=True)

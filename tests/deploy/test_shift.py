@@ -93,3 +93,20 @@ def test_shift_commands_store_a_reference_and_flag_another_tools_images(tmp_path
     captured = capsys.readouterr()
     assert "unlike the images the model was trained on" in captured.out
     assert "broken.png" in captured.err
+
+
+def test_one_odd_image_does_not_make_an_in_domain_batch_look_shifted(tmp_path):
+    rng = np.random.default_rng(3)
+    reference = fit_shift_reference(_features(rng, 2000), _features(rng, 400))
+    batch = _features(rng, 32)
+    batch[0] += 40.0  # one image far out in every feature, as single odd renders were
+    assert not check_shift(batch, reference).shifted
+    # Read the old way (a reference written before clipping), the same batch is called shifted.
+    record = reference.to_dict()
+    for key in ("clip", "clipped_mean"):
+        record.pop(key)
+    (tmp_path / "old.json").write_text(json.dumps(record))
+    from sem_core.shift import ShiftReference
+
+    old = ShiftReference.from_dict(json.loads((tmp_path / "old.json").read_text()))
+    assert old.clip is None and check_shift(batch, old).shifted
