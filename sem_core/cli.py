@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sem_core.inference_cli",
     "sem_core.deploy.cli",
     "sem_core.shift_cli",
+    "sem_core.adapt_cli",
     "sem_core.retrain_cli",
 )
 

@@ -193,12 +193,54 @@ def shift_summary(entry: bundles.CatalogEntry) -> None:
         st.warning(f"**These images look unlike the ones the model was trained on** ({counts} "
                    f"over the threshold; largest shift distance {largest:.2f}, threshold "
                    f"{judged[0].threshold:.2f}). Expect lower accuracy than its metrics say: "
-                   "a new tool, recipe or magnification changes what the model sees. Label a "
-                   "few of them and retrain, or check them by eye.", icon=":material/warning:")
+                   "a new tool, recipe or magnification changes what the model sees. Adapt the "
+                   "model to them, label a few of them and retrain, or check them by eye.",
+                   icon=":material/warning:")
+        adapt_offer(entry)
     else:
         st.caption(f"Domain shift: {counts} over the threshold (largest distance "
                    f"{largest:.2f}, threshold {judged[0].threshold:.2f}): these images look "
                    "like the model's training images.")
+
+
+def adapt_offer(entry: bundles.CatalogEntry) -> None:
+    """"Adapt to these images": a new user bundle whose batch-norm statistics come from the
+    images on show (``sem_core.adapt``); the active bundle is not changed."""
+    from sem_core.adapt import MIN_TARGET_IMAGES, AdaptError, image_digest, images_content_hash
+    from sem_core.errors import ImageLoadError
+
+    pixels = []
+    for item in current_items():
+        with contextlib.suppress(ImageLoadError):
+            pixels.append(inspection.decode(item).pixels)
+    enough = len(pixels) >= MIN_TARGET_IMAGES
+    clicked = st.button(
+        "Adapt to these images", key="inspect_adapt", disabled=not enough,
+        help=("Re-estimates the model's batch-normalisation statistics on these images, without "
+              "labels, and saves the result as a new bundle; the model in use stays as it is."
+              if enough else f"Needs at least {MIN_TARGET_IMAGES} readable images."))
+    if not clicked:
+        return
+    from datetime import UTC, datetime
+
+    from sem_core.adapt import adapt_bundle
+    from sem_core.models.preprocessing import prepare_batch
+
+    bundle = loaders.loaded_bundle(entry.path)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = settings.user_models_dir() / f"{entry.name}-adapted-{stamp}"
+    try:
+        with st.spinner(f"Adapting {entry.name} to {len(pixels)} images..."):
+            result = adapt_bundle(
+                bundle, prepare_batch(pixels, int(bundle.info.input_size)), out, "batchnorm",
+                content_hash=images_content_hash([image_digest(image) for image in pixels]),
+                command=f"app: Inspect -> Adapt to these images ({len(pixels)} images)")
+    except (AdaptError, OSError) as error:
+        st.error(f"Could not adapt {entry.name}: {error}")
+        return
+    st.success(f"Wrote bundle **{result.bundle.name}** (batch-norm statistics of {result.images} "
+               f"images, {result.seconds:.0f} s). Compare it with {entry.name} on a few labelled "
+               "images of this tool on the Models page before making it active.")
 
 
 def truth_summary(frame: pd.DataFrame) -> None:

@@ -5,6 +5,7 @@ backend to count how often it is called.
 """
 
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -144,10 +145,23 @@ def test_images_unlike_the_training_images_get_a_shift_warning(app_env, monkeypa
     strict = shift.ShiftReference(np.zeros(width), np.ones(width), 1e-9, 32, 0.99, 100, 100,
                                   (1.0, 1.0))
     monkeypatch.setattr(shift, "load_reference", lambda folder: strict)
+    from sem_core.adapt import MIN_TARGET_IMAGES
+
     rng = np.random.default_rng(8)
     files = [(f"w{number}.png", png_bytes(tiny_image("Clean", rng)), "image/png")
-             for number in range(shift.MIN_IMAGES)]
+             for number in range(MIN_TARGET_IMAGES)]
     app = upload_to_inspect(inspect_page(), files)
     warning = " ".join(item.value for item in app.warning)
     assert "look unlike the ones the model was trained on" in warning
     assert "1 of 1 batch over the threshold" in warning
+    # The warning offers adaptation: a new user bundle; the bundle in use is not changed.
+    before = {path.name: path.read_bytes() for path in app_env.shipped_default.iterdir()
+              if path.is_file()}
+    app.button(key="inspect_adapt").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    (adapted,) = sorted(app_env.user_models.glob(f"{app_env.shipped_default.name}-adapted-*"))
+    record = json.loads((adapted / "bundle.json").read_text())["training"]["adaptation"]
+    assert record["method"] == "batchnorm" and record["images"] == MIN_TARGET_IMAGES
+    assert adapted.name in " ".join(item.value for item in app.success)
+    assert {path.name: path.read_bytes() for path in app_env.shipped_default.iterdir()
+            if path.is_file()} == before

@@ -1,0 +1,245 @@
+"""Adapting a bundle to a new tool's images without labels (issue 19).
+
+Each method writes a new bundle next to the source one and never changes the source:
+
+* ``batchnorm`` re-estimates every batch-normalisation layer's moving mean and variance on the
+  target images (AdaBN: the layers then normalise with the new tool's statistics instead of the
+  training tool's). Each layer sees the target images as normalised by the layers before it,
+  because the statistics are gathered in one forward pass in training mode, batch after batch,
+  as a running average.
+* ``coral`` aligns the pooled features that each stage's head reads: per feature, the target
+  images' mean and spread are mapped onto the source's (a diagonal CORAL), and the map is folded
+  into the head's first dense layer, so the bundle keeps its layers and names. The source
+  statistics are the bundle's shift reference when it has one, else its training images.
+
+The new bundle's ``bundle.json`` records the method, the unlabelled images' count and content
+hash (``training["adaptation"]``) and the source as ``parent``; its validation metrics are
+cleared (they described the source model) and its shift reference is not copied (it described
+the source domain). Compare and promote it like any other bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from sem_core.registry import LoadedBundle, save_bundle, utc_now
+
+ADAPT_BATCH_SIZE = 32
+MIN_TARGET_IMAGES = 16
+SCALE_FLOOR = 1e-6
+
+
+class AdaptMethod(str, Enum):
+    """How ``adapt_bundle`` adapts (see the module docstring)."""
+
+    BATCH_NORM = "batchnorm"
+    CORAL = "coral"
+
+
+class AdaptError(ValueError):
+    """An adaptation that cannot run; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class AdaptResult:
+    """What ``adapt_bundle`` wrote.
+
+    Attributes:
+        bundle: The new bundle folder.
+        method: The method used.
+        images: Target images it learned from.
+        content_hash: Hash of those images (``images_content_hash``).
+        seconds: Wall time of the adaptation (not of decoding).
+        layers: Batch-norm layers re-estimated, or dense layers re-aligned.
+    """
+
+    bundle: Path
+    method: AdaptMethod
+    images: int
+    content_hash: str
+    seconds: float
+    layers: int
+
+
+def image_digest(pixels: np.ndarray) -> str:
+    """SHA-256 of a decoded image's pixels (the content, whatever file format held it)."""
+    return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+
+
+def images_content_hash(digests: list[str]) -> str:
+    """One SHA-256 over the sorted per-file SHA-256 digests: the same files give the same hash
+    whatever their names or order."""
+    joined = "\n".join(sorted(digests)).encode()
+    return hashlib.sha256(joined).hexdigest()
+
+
+def _copy_model(model):
+    import keras
+
+    fresh = keras.Model.from_config(model.get_config())
+    fresh.set_weights(model.get_weights())
+    return fresh
+
+
+def reestimate_batch_norm(model, pixels: np.ndarray, *, batch_size: int = ADAPT_BATCH_SIZE,
+                          progress: Callable[[int], None] | None = None):
+    """A copy of ``model`` whose batch-norm statistics are the running average over ``pixels``.
+
+    Args:
+        model: A Keras model; it is not changed.
+        pixels: (N, size, size, 1) floats in [0, 1].
+        batch_size: Images per forward pass. Default: 32.
+        progress: Called with the images done after each batch. Default: None.
+
+    Returns:
+        (the adapted copy, number of batch-norm layers re-estimated).
+    """
+    import keras
+
+    adapted = _copy_model(model)
+    norms = [layer for layer in adapted.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return adapted, 0
+    for layer in adapted.layers:
+        layer.trainable = isinstance(layer, keras.layers.BatchNormalization)
+    # A short last batch would give noisy statistics: it is left out unless it is the only one.
+    used = len(pixels) // batch_size * batch_size or len(pixels)
+    starts = range(0, used, batch_size)
+    for number, start in enumerate(starts):
+        # Momentum k/(k+1) over the k-th batch makes the moving statistics the plain average of
+        # every batch's statistics; the first batch replaces the source's outright.
+        for layer in norms:
+            layer.momentum = number / (number + 1)
+        adapted(np.asarray(pixels[start:start + batch_size], dtype=np.float32), training=True)
+        if progress is not None:
+            progress(min(start + batch_size, len(pixels)))
+    for layer in adapted.layers:
+        layer.trainable = False
+    return adapted, len(norms)
+
+
+def _head_dense(model, features_layer: str):
+    """The first dense layer after ``features_layer`` (only dropout may sit between)."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    for layer in model.layers[names.index(features_layer) + 1:]:
+        if isinstance(layer, keras.layers.Dense):
+            return layer
+        if not isinstance(layer, keras.layers.Dropout):
+            break
+    raise AdaptError(f"model {model.name!r}: no dense layer reads {features_layer!r} directly, "
+                     "so its features cannot be re-aligned.")
+
+
+def align_head(model, features_layer: str, source_mean: np.ndarray, source_scale: np.ndarray,
+               target_features: np.ndarray):
+    """A copy of ``model`` whose head reads target features as if they had the source's
+    per-feature mean and spread (diagonal CORAL folded into the head's first dense layer).
+
+    x' = (x - m_t) * s_s / s_t + m_s, so W' = diag(s_s / s_t) W and b' = b + (m_s - m_t s_s / s_t) W.
+    """
+    adapted = _copy_model(model)
+    dense = _head_dense(adapted, features_layer)
+    kernel, bias = dense.get_weights()
+    target_mean = target_features.mean(axis=0)
+    target_scale = np.maximum(target_features.std(axis=0), SCALE_FLOOR)
+    ratio = np.asarray(source_scale) / target_scale
+    new_kernel = ratio[:, None] * kernel
+    new_bias = bias + (np.asarray(source_mean) - target_mean * ratio) @ kernel
+    dense.set_weights([new_kernel.astype(kernel.dtype), new_bias.astype(bias.dtype)])
+    return adapted
+
+
+def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLike,
+                 method: AdaptMethod | str, *, content_hash: str,
+                 source_features: tuple[np.ndarray, np.ndarray] | None = None,
+                 command: str = "", progress: Callable[[int], None] | None = None) -> AdaptResult:
+    """Adapt both stages of ``bundle`` to the target ``pixels`` and write a new bundle.
+
+    Args:
+        bundle: The source bundle (not changed).
+        pixels: Target images at the bundle's input size, (N, size, size, 1) in [0, 1].
+        out: The new bundle folder (must not exist).
+        method: ``batchnorm`` or ``coral``.
+        content_hash: ``images_content_hash`` of the target files (recorded).
+        source_features: (mean, scale) of the source's pooled features, stage 1 then stage 2
+            (``ShiftReference.mean`` / ``.scale``); needed by ``coral``.
+        command: The command line, for bundle.json. Default: "".
+        progress: Called with the images done (per pass over them). Default: None.
+
+    Returns:
+        An ``AdaptResult``.
+
+    Raises:
+        AdaptError: Too few images, or ``coral`` without source features.
+        sem_core.registry.BundleError: When ``out`` exists.
+    """
+    from sem_core.review.features import _side_model, embed_pixels
+
+    method = AdaptMethod(method)
+    if len(pixels) < MIN_TARGET_IMAGES:
+        raise AdaptError(f"adaptation needs at least {MIN_TARGET_IMAGES} readable target images; "
+                         f"got {len(pixels)}.")
+    started = time.perf_counter()
+    if method == AdaptMethod.BATCH_NORM:
+        stage1, layers1 = reestimate_batch_norm(bundle.stage1, pixels, progress=progress)
+        stage2, layers2 = reestimate_batch_norm(bundle.stage2, pixels, progress=progress)
+        layers = layers1 + layers2
+        if layers == 0:
+            raise AdaptError(f"bundle {bundle.info.name!r} has no batch-normalisation layer to "
+                             "re-estimate; use --method coral.")
+    else:
+        if source_features is None:
+            raise AdaptError("coral needs the source's feature statistics: make a shift "
+                             "reference first (`python -m sem_core shift-reference`), or pass "
+                             "the training data.")
+        mean, scale = (np.asarray(part, dtype=np.float64) for part in source_features)
+        target = embed_pixels(bundle, pixels).astype(np.float64)
+        width1 = int(_side_model(bundle.stage1).outputs[0].shape[-1])
+        if target.shape[1] != mean.shape[0]:
+            raise AdaptError(f"the source statistics have {mean.shape[0]} features, the bundle "
+                             f"gives {target.shape[1]}: the shift reference belongs to another "
+                             "bundle.")
+        stage1, stage2 = (
+            align_head(model, _features_layer_name(model), mean[part], scale[part], target[:, part])
+            for model, part in ((bundle.stage1, slice(0, width1)),
+                                (bundle.stage2, slice(width1, None))))
+        layers = 2
+    seconds = time.perf_counter() - started
+    info = bundle.info
+    adaptation = {"method": method.value, "images": len(pixels),
+                  "content_hash": content_hash, "seconds": round(seconds, 1),
+                  "layers": layers, "source": str(bundle.path)}
+    new_info = replace(
+        info, parent=str(bundle.path), created=utc_now(), command=command,
+        training={**dict(info.training), "adaptation": adaptation}, metrics={})
+    card = _model_card(info.name, adaptation)
+    folder = save_bundle(out, new_info, stage1, stage2, extra_files={"MODEL_CARD.md": card})
+    return AdaptResult(folder, method, len(pixels), content_hash, seconds, layers)
+
+
+def _features_layer_name(model) -> str:
+    from sem_core.review.features import FEATURES_LAYERS
+
+    names = {layer.name for layer in model.layers}
+    return next(name for name in FEATURES_LAYERS if name in names)
+
+
+def _model_card(source: str, adaptation: dict) -> str:
+    return (f"# Adapted from {source}\n\n"
+            f"Adapted without labels by `{adaptation['method']}` on {adaptation['images']} "
+            f"unlabelled images (content hash {adaptation['content_hash']}).\n\n"
+            "Its validation metrics were cleared: they described the source model; its stage-1 "
+            "threshold and temperatures are the source's. Evaluate it "
+            "on labelled images of the new tool (`python -m sem_core evaluate`) and compare it "
+            "with the source before promoting it.\n")

@@ -1,0 +1,116 @@
+"""The ``adapt`` command: a new bundle adapted to unlabelled images of another tool."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from sem_core.adapt import AdaptMethod
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``adapt``."""
+    parser = subparsers.add_parser(
+        "adapt", help="adapt a bundle to a new tool's unlabelled images (a new bundle)",
+        description="Adapt both stages of a bundle to images of another tool or fab, without "
+                    "labels, and write the result as a new bundle (the source is never "
+                    "changed). batchnorm re-estimates the batch-norm statistics on the images; "
+                    "coral maps their pooled features onto the source's mean and spread, using "
+                    "the bundle's shift reference (or --data). Compare the new bundle with the "
+                    "source on a few labelled images before promoting it.")
+    parser.add_argument("--bundle", required=True, type=Path, help="source bundle folder")
+    parser.add_argument("--images", required=True, nargs="+", type=Path,
+                        help="the new tool's unlabelled images: files, folders or zips")
+    parser.add_argument("--out", required=True, type=Path, help="new bundle folder (must not exist)")
+    parser.add_argument("--method", choices=[method.value for method in AdaptMethod],
+                        default=AdaptMethod.BATCH_NORM.value, help="how to adapt")
+    parser.add_argument("--data", type=Path,
+                        help="coral without a shift reference: the labelled dataset the bundle "
+                             "was trained on (its Train split gives the source statistics)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run_adapt)
+
+
+def run_adapt(args: argparse.Namespace) -> int:
+    """0 when the new bundle is written, 2 when it could not be."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from sem_core.adapt import AdaptError, adapt_bundle, image_digest, images_content_hash
+    from sem_core.data.sources import iter_sources
+    from sem_core.deploy.gate_data import ExportError
+    from sem_core.errors import ImageLoadError
+    from sem_core.models.preprocessing import prepare_image
+    from sem_core.registry import BundleError, load_bundle
+
+    if args.out.exists():
+        print(f"error: {args.out} already exists; bundles are never overwritten.", file=sys.stderr)
+        return 2
+    try:
+        bundle = load_bundle(args.bundle)
+    except BundleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    size = int(bundle.info.input_size)
+    pixels, digests, skipped = [], [], 0
+    sources = list(iter_sources(args.images))
+    for source in tqdm(sources, desc="decode", unit="img", file=sys.stderr, disable=args.quiet):
+        try:
+            image = source.load().pixels
+        except ImageLoadError as error:
+            print(f"skipped {source.name}: {error}", file=sys.stderr)
+            skipped += 1
+            continue
+        pixels.append(prepare_image(image, size))
+        digests.append(image_digest(image))
+    try:
+        features = None
+        if args.method == AdaptMethod.CORAL.value:
+            features = _source_features(args, bundle)
+        total = len(pixels) * (2 if args.method == AdaptMethod.BATCH_NORM.value else 1)
+        bar = tqdm(total=total, desc=args.method, unit="img", file=sys.stderr, disable=args.quiet)
+        done = {"images": 0}
+
+        def progress(images: int) -> None:
+            # Each stage's pass reports its own count; the bar shows their sum.
+            step = images - done["images"] if images > done["images"] else images
+            done["images"] = images
+            bar.update(step)
+
+        result = adapt_bundle(bundle, np.stack(pixels) if pixels else np.zeros((0, size, size, 1)),
+                              args.out, args.method, content_hash=images_content_hash(digests),
+                              source_features=features, progress=progress,
+                              command=shlex.join(["python", "-m", "sem_core", *sys.argv[1:]]))
+        bar.close()
+    except (AdaptError, BundleError, ExportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"adapted {bundle.info.name} by {result.method.value} on {result.images} images "
+          f"({skipped} unreadable skipped) in {result.seconds:.1f} s -> {result.bundle}")
+    return 0
+
+
+def _source_features(args: argparse.Namespace, bundle):
+    """(mean, scale) of the source's pooled features: the shift reference, else --data."""
+    import numpy as np
+
+    from sem_core.adapt import AdaptError
+    from sem_core.shift import load_reference
+
+    reference = load_reference(args.bundle)
+    if reference is not None:
+        return reference.mean, reference.scale
+    if args.data is None:
+        raise AdaptError(f"{args.bundle} has no shift reference: make one with `python -m "
+                         f"sem_core shift-reference --bundle {args.bundle}`, or pass --data "
+                         "with the dataset it was trained on.")
+    from sem_core.deploy.gate_data import TRAIN, labelled_images
+    from sem_core.review.features import embed_pixels
+    from sem_core.shift_cli import REFERENCE_IMAGES
+
+    train = labelled_images(args.data, TRAIN, int(bundle.info.input_size), limit=REFERENCE_IMAGES)
+    features = embed_pixels(bundle, train.images).astype(np.float64)
+    return features.mean(axis=0), np.maximum(features.std(axis=0), 1e-6)
+

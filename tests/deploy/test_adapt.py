@@ -1,0 +1,101 @@
+"""``adapt``: a new bundle fitted to another tool's unlabelled images; the source never changes."""
+
+import json
+
+import numpy as np
+import pytest
+from bundle_fixtures import write_tiny_dataset
+from deploy_helpers import make_responsive_bundle
+from PIL import Image
+
+from sem_core.adapt import align_head, images_content_hash, reestimate_batch_norm
+from sem_core.cli import main
+from sem_core.registry import load_bundle
+
+
+def _other_tool(data, folder, seed=0):
+    """The dataset's images through another tool: a brighter tone curve and more noise."""
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for path in sorted(data.rglob("*.png")):
+        grey = np.asarray(Image.open(path), dtype=np.float64)
+        toned = 255.0 * (grey / 255.0) ** 0.5 + rng.normal(0, 12, grey.shape)
+        Image.fromarray(np.clip(toned, 0, 255).astype(np.uint8)).save(folder / path.name)
+    return folder
+
+
+def test_batch_norm_statistics_become_the_target_images_average():
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.BatchNormalization(name="norm")(inputs)
+    model = keras.Model(inputs, outputs)
+    pixels = np.random.default_rng(0).normal(3.0, 2.0, (64, 8, 8, 1)).astype("float32")
+    adapted, layers = reestimate_batch_norm(model, pixels, batch_size=16)
+    mean, variance = adapted.get_layer("norm").get_weights()[2:]
+    assert layers == 1
+    assert mean[0] == pytest.approx(pixels.mean(), abs=1e-4)
+    batch_variances = [pixels[start:start + 16].var() for start in range(0, 64, 16)]
+    assert variance[0] == pytest.approx(np.mean(batch_variances), rel=1e-3)
+    # The source model is untouched.
+    assert model.get_layer("norm").get_weights()[2][0] == 0.0
+
+
+def test_aligned_head_reads_target_features_as_source_ones():
+    import keras
+
+    inputs = keras.Input((3,))
+    pooled = keras.layers.Activation("linear", name="pool")(inputs)
+    outputs = keras.layers.Dense(2, name="out")(keras.layers.Dropout(0.1)(pooled))
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(1)
+    source = rng.normal(0.0, 1.0, (500, 3))
+    target = 5.0 + 3.0 * source  # the same images seen by a tool with another gain and offset
+    adapted = align_head(model, "pool", source.mean(0), source.std(0), target)
+    np.testing.assert_allclose(adapted.predict(target, verbose=0), model.predict(source, verbose=0),
+                               atol=1e-4)
+
+
+def test_content_hash_ignores_order():
+    assert images_content_hash(["b", "a"]) == images_content_hash(["a", "b"])
+    assert images_content_hash(["a"]) != images_content_hash(["a", "c"])
+
+
+@pytest.mark.slow  # a tiny bundle and two adaptations over a few dozen 32-px images
+def test_adapt_writes_a_new_bundle_recording_method_and_images(tmp_path, capsys):
+    data = write_tiny_dataset(tmp_path / "data", {"Train": 12, "Validation": 10, "Test": 6}, seed=5)
+    bundle = make_responsive_bundle(tmp_path / "bundle", data)
+    before = {path.name: path.read_bytes() for path in bundle.iterdir() if path.is_file()}
+    target = _other_tool(data / "Test", tmp_path / "target")
+    (target / "broken.png").write_bytes(b"not a png")
+
+    out = tmp_path / "adapted-bn"
+    assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out", str(out),
+                 "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "broken.png" in captured.err and "batchnorm" in captured.out
+    info = json.loads((out / "bundle.json").read_text())
+    adaptation = info["training"]["adaptation"]
+    assert adaptation["method"] == "batchnorm" and adaptation["images"] == 48
+    assert len(adaptation["content_hash"]) == 64
+    assert info["parent"] == str(load_bundle(bundle).path)
+    assert info["metrics"] == {}
+    # Batch norm now carries the target's statistics; the source bundle is byte for byte as it was.
+    source, adapted = load_bundle(bundle), load_bundle(out)
+    norm = next(layer.name for layer in source.stage1.layers if "bn" in layer.name)
+    assert not np.allclose(source.stage1.get_layer(norm).get_weights()[2],
+                           adapted.stage1.get_layer(norm).get_weights()[2])
+    assert {path.name: path.read_bytes() for path in bundle.iterdir() if path.is_file()} == before
+
+    # coral needs the source's statistics: refused with advice, then taken from the reference.
+    assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out",
+                 str(tmp_path / "coral"), "--method", "coral", "--quiet"]) == 2
+    assert "shift-reference" in capsys.readouterr().err
+    assert main(["shift-reference", "--bundle", str(bundle)]) == 0
+    assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out",
+                 str(tmp_path / "coral"), "--method", "coral", "--quiet"]) == 0
+    record = json.loads((tmp_path / "coral" / "bundle.json").read_text())["training"]["adaptation"]
+    assert record["method"] == "coral" and record["content_hash"] == adaptation["content_hash"]
+    # Never over an existing bundle.
+    assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out", str(out),
+                 "--quiet"]) == 2
