@@ -109,6 +109,8 @@ def reestimate_batch_norm(model, pixels: np.ndarray, *, batch_size: int = ADAPT_
              if isinstance(layer, keras.layers.BatchNormalization)]
     if not norms:
         return adapted, 0
+    saved = [(layer, layer.trainable) for layer in adapted.layers]
+    momenta = [layer.momentum for layer in norms]
     for layer in adapted.layers:
         layer.trainable = isinstance(layer, keras.layers.BatchNormalization)
     # A short last batch would give noisy statistics: it is left out unless it is the only one.
@@ -122,8 +124,11 @@ def reestimate_batch_norm(model, pixels: np.ndarray, *, batch_size: int = ADAPT_
         adapted(np.asarray(pixels[start:start + batch_size], dtype=np.float32), training=True)
         if progress is not None:
             progress(min(start + batch_size, len(pixels)))
-    for layer in adapted.layers:
-        layer.trainable = False
+    # The copy leaves as it came: the same trainable flags and momenta for any later training.
+    for layer, trainable in saved:
+        layer.trainable = trainable
+    for layer, momentum in zip(norms, momenta, strict=True):
+        layer.momentum = momentum
     return adapted, len(norms)
 
 

@@ -37,8 +37,9 @@ def test_batch_norm_statistics_become_the_target_images_average():
     assert mean[0] == pytest.approx(pixels.mean(), abs=1e-4)
     batch_variances = [pixels[start:start + 16].var() for start in range(0, 64, 16)]
     assert variance[0] == pytest.approx(np.mean(batch_variances), rel=1e-3)
-    # The source model is untouched.
+    # The source model is untouched; the copy keeps its flags and momentum for later training.
     assert model.get_layer("norm").get_weights()[2][0] == 0.0
+    assert adapted.get_layer("norm").trainable and adapted.get_layer("norm").momentum == 0.99
 
 
 def test_aligned_head_reads_target_features_as_source_ones():
