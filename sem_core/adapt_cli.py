@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the new tool's unlabelled images: files, folders or zips")
     parser.add_argument("--out", required=True, type=Path, help="new bundle folder (must not exist)")
     parser.add_argument("--method", choices=[method.value for method in AdaptMethod],
-                        default=AdaptMethod.BATCH_NORM.value, help="how to adapt")
+                        default=AdaptMethod.CORAL.value,
+                        help="how to adapt (coral: the one that did not lose accuracy in "
+                             "benchmarks/bench_shift.py; see docs/domain-shift.md)")
     parser.add_argument("--data", type=Path,
                         help="coral without a shift reference: the labelled dataset the bundle "
                              "was trained on (its Train split gives the source statistics)")

@@ -204,8 +204,9 @@ def shift_summary(entry: bundles.CatalogEntry) -> None:
 
 
 def adapt_offer(entry: bundles.CatalogEntry) -> None:
-    """"Adapt to these images": a new user bundle whose batch-norm statistics come from the
-    images on show (``sem_core.adapt``); the active bundle is not changed."""
+    """"Adapt to these images": a new user bundle whose heads read the images on show as if they
+    had the training images' feature statistics (``sem_core.adapt``, coral); the active bundle
+    is not changed."""
     from sem_core.adapt import MIN_TARGET_IMAGES, AdaptError, image_digest, images_content_hash
     from sem_core.errors import ImageLoadError
 
@@ -216,8 +217,9 @@ def adapt_offer(entry: bundles.CatalogEntry) -> None:
     enough = len(pixels) >= MIN_TARGET_IMAGES
     clicked = st.button(
         "Adapt to these images", key="inspect_adapt", disabled=not enough,
-        help=("Re-estimates the model's batch-normalisation statistics on these images, without "
-              "labels, and saves the result as a new bundle; the model in use stays as it is."
+        help=("Maps these images' features onto the training images' mean and spread (CORAL), "
+              "without labels, and saves the result as a new bundle; the model in use stays as "
+              "it is."
               if enough else f"Needs at least {MIN_TARGET_IMAGES} readable images."))
     if not clicked:
         return
@@ -226,19 +228,23 @@ def adapt_offer(entry: bundles.CatalogEntry) -> None:
     from sem_core.adapt import adapt_bundle
     from sem_core.models.preprocessing import prepare_batch
 
+    from sem_core.shift import load_reference
+
     bundle = loaders.loaded_bundle(entry.path)
+    reference = load_reference(entry.path)  # the warning above came from it
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = settings.user_models_dir() / f"{entry.name}-adapted-{stamp}"
     try:
         with st.spinner(f"Adapting {entry.name} to {len(pixels)} images..."):
             result = adapt_bundle(
-                bundle, prepare_batch(pixels, int(bundle.info.input_size)), out, "batchnorm",
+                bundle, prepare_batch(pixels, int(bundle.info.input_size)), out, "coral",
                 content_hash=images_content_hash([image_digest(image) for image in pixels]),
+                source_features=(reference.mean, reference.scale),
                 command=f"app: Inspect -> Adapt to these images ({len(pixels)} images)")
     except (AdaptError, OSError) as error:
         st.error(f"Could not adapt {entry.name}: {error}")
         return
-    st.success(f"Wrote bundle **{result.bundle.name}** (batch-norm statistics of {result.images} "
+    st.success(f"Wrote bundle **{result.bundle.name}** (features aligned on {result.images} "
                f"images, {result.seconds:.0f} s). Compare it with {entry.name} on a few labelled "
                "images of this tool on the Models page before making it active.")
 

@@ -161,7 +161,7 @@ def test_images_unlike_the_training_images_get_a_shift_warning(app_env, monkeypa
     assert not app.exception, [item.value for item in app.exception]
     (adapted,) = sorted(app_env.user_models.glob(f"{app_env.shipped_default.name}-adapted-*"))
     record = json.loads((adapted / "bundle.json").read_text())["training"]["adaptation"]
-    assert record["method"] == "batchnorm" and record["images"] == MIN_TARGET_IMAGES
+    assert record["method"] == "coral" and record["images"] == MIN_TARGET_IMAGES
     assert adapted.name in " ".join(item.value for item in app.success)
     assert {path.name: path.read_bytes() for path in app_env.shipped_default.iterdir()
             if path.is_file()} == before

@@ -72,7 +72,7 @@ def test_adapt_writes_a_new_bundle_recording_method_and_images(tmp_path, capsys)
 
     out = tmp_path / "adapted-bn"
     assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out", str(out),
-                 "--quiet"]) == 0
+                 "--method", "batchnorm", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "broken.png" in captured.err and "batchnorm" in captured.out
     info = json.loads((out / "bundle.json").read_text())
@@ -88,13 +88,14 @@ def test_adapt_writes_a_new_bundle_recording_method_and_images(tmp_path, capsys)
                            adapted.stage1.get_layer(norm).get_weights()[2])
     assert {path.name: path.read_bytes() for path in bundle.iterdir() if path.is_file()} == before
 
-    # coral needs the source's statistics: refused with advice, then taken from the reference.
+    # coral (the default) needs the source's statistics: refused with advice, then taken from
+    # the reference.
     assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out",
-                 str(tmp_path / "coral"), "--method", "coral", "--quiet"]) == 2
+                 str(tmp_path / "coral"), "--quiet"]) == 2
     assert "shift-reference" in capsys.readouterr().err
     assert main(["shift-reference", "--bundle", str(bundle)]) == 0
     assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out",
-                 str(tmp_path / "coral"), "--method", "coral", "--quiet"]) == 0
+                 str(tmp_path / "coral"), "--quiet"]) == 0
     record = json.loads((tmp_path / "coral" / "bundle.json").read_text())["training"]["adaptation"]
     assert record["method"] == "coral" and record["content_hash"] == adaptation["content_hash"]
     # Never over an existing bundle.
