@@ -227,7 +227,6 @@ def adapt_offer(entry: bundles.CatalogEntry) -> None:
 
     from sem_core.adapt import adapt_bundle
     from sem_core.models.preprocessing import prepare_batch
-
     from sem_core.shift import load_reference
 
     bundle = loaders.loaded_bundle(entry.path)
