@@ -210,11 +210,8 @@ def adapt_offer(entry: bundles.CatalogEntry) -> None:
     from sem_core.adapt import MIN_TARGET_IMAGES, AdaptError, image_digest, images_content_hash
     from sem_core.errors import ImageLoadError
 
-    pixels = []
-    for item in current_items():
-        with contextlib.suppress(ImageLoadError):
-            pixels.append(inspection.decode(item).pixels)
-    enough = len(pixels) >= MIN_TARGET_IMAGES
+    items = current_items()
+    enough = len(items) >= MIN_TARGET_IMAGES  # unreadable ones are told apart on a click
     clicked = st.button(
         "Adapt to these images", key="inspect_adapt", disabled=not enough,
         help=("Maps these images' features onto the training images' mean and spread (CORAL), "
@@ -229,6 +226,10 @@ def adapt_offer(entry: bundles.CatalogEntry) -> None:
     from sem_core.models.preprocessing import prepare_batch
     from sem_core.shift import load_reference
 
+    pixels = []
+    for item in items:
+        with contextlib.suppress(ImageLoadError):
+            pixels.append(inspection.decode(item).pixels)
     bundle = loaders.loaded_bundle(entry.path)
     reference = load_reference(entry.path)  # the warning above came from it
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
