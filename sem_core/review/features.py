@@ -9,6 +9,7 @@ embedding a small cross-validated classifier learns from (see ``out_of_sample``)
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,9 +46,13 @@ class FeatureSet:
         return len(self.entries)
 
 
+_SIDE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _side_model(model):
     """A model sharing ``model``'s layers returning (pooled features, output); ``model`` is
-    unchanged.
+    unchanged. Built once per model: a new side model per call would trace a new predict
+    function each time (slow, and Keras warns about the retracing).
 
     Raises:
         ValueError: When the model has none of ``FEATURES_LAYERS``.
@@ -59,7 +64,10 @@ def _side_model(model):
     if not found:
         raise ValueError(f"model {model.name!r} has no pooled-feature layer (looked for "
                          f"{', '.join(FEATURES_LAYERS)}); it was not built by sem_core.")
-    return keras.Model(model.inputs, [model.get_layer(found[0]).output, model.outputs[0]])
+    if model not in _SIDE_MODELS:
+        _SIDE_MODELS[model] = keras.Model(model.inputs,
+                                          [model.get_layer(found[0]).output, model.outputs[0]])
+    return _SIDE_MODELS[model]
 
 
 def extract_features(
@@ -110,8 +118,12 @@ def _run_side_models(bundle: LoadedBundle, pixels: np.ndarray, divisor: float, b
     parts: list[tuple[np.ndarray, ...]] = []
     for start in range(0, len(pixels), batch_size):
         batch = np.asarray(pixels[start:start + batch_size], dtype=np.float32) / divisor
-        features1, probability1 = (np.asarray(out) for out in stage1.predict_on_batch(batch))
-        features2, probabilities2 = (np.asarray(out) for out in stage2.predict_on_batch(batch))
+        rows = len(batch)
+        if rows < batch_size:  # one input shape, one traced function: pad, then drop the padding
+            batch = np.concatenate([batch, np.zeros((batch_size - rows, *batch.shape[1:]),
+                                                    np.float32)])
+        features1, probability1 = (np.asarray(out)[:rows] for out in stage1.predict_on_batch(batch))
+        features2, probabilities2 = (np.asarray(out)[:rows] for out in stage2.predict_on_batch(batch))
         parts.append((np.concatenate([features1, features2], axis=1), probability1[:, 0],
                       probabilities2))
         if progress is not None:

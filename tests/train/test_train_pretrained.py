@@ -70,7 +70,11 @@ def test_probe_heads_are_the_fitted_logistic_regressions(offline, tiny_dataset, 
 
     pixels = np.random.default_rng(3).random((3, 32, 32, 1)).astype("float32")
     width = sum(model.get_layer("head_pool").output.shape[-1] for model in (loaded.stage1, loaded.stage2))
-    assert embed_pixels(loaded, pixels).shape == (3, width)
+    embedded = embed_pixels(loaded, pixels)
+    assert embedded.shape == (3, width)
+    # A short batch is padded to the batch size (one traced function) and the padding dropped:
+    # the same features as an unpadded call.
+    np.testing.assert_allclose(embedded, embed_pixels(loaded, pixels, batch_size=3), atol=1e-5)
 
     # A probe bundle retrains like any other: from its own weights (as a retrain job does).
     again = tmp_path / "probe_again"
