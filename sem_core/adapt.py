@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sem_core.registry import LoadedBundle, save_bundle, utc_now
+from sem_core.registry import LoadedBundle, save_bundle, uncompiled_copy, utc_now
 
 ADAPT_BATCH_SIZE = 32
 MIN_TARGET_IMAGES = 16
@@ -81,14 +81,6 @@ def images_content_hash(digests: list[str]) -> str:
     return hashlib.sha256(joined).hexdigest()
 
 
-def _copy_model(model):
-    import keras
-
-    fresh = keras.Model.from_config(model.get_config())
-    fresh.set_weights(model.get_weights())
-    return fresh
-
-
 def reestimate_batch_norm(model, pixels: np.ndarray, *, batch_size: int = ADAPT_BATCH_SIZE,
                           progress: Callable[[int], None] | None = None):
     """A copy of ``model`` whose batch-norm statistics are the running average over ``pixels``.
@@ -97,14 +89,14 @@ def reestimate_batch_norm(model, pixels: np.ndarray, *, batch_size: int = ADAPT_
         model: A Keras model; it is not changed.
         pixels: (N, size, size, 1) floats in [0, 1].
         batch_size: Images per forward pass. Default: 32.
-        progress: Called with the images done after each batch. Default: None.
+        progress: Called with the number of images of each batch done. Default: None.
 
     Returns:
         (the adapted copy, number of batch-norm layers re-estimated).
     """
     import keras
 
-    adapted = _copy_model(model)
+    adapted = uncompiled_copy(model)
     norms = [layer for layer in adapted.layers
              if isinstance(layer, keras.layers.BatchNormalization)]
     if not norms:
@@ -123,7 +115,7 @@ def reestimate_batch_norm(model, pixels: np.ndarray, *, batch_size: int = ADAPT_
             layer.momentum = number / (number + 1)
         adapted(np.asarray(pixels[start:start + batch_size], dtype=np.float32), training=True)
         if progress is not None:
-            progress(min(start + batch_size, len(pixels)))
+            progress(min(batch_size, used - start))
     # The copy leaves as it came: the same trainable flags and momenta for any later training.
     for layer, trainable in saved:
         layer.trainable = trainable
@@ -153,7 +145,7 @@ def align_head(model, features_layer: str, source_mean: np.ndarray, source_scale
 
     x' = (x - m_t) * s_s / s_t + m_s, so W' = diag(s_s / s_t) W and b' = b + (m_s - m_t s_s / s_t) W.
     """
-    adapted = _copy_model(model)
+    adapted = uncompiled_copy(model)
     dense = _head_dense(adapted, features_layer)
     kernel, bias = dense.get_weights()
     target_mean = target_features.mean(axis=0)
@@ -180,7 +172,8 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
         source_features: (mean, scale) of the source's pooled features, stage 1 then stage 2
             (``ShiftReference.mean`` / ``.scale``); needed by ``coral``.
         command: The command line, for bundle.json. Default: "".
-        progress: Called with the images done (per pass over them). Default: None.
+        progress: Called with the number of images of each batch done, in every pass over
+            them (batchnorm makes one pass per stage). Default: None.
 
     Returns:
         An ``AdaptResult``.
@@ -189,7 +182,7 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
         AdaptError: Too few images, or ``coral`` without source features.
         sem_core.registry.BundleError: When ``out`` exists.
     """
-    from sem_core.review.features import _side_model, embed_pixels
+    from sem_core.review.features import _side_model, embed_pixels, features_layer_name
 
     method = AdaptMethod(method)
     if len(pixels) < MIN_TARGET_IMAGES:
@@ -216,7 +209,7 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
                              f"gives {target.shape[1]}: the shift reference belongs to another "
                              "bundle.")
         stage1, stage2 = (
-            align_head(model, _features_layer_name(model), mean[part], scale[part], target[:, part])
+            align_head(model, features_layer_name(model), mean[part], scale[part], target[:, part])
             for model, part in ((bundle.stage1, slice(0, width1)),
                                 (bundle.stage2, slice(width1, None))))
         layers = 2
@@ -231,13 +224,6 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
     card = _model_card(info.name, adaptation)
     folder = save_bundle(out, new_info, stage1, stage2, extra_files={"MODEL_CARD.md": card})
     return AdaptResult(folder, method, len(pixels), content_hash, seconds, layers)
-
-
-def _features_layer_name(model) -> str:
-    from sem_core.review.features import FEATURES_LAYERS
-
-    names = {layer.name for layer in model.layers}
-    return next(name for name in FEATURES_LAYERS if name in names)
 
 
 def _model_card(source: str, adaptation: dict) -> str:

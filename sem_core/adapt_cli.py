@@ -73,17 +73,9 @@ def run_adapt(args: argparse.Namespace) -> int:
             features = _source_features(args, bundle)
         total = len(pixels) * (2 if args.method == AdaptMethod.BATCH_NORM.value else 1)
         bar = tqdm(total=total, desc=args.method, unit="img", file=sys.stderr, disable=args.quiet)
-        done = {"images": 0}
-
-        def progress(images: int) -> None:
-            # Each stage's pass reports its own count; the bar shows their sum.
-            step = images - done["images"] if images > done["images"] else images
-            done["images"] = images
-            bar.update(step)
-
         result = adapt_bundle(bundle, np.stack(pixels) if pixels else np.zeros((0, size, size, 1)),
                               args.out, args.method, content_hash=images_content_hash(digests),
-                              source_features=features, progress=progress,
+                              source_features=features, progress=bar.update,
                               command=shlex.join(["python", "-m", "sem_core", *sys.argv[1:]]))
         bar.close()
     except (AdaptError, BundleError, ExportError) as error:
@@ -96,10 +88,8 @@ def run_adapt(args: argparse.Namespace) -> int:
 
 def _source_features(args: argparse.Namespace, bundle):
     """(mean, scale) of the source's pooled features: the shift reference, else --data."""
-    import numpy as np
-
     from sem_core.adapt import AdaptError
-    from sem_core.shift import load_reference
+    from sem_core.shift import feature_statistics, load_reference
 
     reference = load_reference(args.bundle)
     if reference is not None:
@@ -113,6 +103,5 @@ def _source_features(args: argparse.Namespace, bundle):
     from sem_core.shift_cli import REFERENCE_IMAGES
 
     train = labelled_images(args.data, TRAIN, int(bundle.info.input_size), limit=REFERENCE_IMAGES)
-    features = embed_pixels(bundle, train.images).astype(np.float64)
-    return features.mean(axis=0), np.maximum(features.std(axis=0), 1e-6)
+    return feature_statistics(embed_pixels(bundle, train.images))
 

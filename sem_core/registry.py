@@ -269,14 +269,19 @@ def save_bundle(out: str | os.PathLike, info: BundleInfo, stage1, stage2,
     return folder
 
 
-def _save_without_optimizer(model, file: Path) -> None:
+def uncompiled_copy(model):
+    """A new model with ``model``'s architecture and weights and no compiled state."""
     import keras
 
-    # Rebuilt from its config the model is uncompiled, so the archive holds no optimizer slots
-    # (clone_model would copy the compiled state and triple the file).
+    # Rebuilt from its config the model is uncompiled, so a saved archive holds no optimizer
+    # slots (clone_model would copy the compiled state and triple the file).
     fresh = keras.Model.from_config(model.get_config())
     fresh.set_weights(model.get_weights())
-    fresh.save(file)
+    return fresh
+
+
+def _save_without_optimizer(model, file: Path) -> None:
+    uncompiled_copy(model).save(file)
 
 
 _MOVED_TO_BUNDLE_REGISTRY = frozenset({"BrokenBundle", "BundleRegistry", "RegisteredBundle"})

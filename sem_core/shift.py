@@ -140,6 +140,14 @@ def _distance(mean_z: np.ndarray, images: int) -> float:
     return float(math.sqrt(float(np.mean(mean_z * mean_z)) * images))
 
 
+def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale) of (N, D) features; the scale is floored so that a feature that never
+    varied cannot divide by zero."""
+    features = np.asarray(features, dtype=np.float64)
+    spread = features.std(axis=0)
+    return features.mean(axis=0), np.maximum(spread, max(1e-3 * float(spread.mean()), 1e-8))
+
+
 def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
                         batch_size: int = DEFAULT_BATCH_SIZE, quantile: float = DEFAULT_QUANTILE,
                         batches: int = 500, seed: int = 0) -> ShiftReference:
@@ -167,9 +175,7 @@ def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
                          f"calibration images; got {calibration.shape[0]}.")
     if not 0.5 <= quantile < 1.0:
         raise ShiftError(f"quantile must be in [0.5, 1); got {quantile}.")
-    spread = reference.std(axis=0)
-    floor = max(1e-3 * float(spread.mean()), 1e-8)
-    mean, scale = reference.mean(axis=0), np.maximum(spread, floor)
+    mean, scale = feature_statistics(reference)
     clipped = np.clip((reference - mean) / scale, -CLIP_Z, CLIP_Z)
     fitted = ShiftReference(mean, scale, 0.0, batch_size, quantile, reference.shape[0],
                             calibration.shape[0], (0.0, 0.0), CLIP_Z, clipped.mean(axis=0))

@@ -59,15 +59,24 @@ def _side_model(model):
     """
     import keras
 
-    names = {layer.name for layer in model.layers}
-    found = [name for name in FEATURES_LAYERS if name in names]
-    if not found:
-        raise ValueError(f"model {model.name!r} has no pooled-feature layer (looked for "
-                         f"{', '.join(FEATURES_LAYERS)}); it was not built by sem_core.")
     if model not in _SIDE_MODELS:
-        _SIDE_MODELS[model] = keras.Model(model.inputs,
-                                          [model.get_layer(found[0]).output, model.outputs[0]])
+        layer = model.get_layer(features_layer_name(model))
+        _SIDE_MODELS[model] = keras.Model(model.inputs, [layer.output, model.outputs[0]])
     return _SIDE_MODELS[model]
+
+
+def features_layer_name(model) -> str:
+    """The name of ``model``'s pooled-feature layer (the first of ``FEATURES_LAYERS`` it has).
+
+    Raises:
+        ValueError: When the model has none of them.
+    """
+    names = {layer.name for layer in model.layers}
+    for name in FEATURES_LAYERS:
+        if name in names:
+            return name
+    raise ValueError(f"model {model.name!r} has no pooled-feature layer (looked for "
+                     f"{', '.join(FEATURES_LAYERS)}); it was not built by sem_core.")
 
 
 def extract_features(
