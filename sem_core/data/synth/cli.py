@@ -58,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tool",
         choices=tuple(TOOLS),
         default=DEFAULT_TOOL,
-        help="tool profile: 'mixed' draws every pattern family, look, detector and "
-        "presentation (default); 'a' and 'b' are two tools of different fabs, for domain-shift "
+        help="tool profile: 'mixed' keeps the difficulty preset's framing and variety "
+        "(default); 'a' and 'b' are two tools of different fabs, for domain-shift "
         "benchmarks (see docs/synthetic-data.md)",
     )
     parser.add_argument(

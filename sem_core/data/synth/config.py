@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-GENERATOR_VERSION = "synth-sem 2.1.1"
+GENERATOR_VERSION = "synth-sem 2.2.0"
 """Bumped whenever a change alters the pixels produced for a given seed."""
 
 REFERENCE_SIZE = 224
@@ -91,11 +91,11 @@ class SynthConfig:
             uniforms are drawn either way, so scenes, placements and twins stay the same.
             Default: 0.
         difficulty: ``standard`` (every defect meets the visibility contract, spec B6/B7) or
-            ``hard`` (version 1's ranges). One seed gives the same scene in both. Default:
-            standard.
-        tool: A tool profile (``sem_core.data.synth.tools``): ``mixed`` (every family, look,
-            detector and presentation), or one tool's narrower mix of them, for domain-shift
-            benchmarks. Default: mixed.
+            ``hard`` (version 1's ranges and variety). ``standard`` frames review close-ups
+            of a narrower variety (``presets.Preset``). Default: standard.
+        tool: A tool profile (``sem_core.data.synth.tools``): ``mixed`` (the preset's own
+            framing and variety), or one tool's narrower mix, for domain-shift benchmarks.
+            Default: mixed.
     """
 
     size: int = REFERENCE_SIZE

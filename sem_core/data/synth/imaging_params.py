@@ -14,7 +14,7 @@ from sem_core.data.synth.config import Difficulty, NoiseModel
 from sem_core.data.synth.defect_base import log_lerp
 from sem_core.data.synth.presets import PRESETS, Preset
 from sem_core.data.synth.scene_params import log_uniform
-from sem_core.data.synth.tools import DEFAULT_TOOL, TOOLS, ToolProfile, span
+from sem_core.data.synth.tools import DEFAULT_TOOL, TOOLS, ToolProfile, resolve_tool, span
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def sample_imaging(
         (params, rows).
     """
     preset = preset or PRESETS[Difficulty.HARD]
-    tool = tool or TOOLS[DEFAULT_TOOL]
+    tool = resolve_tool(tool or TOOLS[DEFAULT_TOOL], preset)
     defocus = rng.random() < preset.defocus_rate
     sigma = (rng.uniform(*preset.defocus_sigma) if defocus
              else log_uniform(rng, *span(*preset.psf_sigma, tool.psf_span)))

@@ -1,8 +1,14 @@
 """Difficulty presets (spec B6): the ranges that ``standard`` and ``hard`` change, in one table.
 
-Every other range, every stream and the order of every draw are shared, so one seed gives the
-same scene in both presets; a preset only maps the same uniforms into different ranges (and
-switches the class rules marked ``standard`` in spec B5 through ``strict_rules``).
+Every stream and the order of every draw are shared: a preset only maps the same uniforms into
+different ranges (and switches the class rules marked ``standard`` in spec B5 through
+``strict_rules``). Since generator 2.2 the presets also differ in framing: ``standard`` shows
+review close-ups (high magnification) of line/space and logic patterns in resist and etched
+looks, taken straight on with a sharp in-lens beam at good SNR and exported raw, because the
+specification's whole variety at its magnification mix could not be learned from 150 images a
+class (docs/attempts/learnability-2026-12-06.md); ``hard`` keeps version 1's whole mix. One seed
+therefore no longer gives the same scene in both presets (a deviation from spec B6, listed in
+docs/synthetic-data.md).
 
 Crack darkening and scratch groove/lip depths are not here: the generator's own ranges (crack
 interior x (1 - lerp(0.3, 0.85, v)), groove U(0.25, 0.6)v, lips U(0.1, 0.4)v) are already at or
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sem_core.data.synth.config import Difficulty
+from sem_core.data.synth.config import Difficulty, Family, Look, Magnification, View
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,26 @@ class Preset:
             the central 70 %, 30 % anywhere).
         min_short_brightness: Smallest brightness factor of a short's material over the
             lines' (spec B5: U(1.05, 1.4)).
+
+    The framing fields below are the preset's choice of what the image shows and how it was
+    taken, for every tool profile that leaves that choice open (``tools.resolve_tool``; the
+    default profile, ``mixed``, leaves all of them open). None: the generator's own (version 1).
+
+    Attributes:
+        view_rates: Share of top-down, cross-section and blanket views.
+        family_weights: Top-down family weights, keyed "any", "lines", "vias" as in
+            ``ToolProfile``.
+        look_rates: Share of each material look.
+        magnification_rates: Share of each magnification regime (``standard``: review
+            close-ups, every image at high magnification, so a defect spans tens of pixels).
+        tilt_rate: Share of tilted images.
+        side_detector_rate: Share of images from a side (Everhart-Thornley) detector.
+        psf_span: The part of ``psf_sigma``'s log range the beam covers, fractions 0..1.
+        snr_span: The part of ``snr``'s log range, fractions 0..1.
+        tone_gamma: The tone curve's gamma range.
+        charging: Factor on the charging background's amplitude and gradient.
+        presentation: Whether figure-crop presentation (annotations, borders, format mix) is
+            applied when ``SynthConfig.presentation`` allows it.
     """
 
     difficulty: Difficulty
@@ -65,6 +91,17 @@ class Preset:
     min_area: float
     central_field: float | None
     min_short_brightness: float
+    view_rates: dict[View, float] | None = None
+    family_weights: dict[str, dict[Family, float]] | None = None
+    look_rates: dict[Look, float] | None = None
+    magnification_rates: dict[Magnification, float] | None = None
+    tilt_rate: float | None = None
+    side_detector_rate: float | None = None
+    psf_span: tuple[float, float] | None = None
+    snr_span: tuple[float, float] | None = None
+    tone_gamma: tuple[float, float] | None = None
+    charging: float | None = None
+    presentation: bool | None = None
 
 
 PRESETS: dict[Difficulty, Preset] = {
@@ -86,6 +123,23 @@ PRESETS: dict[Difficulty, Preset] = {
         min_area=200.0,
         central_field=0.6,
         min_short_brightness=1.25,
+        view_rates={View.TOP_DOWN: 0.9, View.CROSS_SECTION: 0.1, View.BLANKET: 0.0},
+        family_weights={
+            "any": {Family.LINE_SPACE: 0.5, Family.VIA_ARRAY: 0.0, Family.LOGIC: 0.5},
+            "lines": {Family.LINE_SPACE: 0.5, Family.LOGIC: 0.5},
+            "vias": {Family.VIA_ARRAY: 0.0, Family.LOGIC: 1.0},
+        },
+        look_rates={Look.RESIST_ADI: 0.5, Look.ETCHED_AEI: 0.5, Look.METAL_CMP: 0.0,
+                    Look.VC_MODE: 0.0},
+        magnification_rates={Magnification.LOW: 0.0, Magnification.NORMAL: 0.0,
+                             Magnification.HIGH: 1.0},
+        tilt_rate=0.0,
+        side_detector_rate=0.0,
+        psf_span=(0.0, 0.5),
+        snr_span=(0.5, 1.0),
+        tone_gamma=(0.9, 1.1),
+        charging=0.5,
+        presentation=False,
     ),
     Difficulty.HARD: Preset(
         difficulty=Difficulty.HARD,

@@ -47,7 +47,7 @@ from sem_core.data.synth.scene_params import SceneParams, sample_scene
 from sem_core.data.synth.sidecar import Sidecar, StageTimer, hard_reasons
 from sem_core.data.synth.streams import Streams, class_for_index, make_streams
 from sem_core.data.synth.tone import tone_map, tone_range
-from sem_core.data.synth.tools import tool_profile
+from sem_core.data.synth.tools import presents, resolve_tool, tool_profile
 
 TRAIN_SPLIT_ID = 0
 
@@ -139,9 +139,9 @@ def sample_parameters(
 
     streams = make_streams(master_seed, split_id, idx)
     true_class = class_for_index(idx)
-    tool = tool_profile(config.tool)
-    scene_params = sample_scene(streams.scene, true_class, tool)
     preset = preset_for(config.difficulty)
+    tool = resolve_tool(tool_profile(config.tool), preset)
+    scene_params = sample_scene(streams.scene, true_class, tool)
     imaging_params, rows = sample_imaging(
         streams.imaging, FieldGeometry(config.size).padded, preset, tool
     )
@@ -425,7 +425,7 @@ def _present(
     from sem_core.data.synth import formats
 
     raw_bbox = bounding_box(target_mask) if target_mask.any() else decoy_box(config.size)
-    if not config.presentation or tool_profile(config.tool).presentation is False:
+    if not presents(config):
         return raw_image, raw_mask, params, raw_bbox, raw_bbox
     image = formats.apply_presentation(raw_image, raw_bbox, params)
     mask = formats.present_mask(raw_mask, params)

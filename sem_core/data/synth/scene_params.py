@@ -15,15 +15,17 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from sem_core.data.synth.config import Family, Look, Magnification, View
-from sem_core.data.synth.tools import DEFAULT_TOOL, TOOLS, ToolProfile
+from sem_core.data.synth.tools import (
+    DEFAULT_TOOL,
+    FAMILY_WEIGHTS,
+    LOOK_RATES,
+    MAGNIFICATION_RATES,
+    TILT_RATE,
+    TOOLS,
+    VIEW_RATES,
+    ToolProfile,
+)
 
-VIEW_RATES: dict[View, float] = {View.TOP_DOWN: 0.70, View.CROSS_SECTION: 0.15, View.BLANKET: 0.15}
-TILT_RATE = 0.20
-MAGNIFICATION_RATES: dict[Magnification, float] = {
-    Magnification.LOW: 0.15,
-    Magnification.NORMAL: 0.70,
-    Magnification.HIGH: 0.15,
-}
 PITCH_RANGES: dict[Magnification, tuple[float, float]] = {
     Magnification.LOW: (6.0, 10.0),
     Magnification.NORMAL: (10.0, 48.0),
@@ -35,18 +37,12 @@ NM_PER_PX_FACTOR: dict[Magnification, tuple[float, float]] = {
     Magnification.HIGH: (0.3, 0.5),
 }
 
-_ANY = {Family.LINE_SPACE: 0.25, Family.VIA_ARRAY: 0.25, Family.LOGIC: 0.50}
-_LINES = {Family.LINE_SPACE: 0.25, Family.LOGIC: 0.75}
-_VIAS = {Family.VIA_ARRAY: 0.25, Family.LOGIC: 0.75}
 TOP_DOWN_FAMILY_WEIGHTS: dict[str, dict[Family, float]] = {
-    "Clean": _ANY,
-    "Cracks": _ANY,
-    "Scratches": _ANY,
-    "Other": _ANY,
-    "Bridges": _LINES,
-    "Opens": _LINES,
-    "Shorts": _LINES,
-    "Vias": _VIAS,
+    true_class: FAMILY_WEIGHTS[group]
+    for true_class, group in {
+        "Clean": "any", "Cracks": "any", "Scratches": "any", "Other": "any",
+        "Bridges": "lines", "Opens": "lines", "Shorts": "lines", "Vias": "vias",
+    }.items()
 }
 
 
@@ -135,7 +131,7 @@ def choose(rng: np.random.Generator, weights: dict) -> object:
 def sample_look(rng: np.random.Generator, rates: dict[Look, float] | None = None) -> LookParams:
     """Draw a look (equally likely, or with a tool's ``rates``) and its grey levels (a fixed
     number of draws whatever the look)."""
-    look = choose(rng, rates or {look: 0.25 for look in Look})
+    look = choose(rng, rates or LOOK_RATES)
     low = rng.uniform(0.12, 0.35)
     step = rng.uniform(0.08, 0.35)
     inverted = rng.random() < 0.2

@@ -15,6 +15,7 @@ from sem_core.data.synth.contract import ContractResult
 from sem_core.data.synth.defect_base import DefectRecord, Hardness
 from sem_core.data.synth.imaging_params import ImagingParams
 from sem_core.data.synth.scene_params import SceneParams
+from sem_core.data.synth.tools import presents
 
 HARD_SNR = 1.7
 HARD_DEFOCUS_SIGMA = 2.2
@@ -99,7 +100,7 @@ class Sidecar:
                 "supersample": config.supersample,
                 "label_noise_rate": config.label_noise_rate,
                 "label_noise_mode": config.label_noise_mode.value,
-                "presentation": config.presentation,
+                "presentation": presents(config),
                 "ease": config.ease,
                 "difficulty": config.difficulty.value,
                 "tool": config.tool,

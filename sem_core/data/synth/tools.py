@@ -5,7 +5,8 @@ differences are not in what a defect is but in everything around it: which patte
 materials the fab makes, how the tool images them (detector, tilt, beam, noise, charging), how
 grey levels are mapped, and how images leave the tool (raw exports or annotated figure crops). A
 ``ToolProfile`` narrows the generator's scene and imaging draws to one such tool. The default,
-``mixed``, changes nothing: it is the whole variety of the specification, byte for byte.
+``mixed``, leaves every choice to the difficulty preset: the whole variety of the specification
+in ``hard``, review close-ups in ``standard`` (``presets.Preset``).
 
 Profiles map the same uniforms into other ranges and rates (one draw per choice whatever its
 weights), so the streams stay aligned within a profile and every class sees the same tool; the
@@ -15,16 +16,52 @@ a profile picks a part of the preset's ranges instead of ranges of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 from sem_core.data.synth.config import Family, Look, Magnification, View
 
+if TYPE_CHECKING:
+    from sem_core.data.synth.config import SynthConfig
+    from sem_core.data.synth.presets import Preset
+
 DEFAULT_TOOL = "mixed"
+
+# The generator's own scene rates (the specification's, version 1's): every tool and preset
+# choice left open falls back to these.
+VIEW_RATES: dict[View, float] = {View.TOP_DOWN: 0.70, View.CROSS_SECTION: 0.15, View.BLANKET: 0.15}
+TILT_RATE = 0.20
+MAGNIFICATION_RATES: dict[Magnification, float] = {
+    Magnification.LOW: 0.15,
+    Magnification.NORMAL: 0.70,
+    Magnification.HIGH: 0.15,
+}
+# top-down family weights of the classes that fit any family, of the line classes and of Vias
+FAMILY_WEIGHTS: dict[str, dict[Family, float]] = {
+    "any": {Family.LINE_SPACE: 0.25, Family.VIA_ARRAY: 0.25, Family.LOGIC: 0.50},
+    "lines": {Family.LINE_SPACE: 0.25, Family.LOGIC: 0.75},
+    "vias": {Family.VIA_ARRAY: 0.25, Family.LOGIC: 0.75},
+}
+LOOK_RATES: dict[Look, float] = {look: 0.25 for look in Look}
+
+# The generator's own imaging choices (version 1), where neither the tool nor the preset sets one.
+GENERATOR_IMAGING = {
+    "side_detector_rate": 0.6,
+    "psf_span": (0.0, 1.0),
+    "snr_span": (0.0, 1.0),
+    "tone_gamma": (0.8, 1.25),
+    "charging": 1.0,
+    "presentation": True,
+}
 
 
 @dataclass(frozen=True)
 class ToolProfile:
-    """How one tool and fab narrow the scene and imaging draws; None keeps the generator's own.
+    """How one tool and fab narrow the scene and imaging draws.
+
+    None leaves a choice to the difficulty preset's framing (``Preset``; ``standard`` frames
+    review close-ups with a clean in-lens image), and where the preset has none either, to the
+    generator's own rates (``hard``, version 1). ``resolve_tool`` fills them in.
 
     Attributes:
         name: The profile's name (``SynthConfig.tool``).
@@ -43,7 +80,7 @@ class ToolProfile:
         tone_gamma: The tool's tone-curve gamma range.
         charging: Factor on the background (charging) amplitude and gradient.
         presentation: False: raw tool exports only (no annotations, borders or format mix);
-            None: as ``SynthConfig.presentation``.
+            True: the presentation layer whenever ``SynthConfig.presentation`` allows it.
     """
 
     name: str
@@ -53,18 +90,31 @@ class ToolProfile:
     look_rates: dict[Look, float] | None = None
     magnification_rates: dict[Magnification, float] | None = None
     tilt_rate: float | None = None
-    side_detector_rate: float = 0.6
-    psf_span: tuple[float, float] = (0.0, 1.0)
-    snr_span: tuple[float, float] = (0.0, 1.0)
-    tone_gamma: tuple[float, float] = (0.8, 1.25)
-    charging: float = 1.0
+    side_detector_rate: float | None = None
+    psf_span: tuple[float, float] | None = None
+    snr_span: tuple[float, float] | None = None
+    tone_gamma: tuple[float, float] | None = None
+    charging: float | None = None
     presentation: bool | None = None
 
 
 TOOLS: dict[str, ToolProfile] = {
     DEFAULT_TOOL: ToolProfile(
         name=DEFAULT_TOOL,
-        description="every family, look, detector and presentation of the specification (default)",
+        description="the difficulty preset's own framing and variety (default)",
+    ),
+    "full": ToolProfile(
+        name="full",
+        description=(
+            "every pattern family, look, view, magnification, detector and presentation of the "
+            "specification in both presets (what 'mixed' was before synth-sem 2.2)"
+        ),
+        view_rates=VIEW_RATES,
+        family_weights=FAMILY_WEIGHTS,
+        look_rates=LOOK_RATES,
+        magnification_rates=MAGNIFICATION_RATES,
+        tilt_rate=TILT_RATE,
+        **GENERATOR_IMAGING,
     ),
     "a": ToolProfile(
         name="a",
@@ -114,7 +164,7 @@ TOOLS: dict[str, ToolProfile] = {
         snr_span=(0.0, 0.5),
         tone_gamma=(0.6, 0.8),
         charging=2.0,
-        presentation=None,
+        presentation=True,
     ),
 }
 
@@ -131,6 +181,38 @@ def tool_profile(name: str) -> ToolProfile:
         raise ValueError(
             f"Unknown tool profile {name!r}: choose one of {', '.join(TOOLS)}."
         ) from None
+
+
+def resolve_tool(tool: ToolProfile, preset: Preset) -> ToolProfile:
+    """``tool`` with every choice it leaves open taken from ``preset``'s framing.
+
+    A tool's own value wins (a tool is defined by how it images); then the preset's; then the
+    generator's imaging defaults. Scene rates left None after this (views, families, looks,
+    magnifications and tilt under ``hard``) mean the generator's own rates.
+    """
+    filled = {}
+    for field in fields(ToolProfile):
+        if getattr(tool, field.name) is not None or not hasattr(preset, field.name):
+            continue
+        value = getattr(preset, field.name)
+        if value is None:
+            value = GENERATOR_IMAGING.get(field.name)
+        if value is not None:
+            filled[field.name] = value
+    return replace(tool, **filled) if filled else tool
+
+
+def presents(config: SynthConfig) -> bool:
+    """Whether images of ``config`` get the figure-crop presentation layer.
+
+    ``SynthConfig.presentation`` can switch it off; the tool's choice, else the preset's, says
+    whether that tool's exports are figure crops at all.
+    """
+    from sem_core.data.synth.presets import preset_for
+
+    if not config.presentation:
+        return False
+    return bool(resolve_tool(tool_profile(config.tool), preset_for(config.difficulty)).presentation)
 
 
 def span(low: float, high: float, fractions: tuple[float, float]) -> tuple[float, float]:

@@ -33,6 +33,7 @@ from sem_core.data.synth.config import (
     LabelNoiseMode,
     SynthConfig,
 )
+from sem_core.data.synth.tools import presents
 from sem_core.data.vocabulary import DEFAULT_SPLIT_FRACTIONS, MANIFEST_COLUMNS, SPLITS, KaggleView
 from sem_core.errors import DatasetError
 
@@ -260,7 +261,7 @@ def write_dataset(
                 "size": size,
                 "label_noise": label_noise,
                 "label_noise_mode": LabelNoiseMode(label_noise_mode).value,
-                "presentation": presentation,
+                "presentation": presents(config),
                 "ease": ease,
                 "difficulty": config.difficulty.value,
                 "tool": config.tool,

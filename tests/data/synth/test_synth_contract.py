@@ -12,7 +12,7 @@ from sem_core.classes import CLASSES, CLEAN
 from sem_core.data.synth import SynthConfig, generate_sample
 from sem_core.data.synth import sample as sample_module
 from sem_core.data.synth.canvas import FieldGeometry, Material
-from sem_core.data.synth.config import Family, Look, View
+from sem_core.data.synth.config import Family, Look, Magnification, View
 from sem_core.data.synth.contract import MAX_TRIES
 from sem_core.data.synth.defect_base import Hardness
 from sem_core.data.synth.defects_lines import bridge, short
@@ -31,6 +31,7 @@ from sem_core.data.synth.render import render_patch, render_signal
 from sem_core.data.synth.sample import sample_parameters
 from sem_core.data.synth.scene import add_sidewalls, build_scene
 from sem_core.data.synth.sheet import OUTLINE, contact_sheet
+from sem_core.data.synth.tools import presents
 from sem_core.data.synth.writer import write_dataset
 
 STANDARD = SynthConfig(size=96, presentation=False)
@@ -38,13 +39,34 @@ HARD = SynthConfig(size=96, presentation=False, difficulty="hard")
 DEFECT_INDICES = [i for i in range(1, 33) if i % 8]
 
 
-def test_one_seed_gives_the_same_scene_in_both_presets():
+def test_one_seed_draws_the_same_uniforms_in_both_presets_and_standard_frames_a_close_up():
     for idx in range(16):
         standard, hard = (sample_parameters(c, 3, 0, idx) for c in (STANDARD, HARD))
-        assert standard.scene == hard.scene
+        assert standard.scene.magnification == Magnification.HIGH
+        assert standard.scene.tilt_deg == 0.0
+        for name in ("duty", "ler_hurst", "ler_rho", "hex_lattice"):
+            assert getattr(standard.scene, name) == getattr(hard.scene, name), name
         assert standard.true_class == hard.true_class
         assert standard.hardness.z == hard.hardness.z
         assert standard.presentation == hard.presentation
+    assert {sample_parameters(HARD, 3, 0, i).scene.magnification for i in range(64)} == set(
+        Magnification
+    )
+
+
+def test_standard_images_are_in_lens_raw_exports_and_hard_keeps_version_1s_mix():
+    standard = [sample_parameters(SynthConfig(size=96), 5, 0, i) for i in range(64)]
+    hard = [sample_parameters(SynthConfig(size=96, difficulty="hard"), 5, 0, i) for i in range(64)]
+    assert all(d.imaging.detector_asymmetry == 0.0 for d in standard)
+    assert all(0.9 <= d.imaging.tone_gamma <= 1.1 for d in standard)
+    assert {d.scene.look.look for d in standard} == {Look.RESIST_ADI, Look.ETCHED_AEI}
+    assert {d.scene.look.look for d in hard} == set(Look)
+    assert any(d.imaging.detector_asymmetry > 0 for d in hard)
+    assert any(d.scene.tilt_deg > 0 for d in hard)
+    assert not presents(SynthConfig(size=96))
+    assert presents(SynthConfig(size=96, difficulty="hard"))
+    assert presents(SynthConfig(size=96, tool="b"))
+    assert not presents(SynthConfig(size=96, difficulty="hard", presentation=False))
 
 
 def test_presets_draw_visibility_and_snr_from_their_own_ranges():
@@ -144,11 +166,15 @@ def test_render_patch_equals_a_full_render():
 # --- the `standard` rules of spec B5, one per class, on the editors directly ----------------
 
 
+# the rules hold whatever the framing: drawn from every family, look and magnification
+STANDARD_FULL = SynthConfig(size=96, presentation=False, tool="full")
+
+
 def scenes(family=None, view=View.TOP_DOWN, look=None, count=40, seed=21):
     """(rng, layout, maps, hardness) of standard scenes matching the filters."""
     geometry, found = FieldGeometry(96, 2), []
     for idx in range(1, 4000):
-        draw = sample_parameters(STANDARD, seed, 0, idx)
+        draw = sample_parameters(STANDARD_FULL, seed, 0, idx)
         scene = draw.scene
         if scene.view != view or (family and scene.family != family):
             continue

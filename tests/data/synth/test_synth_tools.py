@@ -19,11 +19,18 @@ def _draws(tool: str) -> list:
     return [sample_parameters(config, 7, 0, index) for index in INDICES]
 
 
-def test_the_default_tool_is_the_whole_mix():
-    draws = _draws("mixed")
+def test_full_is_the_whole_mix_and_the_default_tool_leaves_it_to_the_preset():
+    draws = _draws("full")
     assert SynthConfig().tool == "mixed"
     assert len({draw.scene.look.look for draw in draws}) == len(Look)
     assert {draw.scene.view for draw in draws} == set(View)
+    for index in INDICES[:16]:
+        hard_mixed, hard_full = (
+            sample_parameters(SynthConfig(size=64, difficulty="hard", tool=tool), 7, 0, index)
+            for tool in ("mixed", "full")
+        )
+        assert hard_mixed.scene == hard_full.scene and hard_mixed.imaging == hard_full.imaging
+    assert {draw.scene.view for draw in _draws("mixed")} != set(View), "standard's framing"
 
 
 def test_tool_a_is_an_in_lens_cd_sem_on_resist_and_etched_patterns():
@@ -68,7 +75,7 @@ def test_tool_a_images_leave_the_tool_without_presentation():
 
 
 def test_an_unknown_tool_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match="mixed, a, b.*tool=c"):
+    with pytest.raises(ValueError, match="mixed, full, a, b.*tool=c"):
         SynthConfig(tool="c")
 
 

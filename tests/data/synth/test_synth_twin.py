@@ -7,7 +7,7 @@ from scipy import ndimage
 from sem_core.data.synth import SynthConfig, generate_clean_twin, generate_sample
 from sem_core.data.synth.formats import Resolution, present_mask
 
-CONFIG = SynthConfig(size=64)
+CONFIG = SynthConfig(size=64, tool="full")  # every view and the presentation layer
 INDICES = [i for i in range(1, 97) if i % 8]  # 84 defect images over every class
 
 
