@@ -27,23 +27,28 @@ test: install
 clean-venv:
 	rm -rf $(VENV)
 
-# The default bundle (docs/training.md): five synthetic chunks at fixed seeds (43 and 47 were
-# skipped when each lost an image to a generator error; both render whole since synth-sem 1.2.0),
-# then DenseNet121 from scratch at 96 px, light augmentation, within a 14-minute budget. Refuses
-# to replace models/default. The variables scale it up on a bigger machine, e.g.
-# `make default-model DEFAULT_PER_CLASS=2000 DEFAULT_MAX_MINUTES=0 DEFAULT_WEIGHTS=imagenet`
-# (measurements in docs/attempts/learnability-2026-11-28.md say 4,000 images are far too few).
-DEFAULT_DATA ?= /data/synth-default
-DEFAULT_SEEDS ?= 42 44 45 46 48
-DEFAULT_PER_CLASS ?= 100
-DEFAULT_WEIGHTS ?= none
-DEFAULT_MAX_MINUTES ?= 14
+# The default bundle (docs/training.md, its model card): fixed-seed `standard` synthetic data
+# (review close-ups, synth-sem 2.2), both stages from the offline ImageNet weights of
+# EfficientNet-Lite0 (pip-installed, no network), at 96 px, within a wall-time budget. Refuses to
+# replace an existing bundle. The variables scale it on a bigger machine, e.g.
+# `make default-model DEFAULT_PER_CLASS=1000 DEFAULT_MAX_MINUTES=0 DEFAULT_OUT=runs/models/big`.
+DEFAULT_DATA ?= data/synth-default
+DEFAULT_SEEDS ?= 42 44
+DEFAULT_PER_CLASS ?= 200
+DEFAULT_OUT ?= models/default
+DEFAULT_SIZE ?= 96
+DEFAULT_BACKBONE ?= efficientnet_lite0
+DEFAULT_STAGE1 ?= efficientnet_lite0
+DEFAULT_WEIGHTS ?= imagenet
+DEFAULT_MAX_MINUTES ?= 36
 .PHONY: default-model
 default-model: install
-	@test ! -e models/default || { echo "models/default exists; bundles are never overwritten: move it away first."; exit 1; }
+	@test ! -e $(DEFAULT_OUT) || { echo "$(DEFAULT_OUT) exists; bundles are never overwritten: move it away first."; exit 1; }
 	for seed in $(DEFAULT_SEEDS); do test -f $(DEFAULT_DATA)/$(DEFAULT_PER_CLASS)/seed-$$seed/manifest.csv || \
 	  $(BIN)/python -m sem_core synth --out $(DEFAULT_DATA)/$(DEFAULT_PER_CLASS)/seed-$$seed --per-class $(DEFAULT_PER_CLASS) \
-	  --size 224 --seed $$seed --quiet || exit 1; done
+	  --size 224 --seed $$seed --difficulty standard --quiet || exit 1; done
 	$(BIN)/python -m sem_core train --data $(addprefix $(DEFAULT_DATA)/$(DEFAULT_PER_CLASS)/seed-,$(DEFAULT_SEEDS)) \
-	  --out models/default --image-size 96 --backbone densenet121 --weights $(DEFAULT_WEIGHTS) --epochs 60 \
-	  --stage1-epochs 30 --batch-size 16 --patience 8 --seed 0 --max-minutes $(DEFAULT_MAX_MINUTES) --augment light
+	  --out $(DEFAULT_OUT) --image-size $(DEFAULT_SIZE) --backbone $(DEFAULT_BACKBONE) \
+	  --stage1-backbone $(DEFAULT_STAGE1) --weights $(DEFAULT_WEIGHTS) --epochs 40 --stage1-epochs 30 \
+	  --frozen-learning-rate 1e-3 --finetune-learning-rate 1e-4 --batch-size 16 --patience 8 --seed 0 \
+	  --max-minutes $(DEFAULT_MAX_MINUTES) --augment light
