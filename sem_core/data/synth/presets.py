@@ -18,14 +18,21 @@ above B6's ``standard`` column for every v >= 0.5, so both presets share them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from sem_core.data.synth.config import Difficulty, Family, Look, Magnification, View
+from sem_core.data.synth.tools import TOOLS, ToolProfile
 
 
 @dataclass(frozen=True)
 class Preset:
     """The ranges of one difficulty preset.
+
+    The framing fields (``view_rates`` to ``presentation``) are the preset's choice of what the
+    image shows and how it was taken, for every tool profile that leaves that choice open
+    (``tools.resolve_tool``; the default profile, ``mixed``, leaves all of them open). None: the
+    generator's own (version 1).
 
     Attributes:
         difficulty: Which preset this is.
@@ -52,12 +59,6 @@ class Preset:
             the central 70 %, 30 % anywhere).
         min_short_brightness: Smallest brightness factor of a short's material over the
             lines' (spec B5: U(1.05, 1.4)).
-
-    The framing fields below are the preset's choice of what the image shows and how it was
-    taken, for every tool profile that leaves that choice open (``tools.resolve_tool``; the
-    default profile, ``mixed``, leaves all of them open). None: the generator's own (version 1).
-
-    Attributes:
         view_rates: Share of top-down, cross-section and blanket views.
         family_weights: Top-down family weights, keyed "any", "lines", "vias" as in
             ``ToolProfile``.
@@ -104,6 +105,19 @@ class Preset:
     presentation: bool | None = None
 
 
+CLOSE_UPS = {Magnification.LOW: 0.0, Magnification.NORMAL: 0.0, Magnification.HIGH: 1.0}
+
+
+def framing_of(profile: ToolProfile, **changes: Any) -> dict[str, Any]:
+    """A tool profile's framing as ``Preset`` keyword arguments, with ``changes`` applied."""
+    framing = {field.name: getattr(profile, field.name) for field in fields(ToolProfile)
+               if field.name not in ("name", "description")}
+    unknown = set(changes) - set(framing)
+    if unknown:
+        raise ValueError(f"Not framing fields of a tool profile: {sorted(unknown)}")
+    return {**framing, **changes}
+
+
 PRESETS: dict[Difficulty, Preset] = {
     Difficulty.STANDARD: Preset(
         difficulty=Difficulty.STANDARD,
@@ -123,23 +137,8 @@ PRESETS: dict[Difficulty, Preset] = {
         min_area=200.0,
         central_field=0.6,
         min_short_brightness=1.25,
-        view_rates={View.TOP_DOWN: 0.9, View.CROSS_SECTION: 0.1, View.BLANKET: 0.0},
-        family_weights={
-            "any": {Family.LINE_SPACE: 0.5, Family.VIA_ARRAY: 0.0, Family.LOGIC: 0.5},
-            "lines": {Family.LINE_SPACE: 0.5, Family.LOGIC: 0.5},
-            "vias": {Family.VIA_ARRAY: 0.0, Family.LOGIC: 1.0},
-        },
-        look_rates={Look.RESIST_ADI: 0.5, Look.ETCHED_AEI: 0.5, Look.METAL_CMP: 0.0,
-                    Look.VC_MODE: 0.0},
-        magnification_rates={Magnification.LOW: 0.0, Magnification.NORMAL: 0.0,
-                             Magnification.HIGH: 1.0},
-        tilt_rate=0.0,
-        side_detector_rate=0.0,
-        psf_span=(0.0, 0.5),
-        snr_span=(0.5, 1.0),
-        tone_gamma=(0.9, 1.1),
-        charging=0.5,
-        presentation=False,
+        # Tool A's framing (a logic fab's in-lens CD-SEM), every image a review close-up.
+        **framing_of(TOOLS["a"], magnification_rates=CLOSE_UPS),
     ),
     Difficulty.HARD: Preset(
         difficulty=Difficulty.HARD,
