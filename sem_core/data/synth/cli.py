@@ -63,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "benchmarks (see docs/synthetic-data.md)",
     )
     parser.add_argument(
+        "--clean-twins",
+        action="store_true",
+        help="also write each training defect image's clean twin (same scene and noise, no "
+        "defect) as an extra Clean training image, so a screener learns the defect itself",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace a previous synthetic dataset in --out"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             ease=args.ease,
             difficulty=args.difficulty,
             tool=args.tool,
+            clean_twins=args.clean_twins,
         )
     except (SemCoreError, ValueError) as error:
         print(f"synth: {error}", file=sys.stderr)

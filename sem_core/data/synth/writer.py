@@ -47,6 +47,8 @@ OWNED_ENTRIES: tuple[str, ...] = (
     "dataset.json",
 )
 SOURCE = "synthetic"
+TWIN_SUFFIX = "_twin"
+"""Stem suffix of a clean twin written by ``write_dataset(clean_twins=True)``."""
 
 
 @dataclass(frozen=True)
@@ -109,30 +111,46 @@ def _mask_png(mask: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, int]) -> dict:
-    """Render and write one image; returns its manifest row, or ``{"error": message}``.
+def write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, int],
+              clean_twins: bool = False) -> list[dict]:
+    """Render and write one image (and its clean twin, see ``write_dataset``).
 
-    A failing image never stops the batch: its seeds and the error are reported instead.
+    Returns:
+        Its manifest rows, or ``[{"error": message}]``: a failing image never stops the batch,
+        its seeds and the error are reported instead.
     """
     try:
-        return _write_one(out_dir, config, seed, task)
+        return _write_one(out_dir, config, seed, task, clean_twins)
     except Exception as error:  # noqa: BLE001 - one image must not stop a dataset
         split_id, idx = task
-        return {
+        return [{
             "error": f"seed {seed}, split {split_id}, idx {idx}: {type(error).__name__}: {error}"
-        }
+        }]
 
 
-def _write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, int]) -> dict:
-    from sem_core.data.synth import formats
-    from sem_core.data.synth.sample import generate_sample
+def _write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, int],
+               clean_twins: bool) -> list[dict]:
+    from sem_core.data.synth.sample import TRAIN_SPLIT_ID, generate_clean_twin, generate_sample
 
     split_id, idx = task
-    split = SPLITS[split_id]
     sample = generate_sample(config, seed, split_id, idx)
-    data, extension = formats.encode_image(sample.image, sample.presentation)
-    label = sample.sidecar.label_observed
     stem = f"syn{seed}_{split_id}_{idx:06d}"
+    rows = [_write_sample(out_dir, sample, split_id, stem, sample.sidecar.label_observed,
+                          sample.sidecar.label_true, {})]
+    if clean_twins and split_id == TRAIN_SPLIT_ID and sample.sidecar.label_true != CLEAN:
+        twin = generate_clean_twin(config, seed, split_id, idx)
+        rows.append(_write_sample(out_dir, twin, split_id, stem + TWIN_SUFFIX, CLEAN, CLEAN,
+                                  {"twin_of": rows[0]["path"]}))
+    return rows
+
+
+def _write_sample(out_dir: Path, sample, split_id: int, stem: str, label: str, label_true: str,
+                  extra: dict) -> dict:
+    """Write one rendered sample as ``label``; returns its manifest row."""
+    from sem_core.data.synth import formats
+
+    split = SPLITS[split_id]
+    data, extension = formats.encode_image(sample.image, sample.presentation)
     relative = Path(KaggleView.MASTER.value) / split / label / f"{stem}{extension}"
     (out_dir / relative).write_bytes(data)
     _link(
@@ -144,7 +162,8 @@ def _write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, i
     annotations = Path("annotations") / split
     mask_path, sidecar_path = annotations / f"{stem}_mask.png", annotations / f"{stem}.json"
     (out_dir / mask_path).write_bytes(_mask_png(sample.mask))
-    record = {**sample.sidecar.to_dict(), "file": relative.as_posix(), "mask": mask_path.as_posix()}
+    record = {**sample.sidecar.to_dict(), "label_true": label_true, "label_observed": label,
+              "file": relative.as_posix(), "mask": mask_path.as_posix(), **extra}
     (out_dir / sidecar_path).write_text(json.dumps(record, indent=1))
     return {
         "path": relative.as_posix(),
@@ -152,7 +171,7 @@ def _write_one(out_dir: Path, config: SynthConfig, seed: int, task: tuple[int, i
         "split": split,
         "sha256": hashlib.sha256(data).hexdigest(),
         "source": SOURCE,
-        "label_true": sample.sidecar.label_true,
+        "label_true": label_true,
         "hard": int(sample.sidecar.hard),
         "sidecar": sidecar_path.as_posix(),
         "mask": mask_path.as_posix(),
@@ -173,6 +192,7 @@ def write_dataset(
     ease: float = 0.0,
     difficulty: Difficulty | str = Difficulty.STANDARD,
     tool: str = "mixed",
+    clean_twins: bool = False,
 ) -> WriteResult:
     """Generate ``8 * per_class`` images in the Kaggle layout under ``out_dir``.
 
@@ -194,6 +214,11 @@ def write_dataset(
             Default: standard.
         tool: Tool profile (``SynthConfig.tool``): "mixed", or one tool's narrower mix of
             scenes and imaging (``sem_core.data.synth.tools.TOOLS``). Default: mixed.
+        clean_twins: Also write, for every defect image of the training split, its clean twin
+            (the same scene, imaging and noise without the defect, ``generate_clean_twin``) as
+            an extra Clean training image ``<stem>_twin``. A screener that sees such pairs can
+            only tell them apart by the defect itself. Validation and Test stay as drawn, and
+            ``per_split`` counts the drawn images only. Default: False.
 
     Returns:
         A ``WriteResult``; images that failed to render are left out and listed in ``failures``
@@ -227,19 +252,19 @@ def write_dataset(
         for idx in range(count * len(CLASSES))
     ]
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
-    job = partial(write_one, out_dir, config, seed)
+    job = partial(write_one, out_dir, config, seed, clean_twins=clean_twins)
     start = time.perf_counter()
     bar = tqdm(total=len(tasks), desc="synth", unit="img", file=sys.stderr, disable=not progress)
     rows = []
     if workers == 1:
         for task in tasks:
-            rows.append(job(task))
+            rows.extend(job(task))
             bar.update()
     else:
         chunk = max(1, min(16, len(tasks) // (4 * workers)))
         with get_context("fork").Pool(workers) as pool:
-            for row in pool.imap(job, tasks, chunksize=chunk):
-                rows.append(row)
+            for written in pool.imap(job, tasks, chunksize=chunk):
+                rows.extend(written)
                 bar.update()
     bar.close()
     failures = tuple(row["error"] for row in rows if "error" in row)
@@ -265,6 +290,7 @@ def write_dataset(
                 "ease": ease,
                 "difficulty": config.difficulty.value,
                 "tool": config.tool,
+                "clean_twins": sum(1 for row in rows if Path(row["path"]).stem.endswith(TWIN_SUFFIX)),
                 "images": len(rows),
                 "per_split": per_split,
                 "failures": list(failures),

@@ -160,3 +160,35 @@ def test_one_failing_image_does_not_stop_the_dataset(tmp_path, monkeypatch):
     result = write_dataset(tmp_path / "d", per_class=1, size=32, workers=1, progress=False)
     assert result.images == 7 and len(result.failures) == 1
     assert "idx 3" in result.failures[0] and "boom" in result.failures[0]
+
+
+def test_clean_twins_pair_each_training_defect_with_its_scene_without_the_defect(tmp_path):
+    from sem_core.data.image_io import load_image
+    from sem_core.data.synth.writer import TWIN_SUFFIX
+
+    plain = write_dataset(tmp_path / "plain", per_class=4, size=48, seed=13, workers=1,
+                          progress=False)
+    result = write_dataset(tmp_path / "twins", per_class=4, size=48, seed=13, workers=2,
+                           progress=False, clean_twins=True)
+    rows = list(csv.DictReader(result.manifest.open()))
+    twins = [row for row in rows if row["path"].rsplit(".", 1)[0].endswith(TWIN_SUFFIX)]
+    train_defects = [row for row in rows if row["split"] == "Train" and row["label"] != "Clean"]
+    # drawn images are the same bytes as without twins; one twin per training defect image
+    plain_rows = list(csv.DictReader(plain.manifest.open()))
+    assert [r["sha256"] for r in plain_rows] == [r["sha256"] for r in rows if r not in twins]
+    assert len(twins) == len(train_defects) == 7 * 3
+    assert json.loads((result.out_dir / "dataset.json").read_text())["clean_twins"] == 21
+    for twin in twins:
+        assert twin["label"] == twin["label_true"] == "Clean" and twin["split"] == "Train"
+        assert (result.out_dir / "stage1_binary_dataset/Train/Clean" /
+                twin["path"].rsplit("/", 1)[1]).is_file()
+        sidecar = json.loads((result.out_dir / twin["sidecar"]).read_text())
+        partner = next(row for row in rows if row["path"] == sidecar["twin_of"])
+        assert partner["label"] != "Clean"
+        assert not np.asarray(Image.open(result.out_dir / twin["mask"])).any()
+        # the same field: the pixels differ only near the partner's defect
+        mask = np.asarray(Image.open(result.out_dir / partner["mask"])) > 0
+        a = load_image(result.out_dir / twin["path"]).pixels.astype(float)
+        b = load_image(result.out_dir / partner["path"]).pixels.astype(float)
+        if a.shape == b.shape and mask.any():
+            assert np.abs(a - b)[mask].mean() > np.abs(a - b)[~mask].mean()
