@@ -1,17 +1,18 @@
 """Do frozen ImageNet features see the synthetic defects? A two-minute diagnostic of the data.
 
-Extracts EfficientNet-Lite0 ImageNet features (the offline weights) of every image of a synth
-dataset, pools them over the field (average and max), and fits logistic regressions on the
-Train split: Clean vs Defective (validation ROC AUC) and all eight classes (validation
-macro-F1). ``--frame K`` instead crops each defect image to K times its mask's bounding box
-(Clean images to a box of a defect image's size at a random central place) before the
-features, which asks how much a review-style close-up would help.
+Extracts a backbone's ImageNet features (default EfficientNet-Lite0, the offline weights) of
+every image of a synth dataset, pools them over the field (average and max), and fits logistic
+regressions on the Train split: Clean vs Defective (validation ROC AUC) and all eight classes
+(validation macro-F1). ``--frame K`` instead crops each defect image to K times its mask's
+bounding box (Clean images to a box of a defect image's size at a random central place) before
+the features, which asks how much a review-style close-up would help.
 
 Pooled features are what the probe recipe (``train --recipe probe``) fits on, so an AUC near 0.5
 here says that no head on them can screen these images. Results go to
 benchmarks/results/feature_probe_<name>.json.
 
-Run: ``.venv/bin/python benchmarks/bench_feature_probe.py --data DATASET [--frame 3]``
+Run: ``.venv/bin/python benchmarks/bench_feature_probe.py --data DATASET [--size 128]
+[--backbone efficientnet_lite2] [--frame 3]``
 """
 
 from __future__ import annotations
@@ -76,13 +77,14 @@ def load_split_images(data: Path, size: int, frame: float, seed: int = 0):
     return np.stack(images), np.array(labels), np.array(splits)
 
 
-def pooled_features(images: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    """Average- and max-pooled Lite0 ImageNet features of ``images``."""
+def pooled_features(images: np.ndarray, size: int,
+                    backbone: str = "efficientnet_lite0") -> dict[str, np.ndarray]:
+    """Average- and max-pooled ImageNet features of ``images`` from ``backbone``."""
     import keras
 
     from sem_core.models.stage2 import build_backbone_classifier
 
-    model = build_backbone_classifier(size, "efficientnet_lite0", "imagenet", 8, "softmax",
+    model = build_backbone_classifier(size, backbone, "imagenet", 8, "softmax",
                                       "probe", 0, 0.0, "stage2")
     features = keras.Model(model.input, model.get_layer("backbone_features").output)
     average, maximum = [], []
@@ -119,17 +121,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="crop to this many times the defect's box first (default 0: off)")
     parser.add_argument("--c", type=float, default=0.01, help="inverse L2 strength (default 0.01)")
     parser.add_argument("--name", default=None, help="result name (default: the data folder's)")
+    parser.add_argument("--backbone", default="efficientnet_lite0",
+                        help="a registered backbone with ImageNet weights (default efficientnet_lite0)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     images, labels, splits = load_split_images(args.data, args.size, args.frame)
-    pools = pooled_features(images, args.size)
+    loaded = time.perf_counter()
+    pools = pooled_features(images, args.size, args.backbone)
+    feature_seconds = time.perf_counter() - loaded
     results = {name: probe(values, labels, splits, args.c) for name, values in pools.items()}
     for name, figures in results.items():
         print(f"{name:8s} pooling: 8-class macro-F1 {figures['macro_f1_8_class']:.3f}, "
               f"Clean vs Defective AUC {figures['detect_auc']:.3f}")
     name = args.name or args.data.name + (f"-frame{args.frame:g}" if args.frame else "")
     write_record(ROOT / "benchmarks" / "results" / f"feature_probe_{name}.json", {
-        "benchmark": "frozen Lite0 ImageNet features, logistic probes (Clean vs Defective, 8 classes)",
+        "benchmark": "frozen ImageNet features, logistic probes (Clean vs Defective, 8 classes)",
+        "backbone": args.backbone,
         "data": str(args.data),
         "images": {split: int((splits == split).sum()) for split in ("Train", "Validation")},
         "size": args.size,
@@ -137,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         "c": args.c,
         "results": results,
         "seconds": round(time.perf_counter() - start, 1),
+        # model build (weights load) included: an upper bound of the per-image forward cost
+        "feature_ms_per_image": round(1000 * feature_seconds / len(images), 2),
         "command": "python benchmarks/bench_feature_probe.py " + " ".join(argv or sys.argv[1:]),
         "machine": machine_facts(),
         "utc": utc_stamp(),

@@ -13,20 +13,27 @@ Not a test: run it by hand and commit the JSON it writes (each scenario is kept 
 2. "Old" bundle, trained on the noisy labels: ``--start B`` fine-tunes B (e.g. the shipped
    default) in a retrain job without a label log; ``--scratch BACKBONE`` trains from scratch.
 3. Builds the review queue with the old bundle; counts flipped images in its top k (k = number
-   of flipped training labels).
+   of flipped training labels) and in its top 10 % (of the images scored).
 4. Relabels the top k as a careful reviewer would (the true label; the given one where it was
    right), in one transaction.
 5. One-click retrain on the corrected dataset with the same recipe as the old bundle (only the
    labels differ): fine-tune B again, or from scratch with the old bundle's configuration. Timed,
    with the longest silence a page polling the job's progress file would see. Then old and new
-   are compared on the clean held-out test split. ``--from-old`` also fine-tunes the old bundle
-   itself (what the app's button does by default).
+   are compared on the clean held-out test split (and, with ``--start``, B itself against new),
+   and new is promoted in the run's registry with that comparison as its evidence.
+   ``--from-old`` also fine-tunes the old bundle itself (what the app's button does by default).
+
+The shipped default's scenario (issue #17: structured noise, spec C4):
+
+    .venv/bin/python benchmarks/bench_retrain.py --name default-structured --start models/default \
+        --noise-mode structured --seed 12017
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -37,20 +44,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def synth_dataset(out: Path, per_class: int, size: int, noise: float, seed: int) -> Path:
+def synth_dataset(out: Path, per_class: int, size: int, noise: float, seed: int,
+                  mode: str = "symmetric") -> Path:
     """The noisy synthetic SEM dataset's manifest CSV (reused when it exists already)."""
     from sem_core.data.synth.writer import write_dataset
 
-    folder = out / f"synth-{per_class}x8-{size}px-{noise:g}-seed{seed}"
+    tag = "" if mode == "symmetric" else f"-{mode}"
+    folder = out / f"synth-{per_class}x8-{size}px-{noise:g}{tag}-seed{seed}"
     if not (folder / "dataset.json").is_file():
-        write_dataset(folder, per_class, size=size, seed=seed, label_noise=noise, progress=True)
+        write_dataset(folder, per_class, size=size, seed=seed, label_noise=noise,
+                      label_noise_mode=mode, progress=True)
     return folder / "manifest.csv"  # the CSV carries label_true, the folders only the given label
 
 
-def simple_dataset(out: Path, per_class: int, size: int, noise: float, seed: int) -> Path:
+def simple_dataset(out: Path, per_class: int, size: int, noise: float, seed: int,
+                   mode: str = "symmetric") -> Path:
     """The easy control dataset's manifest CSV (``benchmarks/control_set.py``), reused if there."""
     from benchmarks.control_set import write_control_set
 
+    if mode != "symmetric":
+        raise SystemExit("--dataset simple flips labels symmetrically only")
     return write_control_set(out / f"simple-{per_class}x8-{size}px-{noise:g}-seed{seed}",
                              per_class, size, noise, seed)
 
@@ -146,6 +159,8 @@ def main() -> int:
                         help="images per class (125 -> 1,000 images)")
     parser.add_argument("--size", type=int, default=None, help="image px (default: bundle input)")
     parser.add_argument("--noise", type=float, default=0.10, help="training label flip rate")
+    parser.add_argument("--noise-mode", choices=("symmetric", "structured"), default="symmetric",
+                        help="how labels flip (structured: to look-alike classes, spec C4)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--epochs", type=int, default=None,
                         help="stage-2 epochs (default: the start bundle's)")
@@ -153,8 +168,10 @@ def main() -> int:
     parser.add_argument("--from-old", action="store_true", help="also fine-tune the old bundle")
     args = parser.parse_args()
 
+    from sem_core.bundle_registry import BundleRegistry
     from sem_core.compare import compare_bundles
     from sem_core.data.layouts import load_dataset
+    from sem_core.jobs.promotion import promote
     from sem_core.jobs import RetrainRequest, TrainingMode
     from sem_core.labels import (
         LabelStore,
@@ -170,14 +187,14 @@ def main() -> int:
     run = out / time.strftime(f"{args.name}-%Y%m%d-%H%M%S")
     size = args.size or (int(read_bundle_info(args.start).input_size) if args.start else 64)
     make = synth_dataset if args.dataset == "synth" else simple_dataset
-    data = make(out, args.per_class, size, args.noise, args.seed)
+    data = make(out, args.per_class, size, args.noise, args.seed, args.noise_mode)
     base = ensure_sha256(load_dataset(data).manifest)
     flipped = {entry.sha256 for entry in base.entries if entry.split == "Train"
                and entry.extras.get("label_true", entry.label) != entry.label}
     record: dict = {"scenario": args.name,
                     "dataset": {"kind": args.dataset, "manifest": str(data), "images": len(base),
                                 "per_class": args.per_class, "size": size, "noise": args.noise,
-                                "seed": args.seed, "train_flipped": len(flipped)},
+                                "noise_mode": args.noise_mode, "seed": args.seed, "train_flipped": len(flipped)},
                     "start": str(Path(args.start).resolve()) if args.start else
                     f"scratch:{args.scratch}"}
     recipe = {"epochs": args.epochs, "stage1_epochs": args.stage1_epochs, "seed": 0}
@@ -196,7 +213,11 @@ def main() -> int:
     started = time.monotonic()
     queue = build_review_queue(load_bundle(old["bundle"]), base, store)
     found = len({item.sha256 for item in queue.top(len(flipped))} & flipped)
+    tenth = math.ceil(0.1 * queue.n_images)
+    in_tenth = len({item.sha256 for item in queue.top(tenth)} & flipped)
     record["review"] = {"k": len(flipped), "flipped_in_top_k": found,
+                        "top_10_percent": tenth, "flipped_in_top_10_percent": in_tenth,
+                        "share_of_flipped_in_top_10_percent": round(in_tenth / max(len(flipped), 1), 4),
                         "recall_at_k": round(found / max(len(flipped), 1), 4),
                         "flipped_anywhere_in_queue": len({i.sha256 for i in queue.items} & flipped),
                         "queue_length": len(queue), "images_scored": queue.n_images,
@@ -217,6 +238,15 @@ def main() -> int:
     comparison = compare_bundles(old["bundle"], new["bundle"], corrected.manifest, heldout=heldout,
                                  dataset_version=corrected.version)
     record["old_vs_new"] = headline(str(comparison.save(run / "old_vs_new.json")))
+    if args.start:  # the start bundle itself on the same pinned held-out images
+        against_start = compare_bundles(args.start, new["bundle"], corrected.manifest,
+                                        heldout=heldout, dataset_version=corrected.version)
+        record["start_vs_new"] = headline(str(against_start.save(run / "start_vs_new.json")))
+    promoted = promote(BundleRegistry(run / "registry"), Path(new["bundle"]).name,
+                       comparison=comparison, comparison_path=run / "old_vs_new.json",
+                       who="benchmark", note="retrained on the corrected labels")
+    record["promoted"] = {"bundle": promoted.bundle, "previous": promoted.previous,
+                          "active_now": str(BundleRegistry(run / "registry").active().path)}
     print(f"one-click retrain: {new['seconds']} s, longest silence {new['longest_silence_s']} s; "
           f"macro-F1 old {comparison.old.macro_f1:.4f} -> new {comparison.new.macro_f1:.4f}",
           flush=True)
