@@ -1,0 +1,115 @@
+"""`make run`'s first journey in a real browser, on the shipped default bundle (models/default).
+
+Home -> Create demo images -> Inspect (each demo image's true class beside its prediction, the
+demo set's accuracy, a Grad-CAM overlay) -> Create a demo labelled dataset -> Metrics -> a
+confusion-matrix cell -> its images. Unlike tests/app/test_browser.py, which runs on a tiny
+bundle, nothing here is a stand-in: the app starts as a fresh clone's does, with only its data
+and state folders moved to temporary ones. Skipped like the other browser tests when Chromium is
+absent (never under CI=true).
+"""
+
+import os
+import re
+
+import pytest
+from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, AppRoots, app_environment,
+                         skip_module_without_chromium, streamlit_server)
+
+SHIPPED = ROOT / "models" / "default"
+SLOW_MS = 240_000  # TensorFlow import, the real bundle's load and the generator's first run
+
+skip_module_without_chromium()
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("default_app")
+    roots = AppRoots(SHIPPED, base / "user_models", base / "data", base / "data" / "none")
+    roots.user_models.mkdir()
+    roots.data_root.mkdir()
+    environment = {**os.environ, **app_environment(roots, base / "app_state")}
+    with streamlit_server(environment) as url:
+        yield url, roots
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        tab = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        tab.goto(server[0])
+        tab.get_by_text("SEM defect inspection workbench").first.wait_for(timeout=60_000)
+        yield tab
+        chromium.close()
+
+
+def _open(page, title: str, heading: str) -> None:
+    page.locator("[data-testid=stSidebarNav]").get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+
+
+def test_demo_images_inspect_gradcam_and_a_metrics_cell_on_the_shipped_default(page, server):
+    import numpy as np
+
+    from sem_core.data.layouts import load_dataset
+    from sem_core.evaluation import evaluate_bundle
+    from sem_core.registry import load_bundle
+
+    # Home: the demo images, one of each class, with their answer key
+    page.get_by_role("button", name="Create demo images").click()
+    page.get_by_text(re.compile(r"\d+ demo images are in ")).wait_for(timeout=SLOW_MS)
+
+    # Inspect: the shipped model labels them; each shows its true class; the set's accuracy
+    _open(page, "Inspect", "Inspect images")
+    page.get_by_text("Demo images", exact=True).click()
+    page.get_by_role("button", name="Inspect the demo images").click()
+    summary = page.get_by_text(re.compile(r"Demo images: \d+ of \d+ predicted as their true "
+                                          r"class"))
+    summary.wait_for(timeout=SLOW_MS)
+    correct, known = (int(n) for n in re.findall(r"\d+", summary.inner_text())[:2])
+    assert known == 8 and 0 <= correct <= known
+    page.get_by_text(re.compile(r"true class \w+ \((correct|wrong)\)")).first.wait_for(
+        timeout=60_000)
+    page.get_by_text(re.compile("^Stage 2 Grad-CAM: |^Stage 1 Grad-CAM: ")).first.wait_for(
+        timeout=SLOW_MS)
+    page.wait_for_function(
+        """() => {
+            const pictures = [...document.querySelectorAll('[data-testid=stImage] img')];
+            return pictures.length >= 2
+                && pictures.every(node => node.complete && node.naturalWidth > 0);
+        }""", timeout=60_000)
+
+    # Home again: a small labelled dataset, which becomes the current one
+    _open(page, "Home", "SEM defect inspection workbench")
+    page.get_by_role("button", name="Create a demo labelled dataset").click()
+    page.get_by_text(re.compile(r"Added .*demo.*: \d+ images")).wait_for(timeout=SLOW_MS)
+
+    # Metrics: evaluate the shipped default, click the last non-empty cell, see its images
+    dataset = server[1].data_root / "demo" / "dataset"
+    expected = evaluate_bundle(load_bundle(SHIPPED), load_dataset(dataset).manifest, split="Test")
+    matrix = expected.report.end_to_end.confusion
+    row, column = divmod(int(np.flatnonzero(matrix.matrix.ravel())[-1]), len(matrix.labels))
+    count = int(matrix.matrix[row, column])
+    _open(page, "Metrics", "Metrics")
+    page.get_by_role("button", name="Evaluate default").click()
+    page.get_by_text("Rows are the true class").wait_for(timeout=SLOW_MS)
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=60_000)
+    x, y = page.evaluate(
+        """([predicted, truth]) => {
+            const chart = document.querySelector('.js-plotly-plot');
+            const layout = chart._fullLayout, box = chart.getBoundingClientRect();
+            return [box.left + layout.xaxis._offset + layout.xaxis.d2p(predicted),
+                    box.top + layout.yaxis._offset + layout.yaxis.d2p(truth)];
+        }""", [matrix.labels[column], matrix.labels[row]])
+    page.mouse.move(x - 3, y - 3)
+    page.wait_for_timeout(300)
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.get_by_text(f"{count} images true {matrix.labels[row]}, predicted "
+                     f"{matrix.labels[column]}").wait_for(timeout=60_000)
+    page.locator("[data-testid=stImage] img").nth(count - 1).wait_for(timeout=60_000)
