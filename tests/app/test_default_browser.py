@@ -92,24 +92,40 @@ def test_demo_images_inspect_gradcam_and_a_metrics_cell_on_the_shipped_default(p
     dataset = server[1].data_root / "demo" / "dataset"
     expected = evaluate_bundle(load_bundle(SHIPPED), load_dataset(dataset).manifest, split="Test")
     matrix = expected.report.end_to_end.confusion
-    row, column = divmod(int(np.flatnonzero(matrix.matrix.ravel())[-1]), len(matrix.labels))
+    # An error cell if there is one (the last in reading order), else the last non-empty cell
+    filled = np.flatnonzero(matrix.matrix.ravel())
+    errors = [index for index in filled if index // len(matrix.labels) != index % len(matrix.labels)]
+    row, column = divmod(int((errors or filled)[-1]), len(matrix.labels))
     count = int(matrix.matrix[row, column])
     _open(page, "Metrics", "Metrics")
     page.get_by_role("button", name="Evaluate default").click()
     page.get_by_text("Rows are the true class").wait_for(timeout=SLOW_MS)
     page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=60_000)
-    x, y = page.evaluate(
-        """([predicted, truth]) => {
-            const chart = document.querySelector('.js-plotly-plot');
-            const layout = chart._fullLayout, box = chart.getBoundingClientRect();
-            return [box.left + layout.xaxis._offset + layout.xaxis.d2p(predicted),
-                    box.top + layout.yaxis._offset + layout.yaxis.d2p(truth)];
-        }""", [matrix.labels[column], matrix.labels[row]])
-    page.mouse.move(x - 3, y - 3)
-    page.wait_for_timeout(300)
-    page.mouse.move(x, y)
-    page.wait_for_timeout(300)
-    page.mouse.click(x, y)
-    page.get_by_text(f"{count} images true {matrix.labels[row]}, predicted "
-                     f"{matrix.labels[column]}").wait_for(timeout=60_000)
+    # The page's own matrix is the one computed here (same bundle, same Test split)
+    shown = page.evaluate("""() => {
+        const z = document.querySelector('.js-plotly-plot').data[0].z;
+        return (z._inputArray || z).map(row => Array.from(row));
+    }""")
+    assert np.array_equal(np.asarray(shown, dtype=int), matrix.matrix)
+    caption = page.get_by_text(f"{count} images true {matrix.labels[row]}, predicted "
+                               f"{matrix.labels[column]}")
+    for attempt in range(3):  # a click that lands while the chart is still settling is lost
+        x, y = page.evaluate(
+            """([predicted, truth]) => {
+                const chart = document.querySelector('.js-plotly-plot');
+                const layout = chart._fullLayout, box = chart.getBoundingClientRect();
+                return [box.left + layout.xaxis._offset + layout.xaxis.d2p(predicted),
+                        box.top + layout.yaxis._offset + layout.yaxis.d2p(truth)];
+            }""", [matrix.labels[column], matrix.labels[row]])
+        page.mouse.move(x - 3, y - 3)
+        page.wait_for_timeout(300)
+        page.mouse.move(x, y)
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+        try:
+            caption.wait_for(timeout=20_000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError; tried again below
+            if attempt == 2:
+                raise
     page.locator("[data-testid=stImage] img").nth(count - 1).wait_for(timeout=60_000)
