@@ -97,6 +97,23 @@ def upload_to_inspect(app, files):
     return app
 
 
+def click_matrix_cell(page, predicted: str, truth: str) -> None:
+    """Click the cell (``truth`` row, ``predicted`` column) of the page's first Plotly confusion
+    matrix where Plotly itself draws it (axis data-to-pixel maps), hovering first as a user does."""
+    x, y = page.evaluate(
+        """([predicted, truth]) => {
+            const chart = document.querySelector('.js-plotly-plot');
+            const layout = chart._fullLayout, box = chart.getBoundingClientRect();
+            return [box.left + layout.xaxis._offset + layout.xaxis.d2p(predicted),
+                    box.top + layout.yaxis._offset + layout.yaxis.d2p(truth)];
+        }""", [predicted, truth])
+    page.mouse.move(x - 3, y - 3)
+    page.wait_for_timeout(300)
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium as root, headless, with no calls home (the machine's network is closed).
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, app_environment, png_bytes,
-                         skip_module_without_chromium, streamlit_server, tiny_image)
+from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, app_environment, click_matrix_cell,
+                         png_bytes, skip_module_without_chromium, streamlit_server, tiny_image)
 
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 SLOW_MS = 180_000  # the server's first prediction imports TensorFlow and loads the bundle
@@ -124,19 +124,7 @@ def test_click_a_confusion_matrix_cell_and_see_its_images(page, server):
     page.get_by_role("button", name="Evaluate default").click()
     page.get_by_text("Rows are the true class").wait_for(timeout=SLOW_MS)
     page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=60_000)
-    # Where Plotly itself draws the cell (axis data-to-pixel maps), in page coordinates.
-    x, y = page.evaluate(
-        """([predicted, truth]) => {
-            const chart = document.querySelector('.js-plotly-plot');
-            const layout = chart._fullLayout, box = chart.getBoundingClientRect();
-            return [box.left + layout.xaxis._offset + layout.xaxis.d2p(predicted),
-                    box.top + layout.yaxis._offset + layout.yaxis.d2p(truth)];
-        }""", [matrix.labels[column], matrix.labels[row]])
-    page.mouse.move(x - 3, y - 3)
-    page.wait_for_timeout(300)
-    page.mouse.move(x, y)
-    page.wait_for_timeout(300)
-    page.mouse.click(x, y)
+    click_matrix_cell(page, matrix.labels[column], matrix.labels[row])
     page.get_by_text(f"{count} images true {matrix.labels[row]}, predicted "
                      f"{matrix.labels[column]}").wait_for(timeout=60_000)
     cell_pictures = page.locator("[data-testid=stImage] img")

@@ -13,7 +13,7 @@ import re
 
 import pytest
 from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, AppRoots, app_environment,
-                         skip_module_without_chromium, streamlit_server)
+                         click_matrix_cell, skip_module_without_chromium, streamlit_server)
 
 SHIPPED = ROOT / "models" / "default"
 SLOW_MS = 240_000  # TensorFlow import, the real bundle's load and the generator's first run
@@ -110,18 +110,7 @@ def test_demo_images_inspect_gradcam_and_a_metrics_cell_on_the_shipped_default(p
     caption = page.get_by_text(f"{count} images true {matrix.labels[row]}, predicted "
                                f"{matrix.labels[column]}")
     for attempt in range(3):  # a click that lands while the chart is still settling is lost
-        x, y = page.evaluate(
-            """([predicted, truth]) => {
-                const chart = document.querySelector('.js-plotly-plot');
-                const layout = chart._fullLayout, box = chart.getBoundingClientRect();
-                return [box.left + layout.xaxis._offset + layout.xaxis.d2p(predicted),
-                        box.top + layout.yaxis._offset + layout.yaxis.d2p(truth)];
-            }""", [matrix.labels[column], matrix.labels[row]])
-        page.mouse.move(x - 3, y - 3)
-        page.wait_for_timeout(300)
-        page.mouse.move(x, y)
-        page.wait_for_timeout(300)
-        page.mouse.click(x, y)
+        click_matrix_cell(page, matrix.labels[column], matrix.labels[row])
         try:
             caption.wait_for(timeout=20_000)
             break
