@@ -118,6 +118,8 @@ if running:
     st.stop()
 
 job = retrain.job_by_id(job.job_id) or job
+if entry is None and job.status == JobStatus.SUCCEEDED and retrain.is_active(job.bundle):
+    st.rerun()  # the first bundle was written after the sidebar and form above were drawn
 message = f"Job {job.job_id}: {job.status.value}. {job.message}"
 if job.status == JobStatus.SUCCEEDED:
     st.success(message)
