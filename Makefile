@@ -42,13 +42,16 @@ DEFAULT_BACKBONE ?= efficientnet_lite0
 DEFAULT_STAGE1 ?= efficientnet_lite0
 DEFAULT_WEIGHTS ?= imagenet
 DEFAULT_MAX_MINUTES ?= 30
+# Data go to DEFAULT_DATA/<generator version>/...: data of an older generator is never reused.
 .PHONY: default-model
 default-model: install
 	@test ! -e $(DEFAULT_OUT) || { echo "$(DEFAULT_OUT) exists; bundles are never overwritten: move it away first."; exit 1; }
-	for seed in $(DEFAULT_SEEDS); do test -f $(DEFAULT_DATA)/$(DEFAULT_PER_CLASS)/seed-$$seed/manifest.csv || \
-	  $(BIN)/python -m sem_core synth --out $(DEFAULT_DATA)/$(DEFAULT_PER_CLASS)/seed-$$seed --per-class $(DEFAULT_PER_CLASS) \
-	  --size 224 --seed $$seed --difficulty standard --clean-twins --quiet || exit 1; done
-	$(BIN)/python -m sem_core train --data $(addprefix $(DEFAULT_DATA)/$(DEFAULT_PER_CLASS)/seed-,$(DEFAULT_SEEDS)) \
+	version=$$($(BIN)/python -c "from sem_core.data.synth.config import GENERATOR_VERSION as v; print(v.split()[-1])") && \
+	root=$(DEFAULT_DATA)/$$version/$(DEFAULT_PER_CLASS) && \
+	for seed in $(DEFAULT_SEEDS); do test -f $$root/seed-$$seed/manifest.csv || \
+	  $(BIN)/python -m sem_core synth --out $$root/seed-$$seed --per-class $(DEFAULT_PER_CLASS) \
+	  --size 224 --seed $$seed --difficulty standard --clean-twins --quiet || exit 1; done && \
+	$(BIN)/python -m sem_core train --data $(addprefix $$root/seed-,$(DEFAULT_SEEDS)) \
 	  --out $(DEFAULT_OUT) --image-size $(DEFAULT_SIZE) --backbone $(DEFAULT_BACKBONE) \
 	  --stage1-backbone $(DEFAULT_STAGE1) --weights $(DEFAULT_WEIGHTS) --epochs 20 --stage1-epochs 10 \
 	  --frozen-learning-rate 1e-3 --finetune-learning-rate 1e-4 --batch-size 16 --patience 8 --seed 0 \

@@ -126,7 +126,14 @@ def bridge(
     )
     neck = width * log_lerp(0.3, 2.5, z)
     if hardness.preset.strict_rules:
+        # a neck wider than a line fills the space like a designed end of it: with the tone of
+        # lines and spaces unknown, the image reads as a tip-to-tip gap (blind review C6.7)
+        neck = width * log_lerp(0.3, MAX_NECK_WIDTHS, z)
         neck *= 1.0 + 0.2 * hardness.boost  # a failed contract try: a wider neck
+        # In a close-up a neck of 2.5 line widths fills the space over much of the field, and
+        # the image reads as a pattern, not a bridge (blind review C6.7): the space must show
+        # on both sides of the bridge.
+        neck = min(neck, MAX_NECK_FIELD * _field_extent(layout))
     height = max(lerp(0.3, 1.0, v), hardness.preset.min_step_fraction)
     choice = pick_run(rng, layout, spans, neck + width, hardness.preset.central_field)
     if choice is None and spans > 1:  # too few lines in view for a multi-bridge
@@ -139,6 +146,9 @@ def bridge(
     start, end = (first.centre, b0), (last.centre, b0 + length * math.tan(angle))
     space = length / spans - 0.5 * (first.width + hosts[1].width)
     amplitude, spread = 0.5 * kiss * max(space, 0.0), (0.7 + 1.3 * sd_draw) * width
+    if hardness.preset.strict_rules:  # the kissing bulges too stay local (see the neck above)
+        spread = min(spread, 0.4 * MAX_NECK_FIELD * _field_extent(layout))
+        amplitude = min(amplitude, MAX_KISS * max(space, 0.0))  # and never round the space off
     mid_a, mid_b = 0.5 * (start[0] + end[0]), 0.5 * (start[1] + end[1])
     painter = Painter(
         maps, layout, layout.canvas_window(mid_a, mid_b, 0.5 * length + neck + 3 * spread)
@@ -232,6 +242,9 @@ def short(
             return record
     stringer = kind_draw >= 0.55
     spans = 1 + int(span_draw * 3) if stringer else 1
+    if strict and stringer:
+        # a long bright filament across three lines reads as a scratch (blind review C6.7)
+        spans = min(spans, 2)
     choice = pick_run(rng, layout, spans, 2 * width, hardness.preset.central_field)
     if choice is None and spans > 1:
         spans, choice = 1, pick_run(rng, layout, 1, 2 * width, hardness.preset.central_field)
@@ -247,7 +260,7 @@ def short(
         # level, and a short only as bright as they are reads as a bridge
         level = max(first.level, params.look.top, params.look.substrate) * brightness
     if stringer:
-        angle = math.radians(60.0 * (2 * angle_draw - 1))
+        angle = math.radians((30.0 if strict else 60.0) * (2 * angle_draw - 1))
         start, end = (
             np.array([first.centre, b0]),
             np.array([last.centre, b0 + length * math.tan(angle)]),
@@ -277,6 +290,12 @@ def short(
         extent = max(space, 1.0) * log_lerp(0.5, 3.0, z) * grow
         mid = np.array([0.5 * (first.centre + last.centre), b0])
         semi_a = 0.5 * length + 0.25 * extent
+        if strict:
+            # a wide bright blob over two lines reads as a particle (blind review C6.7): in
+            # `standard` an extrusion is a tongue between the lines, narrower than the space
+            # is wide times MAX_EXTRUSION, and ends at the lines' far edges
+            extent = max(space, 1.0) * log_lerp(0.4, MAX_EXTRUSION, z) * grow
+            semi_a = 0.5 * length + 0.25 * width
         semi_b = 0.5 * extent * lerp(0.6, 1.4, aspect_draw)
         painter = Painter(
             maps, layout, layout.canvas_window(mid[0], mid[1], semi_a + semi_b + width)
@@ -310,6 +329,21 @@ def short(
         },
         hard_subtype=bool(stringer and z < 0.3),
     )
+
+
+MAX_NECK_WIDTHS = 1.0
+"""``standard``: the widest bridge neck, in line widths (spec B5: 2.5)."""
+MAX_KISS = 0.2
+"""``standard``: the largest kissing bulge, as a share of the space (spec B5: 0.5)."""
+MAX_NECK_FIELD = 0.15
+"""``standard``: the widest bridge neck, as a share of the field's width."""
+MAX_EXTRUSION = 0.8
+"""``standard``: the longest extrusion short along the lines, in spaces."""
+
+
+def _field_extent(layout: SceneLayout) -> float:
+    """The field's width in reference px."""
+    return layout.geometry.size / layout.geometry.scale
 
 
 MIN_VC_STEP = 0.25

@@ -261,6 +261,24 @@ def via_void(
     )
 
 
+NOTCH_MIN_WIDTH = 24.0
+"""``standard``: the narrowest scratch notch in a section, reference px (spec B5 scratch widths
+are for top-down views; in section a scratch shows only as this notch)."""
+
+
+def _clear_of_pads(layout: SceneLayout, x: float, width: float) -> float:
+    """``x`` moved to the nearest place whose notch of ``width`` clears every pad and bump on
+    the surface and stays inside 90 % of the field; ``x`` itself when no such place exists."""
+    half = 0.9 * layout.geometry.size / (2 * layout.geometry.scale) - 0.5 * width
+    reach = 0.5 * width + 2.0
+    blocked = [(host.x0 - reach, host.x1 + reach) for host in layout.sections
+               if host.kind in ("pad", "bump")]
+    candidates = [x] + [edge for low, high in blocked for edge in (low, high)]
+    free = [c for c in candidates if abs(c) <= half
+            and not any(low < c < high for low, high in blocked)]
+    return min(free, key=lambda c: abs(c - x)) if free else x
+
+
 def surface_notch(
     rng: np.random.Generator,
     layout: SceneLayout,
@@ -273,8 +291,15 @@ def surface_notch(
         return None
     z, v = hardness.z, hardness.v
     x, _ = place_point(rng, layout, hardness.preset.central_field)
-    width = log_lerp(6.0, 30.0, z) * _grow(hardness)
-    depth = lerp(0.3, 1.0, v) * 0.6 * width
+    if hardness.preset.strict_rules:
+        # A notch of a few px next to a domed bump reads as a particle (blind review C6.7):
+        # `standard` cuts a wide, deep groove in the flat surface, clear of any pad.
+        width = log_lerp(NOTCH_MIN_WIDTH, 2.0 * NOTCH_MIN_WIDTH, z) * _grow(hardness)
+        depth = lerp(0.6, 1.0, v) * 0.6 * width
+        x = _clear_of_pads(layout, x, width)
+    else:
+        width = log_lerp(6.0, 30.0, z) * _grow(hardness)
+        depth = lerp(0.3, 1.0, v) * 0.6 * width
     surface = layout.surface_y
     painter = _painter(layout, maps, x - width - 4, surface - 4, x + width + 4, surface + depth + 4)
     fx, fy = painter.field_xy()

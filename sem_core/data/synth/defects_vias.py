@@ -116,6 +116,47 @@ def _draw(painter: Painter, host: ViaHost, region: np.ndarray, level: float | np
     )
 
 
+LOGIC_MERGED = 0.3
+"""``standard``: share of logic via defects drawn as merged landings (where a neighbour is close)."""
+
+
+def _central_landing(layout: SceneLayout, template: ViaHost, a: float, b: float) -> ViaHost:
+    """A landing like ``template`` on the line nearest the layout point (a, b) with room for
+    it in the central 85 % of the field: where every landing of a logic close-up lies at the
+    field's edge, the misplaced landing is drawn there (a line without a landing is normal in
+    logic). ``template`` itself when no line has room."""
+    margin = 2.0 * template.radius
+    best, best_cost = template, math.inf
+    for line in layout.lines:
+        if line.end - line.start <= 2 * margin:
+            continue
+        spot = replace(template, a=line.centre, b=float(np.clip(b, line.start + margin,
+                                                                  line.end - margin)),
+                       surround_level=line.level)
+        cost = abs(line.centre - a) + abs(spot.b - b)
+        if cost < best_cost and _off_centre(layout, spot) <= 0.85:
+            best, best_cost = spot, cost
+    return best
+
+
+def _off_centre(layout: SceneLayout, host: ViaHost) -> float:
+    """How far ``host``'s centre lies from the field's centre, in half-fields (max norm)."""
+    half = layout.geometry.size / (2 * layout.geometry.scale)
+    x, y = layout.transform.to_field(host.a, host.b)
+    return max(abs(float(x)), abs(float(y))) / half
+
+
+def _in_centre(layout: SceneLayout, host: ViaHost, central: float | None) -> bool:
+    """True when ``host``'s centre lies in the ``central`` share of the field (0.8 if None)."""
+    return _off_centre(layout, host) <= (0.8 if central is None else central)
+
+
+def _partner(layout: SceneLayout, host: ViaHost) -> bool:
+    """True when ``host`` has a neighbour close enough for "merged" (as ``_malform`` decides)."""
+    return any(math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * host.radius
+               for other in _neighbours(layout, host, 1))
+
+
 def _neighbours(layout: SceneLayout, host: ViaHost, count: int) -> list[ViaHost]:
     others = sorted(
         (h for h in layout.vias if h is not host),
@@ -147,6 +188,17 @@ def via_defect(
         # its own level can be reshaped invisibly), and the sub-types a lattice shows best
         visible = tuple(h for h in layout.vias if _contrast(h) >= VISIBLE_VIA * _scene_step(layout))
         candidates = visible or candidates
+    if strict:
+        # a via cut by the field's edge cannot be judged (blind review C6.7): the central
+        # share first, then most of the field, else the via nearest the field's centre
+        for reach in (hardness.preset.central_field, 0.85):
+            inside = tuple(h for h in candidates if _in_centre(layout, h, reach))
+            if inside:
+                candidates = inside
+                break
+        else:
+            nearest = min(candidates, key=lambda h: _off_centre(layout, h))
+            candidates = (_central_landing(layout, nearest, a, b) if nearest.square else nearest,)
     first = min(candidates, key=lambda h: math.hypot(h.a - a, h.b - b))
     if escalated:
         # missing in a lattice, then a cluster of swollen vias (a lattice too fine to resolve
@@ -158,6 +210,12 @@ def via_defect(
         missing = SUBTYPES["missing"]
         draw = missing + draw / missing * (1.0 - missing)
     subtype = "misaligned" if escalated and first.square else _subtype(draw)
+    if strict and first.square and not escalated:
+        # `standard`: a logic landing has no lattice beside it to compare its size, floor or
+        # outline with (blind review C6.7 read such partial, resized and misshapen landings as
+        # Clean), so in logic a via defect is one that needs no comparison: the landing slips
+        # off its line, or it joins a close neighbour.
+        subtype = "merged" if draw < LOGIC_MERGED and _partner(layout, first) else "misaligned"
     if strict and first.radius < FINE_VIA_RADIUS:
         several = True
         extra = max(extra, min(math.ceil((FINE_VIA_RADIUS / first.radius) ** 2) - 1, MAX_EXTRA))
@@ -227,6 +285,10 @@ def _malform(
         offset = 0.5 * layout.params.width + lerp(*slip, draws[0]) * drawn
         shift = offset * (1 if draws[1] < 0.5 else -1)
         moved = replace(host, a=host.a + shift)
+        inward = replace(host, a=host.a - shift)
+        if _off_centre(layout, moved) > max(0.85, _off_centre(layout, inward)):
+            # a landing slipped out of view shows nothing (blind review C6.7): slip inward
+            shift, moved = -shift, inward
         _draw(painter, host, _shape(moved, a, b, drawn), level)
         return {"shift": shift, "drawn_radius": drawn, "level": level}
     if subtype == "missing":

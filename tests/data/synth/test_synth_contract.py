@@ -15,10 +15,18 @@ from sem_core.data.synth.canvas import FieldGeometry, Material
 from sem_core.data.synth.config import Family, Look, Magnification, View
 from sem_core.data.synth.contract import MAX_TRIES
 from sem_core.data.synth.defect_base import Hardness
-from sem_core.data.synth.defects_lines import bridge, short
+from sem_core.data.synth.defects_lines import (
+    MAX_EXTRUSION,
+    MAX_KISS,
+    MAX_NECK_FIELD,
+    MAX_NECK_WIDTHS,
+    bridge,
+    short,
+)
 from sem_core.data.synth.defects_marks import crack, scratch
 from sem_core.data.synth.defects_opens import MAX_LINES, OPEN_SPAN, open_line, shortest_tip_gap
 from sem_core.data.synth.defects_other import foreign
+from sem_core.data.synth.defects_section import NOTCH_MIN_WIDTH, surface_notch
 from sem_core.data.synth.defects_vias import (
     ESCALATE_AFTER,
     FINE_VIA_RADIUS,
@@ -227,6 +235,70 @@ def test_standard_vias_are_never_missing_in_logic():
         if layout.vias
     ]
     assert len(subtypes) > 10 and "missing" not in subtypes
+
+
+def _half_field(layout) -> float:
+    return layout.geometry.size / (2 * layout.geometry.scale)
+
+
+def test_standard_logic_via_defects_need_no_neighbour_to_be_seen():
+    # blind review C6.7: partial, resized and misshapen lone landings read as Clean
+    checked = 0
+    for rng, layout, maps, hardness in scenes(Family.LOGIC, count=60, seed=26):
+        if not layout.vias:
+            continue
+        record = via_defect(rng, layout, maps, hardness, 0.01)
+        assert record.subtype in ("misaligned", "merged"), record.subtype
+        if record.subtype == "misaligned":
+            a, b = layout.transform.to_layout(np.array(record.x), np.array(record.y))
+            x, y = layout.transform.to_field(float(a) + record.params["shift"], float(b))
+            assert max(abs(x), abs(y)) <= _half_field(layout), "slipped out of view"
+            checked += 1
+    assert checked >= 10
+
+
+def test_standard_section_scratches_are_wide_notches_clear_of_pads():
+    checked = 0
+    for rng, layout, maps, hardness in scenes(view=View.CROSS_SECTION, count=40, seed=27):
+        record = surface_notch(rng, layout, maps, hardness, 0.01)
+        if record is None:
+            continue
+        width = record.params["width"]
+        assert width >= NOTCH_MIN_WIDTH
+        for host in layout.sections:
+            if host.kind in ("pad", "bump"):
+                assert not host.x0 - 0.5 * width < record.x < host.x1 + 0.5 * width, record.x
+        checked += 1
+    assert checked >= 10
+
+
+def test_standard_bridges_leave_the_space_open_on_both_sides():
+    for rng, layout, maps, hardness in scenes(count=30, seed=28):
+        if not layout.lines:
+            continue
+        record = bridge(rng, layout, maps, hardness, 0.01)
+        if record is not None:
+            field = 2 * _half_field(layout)
+            assert record.params["neck_width"] <= MAX_NECK_FIELD * field + 1e-9
+            # a neck no wider than a line: a wider one reads as a designed end of the space
+            assert record.params["neck_width"] <= MAX_NECK_WIDTHS * layout.params.width + 1e-9
+            assert record.params["kiss_amplitude"] <= MAX_KISS * layout.params.pitch
+            assert record.params["kiss_spread"] <= 0.4 * MAX_NECK_FIELD * field + 1e-9
+
+
+def test_standard_shorts_are_narrow_extrusions_or_short_stringers():
+    # blind review C6.7: wide bright blobs read as particles, long filaments as scratches
+    kinds = set()
+    for rng, layout, maps, hardness in scenes(Family.LINE_SPACE, count=40, seed=29):
+        record = short(rng, layout, maps, hardness, 0.01)
+        if record is None:
+            continue
+        kinds.add(record.subtype)
+        if record.subtype == "extrusion":
+            assert record.params["extent"] <= MAX_EXTRUSION * layout.params.pitch
+        else:
+            assert record.params["spans"] <= 2
+    assert kinds == {"extrusion", "stringer"}
 
 
 def test_standard_opens_at_a_fine_pitch_cut_enough_lines_to_span_the_floor():

@@ -71,7 +71,8 @@ def test_the_dataset_records_its_ease(tmp_path):
 
 
 def test_a_partial_open_via_is_most_visible_at_full_visibility():
-    config = SynthConfig(size=96, presentation=False)
+    # `hard`: `standard` draws no partial-open landings in logic (spec B5 Vias, C6.7)
+    config = SynthConfig(size=96, presentation=False, difficulty="hard")
     partial = [
         i
         for i in range(6, 8 * 60, 8)
@@ -79,6 +80,7 @@ def test_a_partial_open_via_is_most_visible_at_full_visibility():
     ][:3]
     assert partial, "seed 5 must hold partial-open vias in its first 60 Vias images"
     for index in partial:
-        spec = _defect_energy(SynthConfig(size=96, presentation=False), index)
-        easy = _defect_energy(SynthConfig(size=96, presentation=False, ease=1.0), index)
+        spec = _defect_energy(config, index)
+        easy = _defect_energy(SynthConfig(size=96, presentation=False, difficulty="hard",
+                                          ease=1.0), index)
         assert easy > spec, index
