@@ -21,6 +21,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import subprocess
@@ -78,9 +79,15 @@ def main() -> int:
     parser.add_argument("--min-batches", type=int, default=50)
     parser.add_argument("--unlabelled", type=int, default=2000,
                         help="unlabelled B images the adaptation methods learn from")
+    parser.add_argument("--train-options", default=shlex.join(RECIPE),
+                        help="the `sem_core train` options of both bundles (default: the frozen "
+                             "Lite0 probe, %(default)s)")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "output" / "shift")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "shift.json")
     args = parser.parse_args()
+    recipe = shlex.split(args.train_options)
+    # bundles of another recipe live in their own folders, never reused for this one
+    tag = "" if recipe == RECIPE else "-" + hashlib.sha256(args.train_options.encode()).hexdigest()[:8]
     started = time.perf_counter()
     work = args.work
     train_data, test_data, bundles = {}, {}, {}
@@ -92,10 +99,10 @@ def main() -> int:
                                 f"--tool {tool}")
     training = {}
     for tool in TOOLS:
-        bundles[tool] = work / f"bundle-{tool}-{args.seed}"
+        bundles[tool] = work / f"bundle-{tool}-{args.seed}{tag}"
         if not (bundles[tool] / "bundle.json").exists():
             seconds, _ = train(train_data[tool], bundles[tool],
-                               ["--image-size", str(args.size), "--seed", "0", *RECIPE])
+                               ["--image-size", str(args.size), "--seed", "0", *recipe])
             training[tool] = round(seconds, 1)
     scores = {f"{source}->{target}": score(bundles[source], test_data[target])
               for source in TOOLS for target in TOOLS}
@@ -112,7 +119,7 @@ def main() -> int:
                        args.size, args.seed + 4, "--tool b")
     adaptation = {}
     for method in ("batchnorm", "coral"):
-        adapted = work / f"adapted-{method}-{args.seed}"
+        adapted = work / f"adapted-{method}-{args.seed}{tag}"
         seconds = None
         if not (adapted / "bundle.json").exists():
             command = [sys.executable, "-m", "sem_core", "adapt", "--bundle", str(bundles["a"]),
@@ -135,7 +142,7 @@ def main() -> int:
         "data": {tool: {"train": str(train_data[tool]), "test": str(test_data[tool])}
                  for tool in TOOLS},
         "size": args.size,
-        "recipe": RECIPE,
+        "recipe": recipe,
         "training_seconds": training,
         "scores": scores,
         "drop_points": round(100 * drop, 1),
