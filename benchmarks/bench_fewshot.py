@@ -26,6 +26,7 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,23 +43,17 @@ from sem_core.data.manifest import Manifest
 
 def absolute(manifest: Manifest) -> list:
     """The entries with absolute paths, so manifests of two datasets can be joined."""
-    from dataclasses import replace
-
     return [replace(entry, path=str(manifest.resolve(entry).resolve())) for entry in manifest]
 
 
-def few_labels(target_train: Path, per_class: int, seed: int) -> list:
-    """``per_class`` Train images of each class of the target, the first ``per_class`` of one
+def few_labels(train_entries: list, per_class: int, seed: int) -> list:
+    """``per_class`` of the target's Train entries of each class, the first ``per_class`` of one
     seeded order per class (so the k = 5 images are among the k = 10 ones)."""
-    from dataclasses import replace
-
-    entries = [entry for entry in absolute(load_dataset(target_train, hash_images=False).manifest)
-               if entry.split == "Train"]
     chosen = []
     for number, name in enumerate(CLASSES):
-        of_class = [entry for entry in entries if entry.label == name]
+        of_class = [entry for entry in train_entries if entry.label == name]
         order = np.random.default_rng([seed, number]).permutation(len(of_class))
-        chosen += [replace(of_class[int(index)], split="Train") for index in order[:per_class]]
+        chosen += [of_class[int(index)] for index in order[:per_class]]
     return chosen
 
 
@@ -91,6 +86,8 @@ def main() -> int:
     starts = dict(item.split("=", 1) for item in args.start)
     started = time.perf_counter()
     source = absolute(load_dataset(args.source_data, hash_images=False).manifest)
+    target = [entry for entry in absolute(load_dataset(args.target_train, hash_images=False).manifest)
+              if entry.split == "Train"]
     curves: dict[str, list[dict]] = {}
     for name, bundle in starts.items():
         points = [{"labels_per_class": 0, "retrain_seconds": 0.0,
@@ -99,7 +96,7 @@ def main() -> int:
             folder = args.work / f"seed-{args.seed}" / f"{name}-{k}"
             folder.mkdir(parents=True, exist_ok=True)
             data = folder / "manifest.csv"
-            Manifest(tuple(source + few_labels(args.target_train, k, args.seed))).write_csv(data)
+            Manifest(tuple(source + few_labels(target, k, args.seed))).write_csv(data)
             bundle_out = folder / "bundle"
             seconds = 0.0 if (bundle_out / "bundle.json").exists() else retrain(
                 Path(bundle), data, bundle_out)

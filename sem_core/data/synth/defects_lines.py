@@ -124,11 +124,10 @@ def bridge(
     angle = math.radians((20 + 25 * angle_draw) if steep else 20 * angle_draw) * (
         1 if sign_draw < 0.5 else -1
     )
-    neck = width * log_lerp(0.3, 2.5, z)
+    # `standard`: a neck wider than a line fills the space like a designed end of it: with the
+    # tone of lines and spaces unknown, the image reads as a tip-to-tip gap (blind review C6.7)
+    neck = width * log_lerp(0.3, MAX_NECK_WIDTHS if hardness.preset.strict_rules else 2.5, z)
     if hardness.preset.strict_rules:
-        # a neck wider than a line fills the space like a designed end of it: with the tone of
-        # lines and spaces unknown, the image reads as a tip-to-tip gap (blind review C6.7)
-        neck = width * log_lerp(0.3, MAX_NECK_WIDTHS, z)
         neck *= 1.0 + 0.2 * hardness.boost  # a failed contract try: a wider neck
         # In a close-up a neck of 2.5 line widths fills the space over much of the field, and
         # the image reads as a pattern, not a bridge (blind review C6.7): the space must show
@@ -287,15 +286,13 @@ def short(
         region = polyline_distance(painter.a, painter.b, points) <= 0.5 * thickness
         extent = thickness
     else:
-        extent = max(space, 1.0) * log_lerp(0.5, 3.0, z) * grow
+        # `standard`: a wide bright blob over two lines reads as a particle (blind review C6.7),
+        # so an extrusion is a tongue between the lines, at most MAX_EXTRUSION spaces long, that
+        # ends at the lines' far edges
+        low, high = (0.4, MAX_EXTRUSION) if strict else (0.5, 3.0)
+        extent = max(space, 1.0) * log_lerp(low, high, z) * grow
         mid = np.array([0.5 * (first.centre + last.centre), b0])
-        semi_a = 0.5 * length + 0.25 * extent
-        if strict:
-            # a wide bright blob over two lines reads as a particle (blind review C6.7): in
-            # `standard` an extrusion is a tongue between the lines, narrower than the space
-            # is wide times MAX_EXTRUSION, and ends at the lines' far edges
-            extent = max(space, 1.0) * log_lerp(0.4, MAX_EXTRUSION, z) * grow
-            semi_a = 0.5 * length + 0.25 * width
+        semi_a = 0.5 * length + 0.25 * (width if strict else extent)
         semi_b = 0.5 * extent * lerp(0.6, 1.4, aspect_draw)
         painter = Painter(
             maps, layout, layout.canvas_window(mid[0], mid[1], semi_a + semi_b + width)

@@ -146,15 +146,10 @@ def _off_centre(layout: SceneLayout, host: ViaHost) -> float:
     return max(abs(float(x)), abs(float(y))) / half
 
 
-def _in_centre(layout: SceneLayout, host: ViaHost, central: float | None) -> bool:
-    """True when ``host``'s centre lies in the ``central`` share of the field (0.8 if None)."""
-    return _off_centre(layout, host) <= (0.8 if central is None else central)
-
-
-def _partner(layout: SceneLayout, host: ViaHost) -> bool:
-    """True when ``host`` has a neighbour close enough for "merged" (as ``_malform`` decides)."""
-    return any(math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * host.radius
-               for other in _neighbours(layout, host, 1))
+def _partner(layout: SceneLayout, host: ViaHost) -> list[ViaHost]:
+    """``host``'s nearest neighbour if it is close enough to merge with, else nothing."""
+    return [other for other in _neighbours(layout, host, 1)
+            if math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * host.radius]
 
 
 def _neighbours(layout: SceneLayout, host: ViaHost, count: int) -> list[ViaHost]:
@@ -191,8 +186,9 @@ def via_defect(
     if strict:
         # a via cut by the field's edge cannot be judged (blind review C6.7): the central
         # share first, then most of the field, else the via nearest the field's centre
-        for reach in (hardness.preset.central_field, 0.85):
-            inside = tuple(h for h in candidates if _in_centre(layout, h, reach))
+        central = hardness.preset.central_field
+        for reach in (0.8 if central is None else central, 0.85):
+            inside = tuple(h for h in candidates if _off_centre(layout, h) <= reach)
             if inside:
                 candidates = inside
                 break
@@ -250,11 +246,7 @@ def _malform(
     partial-open floor fill; ``subtype_forced``: a contract escalation, so "size" swells)."""
     draws = rng.random(6)
     radius = host.radius
-    partner = [
-        other
-        for other in _neighbours(layout, host, 1)
-        if math.hypot(other.a - host.a, other.b - host.b) <= 5.0 * radius
-    ]
+    partner = _partner(layout, host)
     span = radius * 3.0
     if subtype == "misaligned":
         span = max(radius, MISALIGNED_RADIUS) * 3.0 + layout.params.width
