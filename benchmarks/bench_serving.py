@@ -13,7 +13,9 @@ alternating so load from other users of the shared machine falls on both alike:
   included, and the marginal throughput (extra images over extra seconds between the two sizes),
   which leaves out what each engine pays once per command (Ray's start and its actors' loading);
   and on a ``--large`` job (links cycling through the test set), a batch long enough that the
-  start-up weighs as it does in the batch jobs Ray is for.
+  start-up weighs as it does in the batch jobs Ray is for. From the two shorter jobs it also
+  records each engine's start-up and the job size from which Ray keeps 70 % of the local
+  throughput.
 
     .venv/bin/python benchmarks/bench_serving.py --bundle B --test-data DIR \
         --exports onnx:float32 litert:float32 --out benchmarks/results/serving.json
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -140,6 +143,19 @@ def repeated(test_data: Path, out: Path, images: int) -> Path:
     return out
 
 
+def job_size_for_ratio(startup: dict[str, float], marginal: dict[str, float],
+                       ratio: float) -> int | None:
+    """Images from which Ray's throughput stays at least ``ratio`` of the local engine's.
+
+    Each engine's wall time is modelled as its start-up plus images over its marginal
+    throughput; None when Ray's marginal throughput is below ``ratio`` of the local one (no job
+    is long enough)."""
+    per_image = 1.0 / (ratio * marginal["local"]) - 1.0 / marginal["ray"]
+    if per_image <= 0:
+        return None
+    return max(0, math.ceil((startup["ray"] - startup["local"] / ratio) / per_image))
+
+
 def ray_against_local(args: argparse.Namespace, scratch: Path) -> dict[str, object]:
     """Both engines on the whole test set, on ``--small`` of its images and on a ``--large``
     job that cycles through it, alternating."""
@@ -164,6 +180,8 @@ def ray_against_local(args: argparse.Namespace, scratch: Path) -> dict[str, obje
     marginal = {engine: (runs["all"][engine]["images"] - runs["small"][engine]["images"])
                 / (runs["all"][engine]["wall_s"] - runs["small"][engine]["wall_s"])
                 for engine in engines}
+    startup = {engine: runs["small"][engine]["wall_s"] - runs["small"][engine]["images"]
+               / marginal[engine] for engine in engines}
     large = {} if not args.large else {"ray_over_local_throughput_large": round(
         runs["large"]["ray"]["images_per_second"] / runs["large"]["local"]["images_per_second"], 2)}
     return {**runs, "comparison": {
@@ -172,6 +190,10 @@ def ray_against_local(args: argparse.Namespace, scratch: Path) -> dict[str, obje
         **large,
         "marginal_images_per_second": {key: round(value, 1) for key, value in marginal.items()},
         "ray_over_local_marginal_throughput": round(marginal["ray"] / marginal["local"], 2),
+        # what each command pays once (start-up, model loading; Ray: its start, the actors'
+        # start and its shutdown), and the job from which Ray keeps 70 % of the local throughput
+        "startup_s": {key: round(value, 2) for key, value in startup.items()},
+        "images_for_ratio_0.70": job_size_for_ratio(startup, marginal, 0.70),
         "labels_identical": bool((tables["ray"]["final_label"] == tables["local"]["final_label"]).all()),
         "same_rows": bool(np.allclose(tables["ray"][same].select_dtypes("number"),
                                       tables["local"][same].select_dtypes("number"),

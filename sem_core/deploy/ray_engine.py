@@ -172,18 +172,41 @@ def predict_on_ray(bundle: str | os.PathLike, inputs: Any, out: Path,
     return writer.summary(), runtime
 
 
+# Ray's notes that say nothing to a user of this command: the token-authentication default of a
+# local instance (its warning that authentication is *off* still shows), that Ray Data's bars are
+# off (the command draws its own) and, at INFO, that a dataset finished (Ray Data sets its own
+# loggers' levels when a dataset starts, so the level set below does not reach this one).
+_QUIET_NOTES: dict[str, Callable[[logging.LogRecord], bool]] = {
+    "ray._private.authentication.authentication_token_setup":
+        lambda record: str(record.msg).startswith("Token authentication is enabled"),
+    "ray.data._internal.progress": lambda record: str(record.msg).startswith("Progress bars"),
+    "ray.data._internal.execution.streaming_executor":
+        lambda record: record.levelno < logging.WARNING,
+}
+
+
+def _not_a_quiet_note(record: logging.LogRecord) -> bool:
+    quiet = _QUIET_NOTES.get(record.name)
+    return quiet is None or not quiet(record)
+
+
 @contextlib.contextmanager
 def _ray_logs_at(level: int) -> Iterator[None]:
     """Ray Data logs every execution plan at INFO; a command's output keeps to its own lines."""
     loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
     levels = [logger.level for logger in loggers]
+    quiet = [logging.getLogger(name) for name in _QUIET_NOTES]
     for logger in loggers:
         logger.setLevel(level)
+    for logger in quiet:
+        logger.addFilter(_not_a_quiet_note)
     try:
         yield
     finally:
         for logger, previous in zip(loggers, levels):
             logger.setLevel(previous)
+        for logger in quiet:
+            logger.removeFilter(_not_a_quiet_note)
 
 
 def _run_pool(rows: list[dict[str, object]], bundle: str, runtime: str, config: CascadeConfig,

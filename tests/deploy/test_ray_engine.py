@@ -1,5 +1,6 @@
 """The Ray engine writes the local engine's rows, bad files included, from the same export."""
 
+import logging
 import zipfile
 
 import numpy as np
@@ -74,3 +75,22 @@ def test_a_source_reopened_by_value_decodes_or_fails_as_the_original(tmp_path):
     assert outcomes == ["decoded", "decoded", "failed"]  # member, plain file, broken archive
     with pytest.raises(ImageLoadError, match="no longer a member of"):
         reopen_source("lot.zip/missing.png", None, archive, cache).load()
+
+
+def test_only_rays_notes_without_news_for_the_user_are_held_back():
+    from sem_core.deploy.ray_engine import _not_a_quiet_note
+
+    def record(name, level, message):
+        return logging.LogRecord(name, level, __file__, 1, message, None, None)
+
+    auth = "ray._private.authentication.authentication_token_setup"
+    executor = "ray.data._internal.execution.streaming_executor"
+    held = [record(auth, logging.WARNING, "Token authentication is enabled for this Ray cluster."),
+            record("ray.data._internal.progress", logging.WARNING, "Progress bars disabled."),
+            record(executor, logging.INFO, "Dataset d execution finished in 6.11 seconds")]
+    shown = [record(auth, logging.WARNING, "Token authentication is disabled for this Ray "
+                                           "cluster. Anyone with network access ..."),
+             record(executor, logging.WARNING, "Dataset d execution failed"),
+             record("ray.data", logging.INFO, "Progress bars disabled.")]  # another logger
+    assert [_not_a_quiet_note(item) for item in held] == [False, False, False]
+    assert [_not_a_quiet_note(item) for item in shown] == [True, True, True]
