@@ -120,7 +120,52 @@ def train_bundle(
     folder = save_bundle(out, info, stage1, stage2, {
         MODEL_CARD_FILE: model_card(info, outcome), "history.json": history})
     _say(listener, f"wrote bundle {folder} in {seconds:.0f} s")
+    _write_shift_reference(folder, train_images, validation_images, config.seed, command, listener)
     return TrainResult(folder, info, failures, seconds)
+
+
+SHIFT_REFERENCE_IMAGES = 2000
+"""Training images drawn (seeded) for the shift reference's statistics, as ``shift-reference``."""
+SHIFT_CHUNK = 256
+"""Images embedded between two progress lines (about 2 s at 128 px on 2 cores)."""
+
+
+def _write_shift_reference(folder: Path, train_images: DecodedImages,
+                           validation_images: DecodedImages, seed: int, command: str,
+                           listener: ProgressListener) -> None:
+    """The bundle's shift reference (``sem_core.shift``), from the images it was trained on, so
+    that Inspect can warn about unlike images from the start. A dataset too small to calibrate
+    the threshold leaves the bundle without one, with a note; the bundle itself is complete."""
+    import numpy as np
+
+    from sem_core.registry import load_bundle
+    from sem_core.review.features import embed_pixels
+    from sem_core.shift import ShiftError, fit_shift_reference, save_reference
+
+    picks = np.arange(len(train_images))
+    if len(picks) > SHIFT_REFERENCE_IMAGES:
+        picks = np.sort(np.random.default_rng(seed).choice(len(picks), SHIFT_REFERENCE_IMAGES,
+                                                           replace=False))
+    def embed(pixels: np.ndarray, what: str) -> np.ndarray:
+        parts = []
+        for start in range(0, len(pixels), SHIFT_CHUNK):  # a line a chunk: never silent long
+            parts.append(embed_pixels(bundle, pixels[start:start + SHIFT_CHUNK].astype(
+                np.float32) / 255.0))
+            _say(listener, f"domain-shift reference: {what} "
+                           f"{min(start + SHIFT_CHUNK, len(pixels))}/{len(pixels)} embedded")
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+    try:
+        bundle = load_bundle(folder)
+        reference = fit_shift_reference(embed(train_images.pixels[picks], "training images"),
+                                        embed(validation_images.pixels, "validation images"))
+        save_reference(folder, reference, command=f"{command} (at the end of training)".strip())
+    except ShiftError as error:
+        _say(listener, f"no domain-shift reference for this bundle: {error} Make one later with "
+                       f"`python -m sem_core shift-reference --bundle {folder} --data DATA`.")
+        return
+    _say(listener, f"domain-shift reference: threshold {reference.threshold:.2f} on "
+                   f"{reference.calibration_images} validation images")
 
 
 def _say(listener: ProgressListener, message: str) -> None:

@@ -102,3 +102,29 @@ def test_bundle_carries_temperatures_fitted_on_validation_and_predict_uses_them(
     rows = pd.read_csv(out).set_index("source").loc[[str(path) for path in images]]
     np.testing.assert_allclose(rows["stage1_probability"],
                                apply_sigmoid_temperature(raw, info["stage1_temperature"]), atol=1e-6)
+
+
+def test_a_dataset_too_small_to_calibrate_leaves_the_bundle_without_a_shift_reference(bundle):
+    # 24 validation images: fewer than the threshold's calibration needs; the bundle is complete.
+    from sem_core.shift import load_reference
+
+    assert load_reference(bundle) is None
+    assert (bundle / "stage2.keras").exists()
+
+
+def test_training_stores_the_shift_reference_inspect_warns_with(tmp_path):
+    from bundle_fixtures import write_tiny_dataset
+
+    from sem_core.shift import MIN_CALIBRATION_IMAGES, load_reference
+
+    data = write_tiny_dataset(tmp_path / "data", {"Train": 4, "Validation": 8}, seed=11)
+    out = tmp_path / "bundle"
+    assert main(["train", "--data", str(data), "--out", str(out), "--image-size", "32",
+                 "--backbone", "mobilenetv3small", "--epochs", "1", "--stage1-epochs", "1",
+                 "--batch-size", "8", "--seed", "5"]) == 0
+    reference = load_reference(out)
+    assert reference is not None and reference.threshold > 0
+    assert (reference.reference_images, reference.calibration_images) == (32, 64)
+    assert 64 >= MIN_CALIBRATION_IMAGES
+    # the statistics are those of the bundle's own pooled features (stage 1 then stage 2)
+    assert reference.mean.shape == reference.scale.shape and reference.mean.ndim == 1
