@@ -7,6 +7,7 @@ import streamlit as st
 from sem_core.errors import SemCoreError
 from sem_core.jobs import JobStatus, RetrainBusyError
 from ui import relabel, retrain, shell, state
+from ui.fewshot_view import fewshot_expander
 
 
 def _start(launch) -> None:
@@ -22,6 +23,7 @@ def _start(launch) -> None:
 
 st.title("Retrain, compare, promote")
 shell.show_notice()
+fewshot_expander()
 entry = state.active_entry()
 dataset = st.session_state.get(state.DATASET)
 if not dataset:

@@ -132,3 +132,18 @@ def compare_figure(frame: pd.DataFrame, value_columns: Sequence[str], title: str
     figure.update_layout(barmode="group", title=title, margin=_MARGINS, height=360,
                          yaxis={"range": [0, 1.02]})
     return figure
+
+
+def fewshot_figure(curves: pd.DataFrame, title: str) -> go.Figure:
+    """Target macro-F1 against labelled target images per class, a line per starting bundle
+    (``sem_core.fewshot.read_fewshot_curves``)."""
+    figure = go.Figure([
+        go.Scatter(name=start, x=points["labels_per_class"].tolist(),
+                   y=points["cascade_macro_f1"].tolist(), mode="lines+markers")
+        for start, points in curves.groupby("start", sort=True)])
+    figure.update_layout(
+        title=title, margin=_MARGINS, height=340, legend_title_text="start",
+        xaxis={"title": "labelled target images per class", "tickmode": "array",
+               "tickvals": sorted(curves["labels_per_class"].unique().tolist())},
+        yaxis={"title": "macro-F1 on the target's test images", "range": [0, 1.02]})
+    return figure

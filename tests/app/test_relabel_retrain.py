@@ -219,6 +219,24 @@ def test_pages_say_what_is_missing_without_a_dataset(app_env, page):
     assert any("Choose a labelled dataset on the Home page" in text for text in _texts(app, "info"))
 
 
+def test_the_retrain_page_shows_the_measured_few_shot_curve(app_env):
+    from sem_core.fewshot import read_fewshot_curves
+    from ui.fewshot_view import FEWSHOT_RECORD
+    from ui.settings import REPOSITORY
+
+    app = _page("app_pages/retrain.py")  # shown before any dataset is chosen
+    (section,) = [item for item in app.expander if "few labelled images" in item.label]
+    (chart,) = section.get("plotly_chart")
+    lines = json.loads(chart.proto.spec)["data"]
+    curves = read_fewshot_curves(REPOSITORY / FEWSHOT_RECORD)
+    assert sorted(line["name"] for line in lines) == sorted(curves["start"].unique())
+    for line in lines:  # the record's figures, not a sketch
+        expected = curves[curves["start"] == line["name"]]
+        assert line["x"] == expected["labels_per_class"].tolist()
+        assert line["y"] == expected["cascade_macro_f1"].tolist()
+    assert "bench_fewshot.py" in section.get("code")[0].value
+
+
 def test_flag_for_review_keeps_the_label_and_comes_first_in_the_queue(app_env):
     from sem_core.review import ReviewReason
     from ui import loaders, relabel
