@@ -163,3 +163,25 @@ def streamlit_server(environment: dict[str, str], timeout_s: float = 120.0):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def chromium_on_home(url: str):
+    """A headless Chromium tab on the app at ``url``, once its Home page has drawn."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            tab = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            tab.goto(url)
+            tab.get_by_text("SEM defect inspection workbench").first.wait_for(timeout=60_000)
+            yield tab
+        finally:
+            chromium.close()
+
+
+def open_page(page, title: str, heading: str) -> None:
+    """Click ``title`` in the sidebar's navigation and wait for the page's ``heading``."""
+    page.locator("[data-testid=stSidebarNav]").get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)

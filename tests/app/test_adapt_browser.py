@@ -14,7 +14,7 @@ import re
 import shutil
 
 import pytest
-from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, AppRoots, app_environment,
+from app_helpers import (ROOT, AppRoots, app_environment, chromium_on_home, open_page,
                          skip_module_without_chromium, streamlit_server)
 
 SHIPPED = ROOT / "models" / "default"
@@ -52,20 +52,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        tab = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        tab.goto(server[0])
-        tab.get_by_text("SEM defect inspection workbench").first.wait_for(timeout=60_000)
+    with chromium_on_home(server[0]) as tab:
         yield tab
-        chromium.close()
-
-
-def _open(page, title: str, heading: str) -> None:
-    page.locator("[data-testid=stSidebarNav]").get_by_text(title, exact=True).click()
-    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
 
 
 def _screenshot(page, name: str) -> None:
@@ -83,7 +71,7 @@ def test_tool_b_folder_is_flagged_adapted_compared_and_made_active(page, server)
 
     # Inspect: upload the folder; the shipped model labels it and warns that it looks unlike
     # its training images
-    _open(page, "Inspect", "Inspect images")
+    open_page(page, "Inspect", "Inspect images")
     page.get_by_text("Upload a folder", exact=True).click()
     uploader = page.locator("[data-testid=stFileUploader]", has_text="A folder of SEM images")
     uploader.wait_for(timeout=60_000)
@@ -104,7 +92,7 @@ def test_tool_b_folder_is_flagged_adapted_compared_and_made_active(page, server)
     _screenshot(page, "adapt_written.png")
 
     # Models: compare both on the labelled tool-B images, then make the adapted one active
-    _open(page, "Models", "Models")
+    open_page(page, "Models", "Models")
     page.get_by_role("heading", name="Compare two bundles").wait_for(timeout=60_000)
     page.get_by_role("button", name=re.compile(r"^Evaluate both on ")).click()
     page.get_by_text("End-to-end F1 per class on").first.wait_for(timeout=SLOW_MS)

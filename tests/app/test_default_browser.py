@@ -12,8 +12,8 @@ import os
 import re
 
 import pytest
-from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, AppRoots, app_environment,
-                         click_matrix_cell, skip_module_without_chromium, streamlit_server)
+from app_helpers import (ROOT, AppRoots, app_environment, chromium_on_home, click_matrix_cell,
+                         open_page, skip_module_without_chromium, streamlit_server)
 
 SHIPPED = ROOT / "models" / "default"
 SLOW_MS = 240_000  # TensorFlow import, the real bundle's load and the generator's first run
@@ -36,20 +36,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        tab = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        tab.goto(server[0])
-        tab.get_by_text("SEM defect inspection workbench").first.wait_for(timeout=60_000)
+    with chromium_on_home(server[0]) as tab:
         yield tab
-        chromium.close()
-
-
-def _open(page, title: str, heading: str) -> None:
-    page.locator("[data-testid=stSidebarNav]").get_by_text(title, exact=True).click()
-    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
 
 
 def test_demo_images_inspect_gradcam_and_a_metrics_cell_on_the_shipped_default(page, server):
@@ -64,7 +52,7 @@ def test_demo_images_inspect_gradcam_and_a_metrics_cell_on_the_shipped_default(p
     page.get_by_text(re.compile(r"\d+ demo images are in ")).wait_for(timeout=SLOW_MS)
 
     # Inspect: the shipped model labels them; each shows its true class; the set's accuracy
-    _open(page, "Inspect", "Inspect images")
+    open_page(page, "Inspect", "Inspect images")
     page.get_by_text("Demo images", exact=True).click()
     page.get_by_role("button", name="Inspect the demo images").click()
     summary = page.get_by_text(re.compile(r"Demo images: \d+ of \d+ predicted as their true "
@@ -84,7 +72,7 @@ def test_demo_images_inspect_gradcam_and_a_metrics_cell_on_the_shipped_default(p
         }""", timeout=60_000)
 
     # Home again: a small labelled dataset, which becomes the current one
-    _open(page, "Home", "SEM defect inspection workbench")
+    open_page(page, "Home", "SEM defect inspection workbench")
     page.get_by_role("button", name="Create a demo labelled dataset").click()
     page.get_by_text(re.compile(r"Added .*demo.*: \d+ images")).wait_for(timeout=SLOW_MS)
 
@@ -97,7 +85,7 @@ def test_demo_images_inspect_gradcam_and_a_metrics_cell_on_the_shipped_default(p
     errors = [index for index in filled if index // len(matrix.labels) != index % len(matrix.labels)]
     row, column = divmod(int((errors or filled)[-1]), len(matrix.labels))
     count = int(matrix.matrix[row, column])
-    _open(page, "Metrics", "Metrics")
+    open_page(page, "Metrics", "Metrics")
     page.get_by_role("button", name="Evaluate default").click()
     page.get_by_text("Rows are the true class").wait_for(timeout=SLOW_MS)
     page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=60_000)

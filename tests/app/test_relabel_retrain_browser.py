@@ -8,7 +8,7 @@ import os
 import re
 
 import pytest
-from app_helpers import (CHROMIUM, CHROMIUM_FLAGS, ROOT, app_environment,
+from app_helpers import (ROOT, app_environment, chromium_on_home, open_page,
                          skip_module_without_chromium, streamlit_server)
 
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
@@ -36,21 +36,8 @@ def server(shared_roots, tmp_path_factory):
 
 @pytest.fixture
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        tab.goto(server[0])
-        tab.get_by_text("SEM defect inspection workbench").first.wait_for(timeout=60_000)
+    with chromium_on_home(server[0]) as tab:
         yield tab
-        browser.close()
-
-
-def _open(page, title: str, heading: str) -> None:
-    page.locator("[data-testid=stSidebarNav]").get_by_text(title, exact=True).click()
-    page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
 
 
 def _screenshot(page, name: str) -> None:
@@ -67,7 +54,7 @@ def test_relabel_then_retrain_then_promote(page, server):
     from sem_core.labels import LabelStore
 
     url, roots, base = server
-    _open(page, "Relabel", "Review and relabel")
+    open_page(page, "Relabel", "Review and relabel")
     page.get_by_role("button", name="Build the review queue").click()
     facts = page.locator("[data-testid=stMarkdownContainer]", has_text="Suggested:").first
     facts.wait_for(timeout=SLOW_MS)
@@ -84,7 +71,7 @@ def test_relabel_then_retrain_then_promote(page, server):
     assert len(databases) == 1
     assert LabelStore(databases[0]).history()[-1].new_label == target
 
-    _open(page, "Retrain", "Retrain, compare, promote")
+    open_page(page, "Retrain", "Retrain, compare, promote")
     page.get_by_text("1 relabelled", exact=False).first.wait_for(timeout=60_000)
     for label in ("Stage-2 epochs", "Stage-1 epochs"):
         field = page.get_by_label(label)
