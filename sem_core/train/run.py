@@ -156,7 +156,10 @@ def _write_shift_reference(folder: Path, train_images: DecodedImages,
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
     try:
+        _say(listener, "domain-shift reference: loading the new bundle")
         bundle = load_bundle(folder)
+        _say(listener, f"domain-shift reference: embedding {len(picks)} training and "
+                       f"{len(validation_images)} validation images")
         reference = fit_shift_reference(embed(train_images.pixels[picks], "training images"),
                                         embed(validation_images.pixels, "validation images"))
         save_reference(folder, reference, command=f"{command} (at the end of training)".strip())
