@@ -42,6 +42,7 @@ def test_ray_engine_writes_the_local_rows_with_bad_files_kept(deploy_bundle, dep
     assert main([*common, "--out", str(ray), "--engine", "ray", "--actors", "2"]) == 0
     captured = capsys.readouterr()
     assert "(onnx on Ray)" in captured.out
+    assert "11 images on a Ray instance started for them" in captured.err  # a small local job
     # The command's own bar counts every row; Ray Data's progress log lines stay off.
     assert "predict (ray)" in captured.err and "11/11" in captured.err
     assert "Total Progress" not in captured.err + captured.out
