@@ -31,10 +31,11 @@ def read_fewshot_curves(path: str | os.PathLike) -> pd.DataFrame:
     rows = []
     for start, points in curves.items():
         for point in points if isinstance(points, list) else [None]:
-            if not isinstance(point, dict) or not {"labels_per_class", "cascade_macro_f1"} <= set(point):
+            if not isinstance(point, dict) or not set(CURVE_COLUMNS[1:]) <= set(point):
                 raise ValueError(f"{path}: a point of curve '{start}' lacks labels_per_class or "
                                  "cascade_macro_f1.")
             rows.append({"start": str(start), "labels_per_class": int(point["labels_per_class"]),
                          "cascade_macro_f1": float(point["cascade_macro_f1"]),
                          "retrain_seconds": float(point.get("retrain_seconds", float("nan")))})
-    return pd.DataFrame(rows).sort_values(["start", "labels_per_class"], ignore_index=True)
+    return pd.DataFrame(rows, columns=[*CURVE_COLUMNS, "retrain_seconds"]).sort_values(
+        ["start", "labels_per_class"], ignore_index=True)

@@ -146,7 +146,8 @@ def _write_shift_reference(folder: Path, train_images: DecodedImages,
     if len(picks) > SHIFT_REFERENCE_IMAGES:
         picks = np.sort(np.random.default_rng(seed).choice(len(picks), SHIFT_REFERENCE_IMAGES,
                                                            replace=False))
-    def embed(pixels: np.ndarray, what: str) -> np.ndarray:
+
+    def embed(bundle, pixels: np.ndarray, what: str) -> np.ndarray:
         parts = []
         for start in range(0, len(pixels), SHIFT_CHUNK):  # a line a chunk: never silent long
             parts.append(embed_pixels(bundle, pixels[start:start + SHIFT_CHUNK].astype(
@@ -160,10 +161,11 @@ def _write_shift_reference(folder: Path, train_images: DecodedImages,
         bundle = load_bundle(folder)
         _say(listener, f"domain-shift reference: embedding {len(picks)} training and "
                        f"{len(validation_images)} validation images")
-        reference = fit_shift_reference(embed(train_images.pixels[picks], "training images"),
-                                        embed(validation_images.pixels, "validation images"))
+        reference = fit_shift_reference(
+            embed(bundle, train_images.pixels[picks], "training images"),
+            embed(bundle, validation_images.pixels, "validation images"))
         save_reference(folder, reference, command=f"{command} (at the end of training)".strip())
-    except ShiftError as error:
+    except (ShiftError, OSError) as error:
         _say(listener, f"no domain-shift reference for this bundle: {error} Make one later with "
                        f"`python -m sem_core shift-reference --bundle {folder} --data DATA`.")
         return
