@@ -15,7 +15,10 @@ Each method writes a new bundle next to the source one and never changes the sou
 The new bundle's ``bundle.json`` records the method, the unlabelled images' count and content
 hash (``training["adaptation"]``) and the source as ``parent``; its validation metrics are
 cleared (they described the source model) and its shift reference is not copied (it described
-the source domain). Compare and promote it like any other bundle.
+the source domain). With at least ``TARGET_REFERENCE_IMAGES`` target images it gets one of its
+own, of the new tool: statistics from four in five of them, the threshold calibrated on the
+fifth (so Inspect warns about images unlike the new tool once it is in use). Compare and promote
+it like any other bundle.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from sem_core.registry import LoadedBundle, save_bundle, uncompiled_copy, utc_no
 ADAPT_BATCH_SIZE = 32
 MIN_TARGET_IMAGES = 16
 SCALE_FLOOR = 1e-6
+TARGET_REFERENCE_IMAGES = 320
+"""Target images from which the adapted bundle gets a shift reference of its own (a fifth of
+them, at least 64, calibrate its threshold)."""
+REFERENCE_CHUNK = 256
 
 
 class AdaptMethod(str, Enum):
@@ -59,6 +66,7 @@ class AdaptResult:
         content_hash: Hash of those images (``images_content_hash``).
         seconds: Wall time of the adaptation (not of decoding).
         layers: Batch-norm layers re-estimated, or dense layers re-aligned.
+        shift_reference: Whether the new bundle got a shift reference of the target images.
     """
 
     bundle: Path
@@ -67,6 +75,7 @@ class AdaptResult:
     content_hash: str
     seconds: float
     layers: int
+    shift_reference: bool = False
 
 
 def image_digest(pixels: np.ndarray) -> str:
@@ -173,7 +182,9 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
             (``ShiftReference.mean`` / ``.scale``); needed by ``coral``.
         command: The command line, for bundle.json. Default: "".
         progress: Called with the number of images of each batch done, in every pass over
-            them (batchnorm makes one pass per stage). Default: None.
+            them (batchnorm makes one pass per stage, and with at least
+            ``TARGET_REFERENCE_IMAGES`` images the new bundle's shift reference one more).
+            Default: None.
 
     Returns:
         An ``AdaptResult``.
@@ -203,6 +214,8 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
                              "the training data.")
         mean, scale = (np.asarray(part, dtype=np.float64) for part in source_features)
         target = embed_pixels(bundle, pixels).astype(np.float64)
+        if progress is not None:
+            progress(len(pixels))
         width1 = int(_side_model(bundle.stage1).outputs[0].shape[-1])
         if target.shape[1] != mean.shape[0]:
             raise AdaptError(f"the source statistics have {mean.shape[0]} features, the bundle "
@@ -223,7 +236,33 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
         training={**dict(info.training), "adaptation": adaptation}, metrics={})
     card = _model_card(info.name, adaptation)
     folder = save_bundle(out, new_info, stage1, stage2, extra_files={"MODEL_CARD.md": card})
-    return AdaptResult(folder, method, len(pixels), content_hash, seconds, layers)
+    referenced = _target_reference(folder, pixels, command, progress)
+    return AdaptResult(folder, method, len(pixels), content_hash, seconds, layers, referenced)
+
+
+def _target_reference(folder: Path, pixels: np.ndarray, command: str,
+                      progress: Callable[[int], None] | None) -> bool:
+    """The adapted bundle's shift reference from the target images (every fifth one held out
+    for the threshold); False, writing nothing, when there are too few of them."""
+    from sem_core.registry import load_bundle
+    from sem_core.review.features import embed_pixels
+    from sem_core.shift import fit_shift_reference, save_reference
+
+    if len(pixels) < TARGET_REFERENCE_IMAGES:
+        return False
+    adapted = load_bundle(folder)
+    parts = []
+    for start in range(0, len(pixels), REFERENCE_CHUNK):
+        parts.append(embed_pixels(adapted, pixels[start:start + REFERENCE_CHUNK]))
+        if progress is not None:
+            progress(len(parts[-1]))
+    features = np.concatenate(parts)
+    held = np.zeros(len(features), bool)
+    held[::5] = True
+    save_reference(folder, fit_shift_reference(features[~held], features[held]),
+                   command=f"{command} (the target images: four in five for the statistics, "
+                           "every fifth for the threshold)")
+    return True
 
 
 def _model_card(source: str, adaptation: dict) -> str:

@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from sem_core.adapt import AdaptMethod
+from sem_core.adapt import TARGET_REFERENCE_IMAGES, AdaptMethod
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +71,9 @@ def run_adapt(args: argparse.Namespace) -> int:
         features = None
         if args.method == AdaptMethod.CORAL.value:
             features = _source_features(args, bundle)
-        total = len(pixels) * (2 if args.method == AdaptMethod.BATCH_NORM.value else 1)
+        passes = (2 if args.method == AdaptMethod.BATCH_NORM.value else 1) + (
+            len(pixels) >= TARGET_REFERENCE_IMAGES)  # the new bundle's shift reference
+        total = len(pixels) * passes
         bar = tqdm(total=total, desc=args.method, unit="img", file=sys.stderr, disable=args.quiet)
         result = adapt_bundle(bundle, np.stack(pixels) if pixels else np.zeros((0, size, size, 1)),
                               args.out, args.method, content_hash=images_content_hash(digests),
@@ -83,6 +85,9 @@ def run_adapt(args: argparse.Namespace) -> int:
         return 2
     print(f"adapted {bundle.info.name} by {result.method.value} on {result.images} images "
           f"({skipped} unreadable skipped) in {result.seconds:.1f} s -> {result.bundle}")
+    reference = ("written" if result.shift_reference
+                 else f"none (it needs at least {TARGET_REFERENCE_IMAGES} images)")
+    print(f"shift reference of the new tool's images: {reference}")
     return 0
 
 

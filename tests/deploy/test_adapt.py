@@ -11,6 +11,7 @@ from PIL import Image
 from sem_core.adapt import align_head, images_content_hash, reestimate_batch_norm
 from sem_core.cli import main
 from sem_core.registry import load_bundle
+from sem_core.shift import load_reference
 
 
 def _other_tool(data, folder, seed=0):
@@ -98,6 +99,38 @@ def test_adapt_writes_a_new_bundle_recording_method_and_images(tmp_path, capsys)
                  str(tmp_path / "coral"), "--quiet"]) == 0
     record = json.loads((tmp_path / "coral" / "bundle.json").read_text())["training"]["adaptation"]
     assert record["method"] == "coral" and record["content_hash"] == adaptation["content_hash"]
+    # 48 target images are too few for the new bundle's own shift reference.
+    assert load_reference(tmp_path / "coral") is None and load_reference(out) is None
     # Never over an existing bundle.
     assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out", str(out),
                  "--quiet"]) == 2
+
+
+@pytest.mark.slow  # a tiny bundle and one adaptation over 320 32-px images
+def test_enough_target_images_give_the_adapted_bundle_a_shift_reference_of_its_own(tmp_path,
+                                                                                   capsys):
+    from sem_core.adapt import TARGET_REFERENCE_IMAGES
+
+    data = write_tiny_dataset(tmp_path / "data", {"Train": 12, "Validation": 10, "Test": 40},
+                              seed=6)
+    bundle = make_responsive_bundle(tmp_path / "bundle", data)
+    target = _other_tool(data / "Test", tmp_path / "target")
+    assert len(list(target.iterdir())) == TARGET_REFERENCE_IMAGES
+    out = tmp_path / "adapted"
+    assert main(["adapt", "--bundle", str(bundle), "--images", str(target), "--out", str(out),
+                 "--method", "batchnorm", "--quiet"]) == 0
+    assert "shift reference of the new tool's images: written" in capsys.readouterr().out
+    reference = load_reference(out)
+    # four in five of the target images for the statistics, every fifth for the threshold
+    assert (reference.reference_images, reference.calibration_images) == (256, 64)
+    assert reference.threshold > 0 and load_reference(bundle) is None  # the source has none
+    # its statistics are the adapted bundle's features of the target images (not the source's)
+    from sem_core.models.preprocessing import prepare_image
+    from sem_core.review.features import embed_pixels
+
+    files = sorted(target.iterdir())
+    pixels = np.stack([prepare_image(np.asarray(Image.open(path)) / 255.0, 32) for path in files])
+    features = embed_pixels(load_bundle(out), pixels)
+    kept = np.ones(len(files), bool)
+    kept[::5] = False
+    np.testing.assert_allclose(reference.mean, features[kept].mean(axis=0), rtol=1e-4, atol=1e-6)
