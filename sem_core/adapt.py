@@ -41,7 +41,6 @@ SCALE_FLOOR = 1e-6
 TARGET_REFERENCE_IMAGES = 320
 """Target images from which the adapted bundle gets a shift reference of its own (a fifth of
 them, at least 64, calibrate its threshold)."""
-REFERENCE_CHUNK = 256
 
 
 class AdaptMethod(str, Enum):
@@ -200,6 +199,7 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
         raise AdaptError(f"adaptation needs at least {MIN_TARGET_IMAGES} readable target images; "
                          f"got {len(pixels)}.")
     started = time.perf_counter()
+    target = None
     if method == AdaptMethod.BATCH_NORM:
         stage1, layers1 = reestimate_batch_norm(bundle.stage1, pixels, progress=progress)
         stage2, layers2 = reestimate_batch_norm(bundle.stage2, pixels, progress=progress)
@@ -213,9 +213,7 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
                              "reference first (`python -m sem_core shift-reference`), or pass "
                              "the training data.")
         mean, scale = (np.asarray(part, dtype=np.float64) for part in source_features)
-        target = embed_pixels(bundle, pixels).astype(np.float64)
-        if progress is not None:
-            progress(len(pixels))
+        target = embed_pixels(bundle, pixels, progress=_increments(progress)).astype(np.float64)
         width1 = int(_side_model(bundle.stage1).outputs[0].shape[-1])
         if target.shape[1] != mean.shape[0]:
             raise AdaptError(f"the source statistics have {mean.shape[0]} features, the bundle "
@@ -236,27 +234,41 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
         training={**dict(info.training), "adaptation": adaptation}, metrics={})
     card = _model_card(info.name, adaptation)
     folder = save_bundle(out, new_info, stage1, stage2, extra_files={"MODEL_CARD.md": card})
-    referenced = _target_reference(folder, pixels, command, progress)
+    # coral changes only the heads, so the adapted bundle's pooled features are ``target``
+    features = target if method == AdaptMethod.CORAL else None
+    referenced = _target_reference(folder, pixels, command, progress, features)
     return AdaptResult(folder, method, len(pixels), content_hash, seconds, layers, referenced)
 
 
+def _increments(progress: Callable[[int], None] | None) -> Callable[[int, int], None] | None:
+    """``embed_pixels``' (done, total) progress as the images each batch added."""
+    if progress is None:
+        return None
+    done_before = [0]
+
+    def report(done: int, total: int) -> None:
+        progress(done - done_before[0])
+        done_before[0] = done
+
+    return report
+
+
 def _target_reference(folder: Path, pixels: np.ndarray, command: str,
-                      progress: Callable[[int], None] | None) -> bool:
+                      progress: Callable[[int], None] | None,
+                      features: np.ndarray | None = None) -> bool:
     """The adapted bundle's shift reference from the target images (every fifth one held out
-    for the threshold); False, writing nothing, when there are too few of them."""
+    for the threshold; ``features``: their pooled features when already at hand, else they are
+    embedded with the new bundle); False, writing nothing, when there are too few of them."""
     from sem_core.registry import load_bundle
     from sem_core.review.features import embed_pixels
     from sem_core.shift import fit_shift_reference, save_reference
 
     if len(pixels) < TARGET_REFERENCE_IMAGES:
         return False
-    adapted = load_bundle(folder)
-    parts = []
-    for start in range(0, len(pixels), REFERENCE_CHUNK):
-        parts.append(embed_pixels(adapted, pixels[start:start + REFERENCE_CHUNK]))
-        if progress is not None:
-            progress(len(parts[-1]))
-    features = np.concatenate(parts)
+    if features is None:
+        features = embed_pixels(load_bundle(folder), pixels, progress=_increments(progress))
+    elif progress is not None:
+        progress(len(pixels))
     held = np.zeros(len(features), bool)
     held[::5] = True
     save_reference(folder, fit_shift_reference(features[~held], features[held]),

@@ -113,10 +113,14 @@ def extract_features(
                       tuple((failure.path, failure.reason) for failure in decoded.failures))
 
 
-def embed_pixels(bundle: LoadedBundle, pixels: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+def embed_pixels(bundle: LoadedBundle, pixels: np.ndarray, *, batch_size: int = 32,
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """The embedding of ``extract_features`` (stage-1 then stage-2 pooled features) of images
-    already prepared at the bundle's input size: (N, size, size, 1) floats in [0, 1]."""
-    return _run_side_models(bundle, pixels, 1.0, batch_size)[0].astype(np.float32)
+    already prepared at the bundle's input size: (N, size, size, 1) floats in [0, 1], or uint8
+    in [0, 255] (scaled a batch at a time). ``progress`` is called with (images done, total)
+    after each batch."""
+    divisor = 255.0 if np.asarray(pixels).dtype == np.uint8 else 1.0
+    return _run_side_models(bundle, pixels, divisor, batch_size, progress)[0].astype(np.float32)
 
 
 def _run_side_models(bundle: LoadedBundle, pixels: np.ndarray, divisor: float, batch_size: int,

@@ -126,7 +126,7 @@ def train_bundle(
 
 SHIFT_REFERENCE_IMAGES = 2000
 """Training images drawn (seeded) for the shift reference's statistics, as ``shift-reference``."""
-SHIFT_CHUNK = 256
+SHIFT_PROGRESS_EVERY = 256
 """Images embedded between two progress lines (about 2 s at 128 px on 2 cores)."""
 
 
@@ -148,13 +148,11 @@ def _write_shift_reference(folder: Path, train_images: DecodedImages,
                                                            replace=False))
 
     def embed(bundle, pixels: np.ndarray, what: str) -> np.ndarray:
-        parts = []
-        for start in range(0, len(pixels), SHIFT_CHUNK):  # a line a chunk: never silent long
-            parts.append(embed_pixels(bundle, pixels[start:start + SHIFT_CHUNK].astype(
-                np.float32) / 255.0))
-            _say(listener, f"domain-shift reference: {what} "
-                           f"{min(start + SHIFT_CHUNK, len(pixels))}/{len(pixels)} embedded")
-        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+        def report(done: int, total: int) -> None:  # a line now and then: never silent long
+            if done % SHIFT_PROGRESS_EVERY == 0 or done == total:
+                _say(listener, f"domain-shift reference: {what} {done}/{total} embedded")
+
+        return embed_pixels(bundle, pixels, progress=report)
 
     try:
         _say(listener, "domain-shift reference: loading the new bundle")
