@@ -7,7 +7,7 @@ import shlex
 import sys
 
 from sem_core.models.backbones import DEFAULT_BACKBONE, backbone_names, offline_imagenet_names
-from sem_core.train.config import STAGE1_CNN, Recipe, TrainConfig
+from sem_core.train.config import FINETUNE_ALL, STAGE1_CNN, Recipe, TrainConfig
 
 _DEFAULTS = TrainConfig()
 
@@ -53,6 +53,11 @@ def register(subparsers) -> None:
                         help="Adam learning rate of fine-tuning phase 1 (pretrained backbone frozen)")
     parser.add_argument("--finetune-learning-rate", type=float, default=_DEFAULTS.finetune_learning_rate,
                         help="Adam learning rate of fine-tuning phase 2 (last backbone layers unfrozen)")
+    parser.add_argument("--finetune-layers", type=_finetune_layers, default=_DEFAULTS.finetune_layers,
+                        help="backbone layers unfrozen in fine-tuning phase 2, counted from the top, "
+                             f"or {FINETUNE_ALL} (batch norm stays frozen either way)")
+    parser.add_argument("--frozen-fraction", type=float, default=_DEFAULTS.frozen_fraction,
+                        help="share of each pretrained stage's epochs spent with the backbone frozen")
     parser.add_argument("--fast-nondeterministic", action="store_true",
                         help="allow non-deterministic ops and a parallel input pipeline")
     parser.set_defaults(func=run)
@@ -68,7 +73,21 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         deterministic=not args.fast_nondeterministic,
         max_minutes=args.max_minutes, stage1_backbone=args.stage1_backbone, recipe=args.recipe,
         frozen_learning_rate=args.frozen_learning_rate,
-        finetune_learning_rate=args.finetune_learning_rate)
+        finetune_learning_rate=args.finetune_learning_rate, finetune_layers=args.finetune_layers,
+        frozen_fraction=args.frozen_fraction)
+
+
+def _finetune_layers(text: str) -> int | str:
+    """``--finetune-layers``: a count >= 0 or "all"."""
+    if text.strip().lower() == FINETUNE_ALL:
+        return FINETUNE_ALL
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected a count >= 0 or {FINETUNE_ALL}, got {text!r}")
+    return count
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -82,7 +101,8 @@ def command_line(args: argparse.Namespace) -> str:
              "--augment", args.augment, "--learning-rate", f"{args.learning_rate:g}",
              "--stage1-backbone", args.backbone if args.recipe == Recipe.PROBE.value else args.stage1_backbone,
              "--recipe", args.recipe, "--frozen-learning-rate", f"{args.frozen_learning_rate:g}",
-             "--finetune-learning-rate", f"{args.finetune_learning_rate:g}"]
+             "--finetune-learning-rate", f"{args.finetune_learning_rate:g}",
+             "--finetune-layers", str(args.finetune_layers), "--frozen-fraction", f"{args.frozen_fraction:g}"]
     parts += ["--fast-nondeterministic"] * args.fast_nondeterministic
     return shlex.join(parts)
 

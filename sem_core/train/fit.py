@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from sem_core.models.stage2 import set_backbone_trainable
+from sem_core.models.stage2 import backbone_layers, set_backbone_trainable
 from sem_core.train.callbacks import (
     DeadlineStop,
     EventKind,
@@ -26,7 +26,7 @@ from sem_core.train.callbacks import (
     ProgressListener,
     TrainingCancelled,
 )
-from sem_core.train.config import TrainConfig
+from sem_core.train.config import FINETUNE_ALL, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -183,11 +183,13 @@ def _fit_pretrained(model: keras.Model, context: FitContext, config: TrainConfig
                          monitor=monitor, extra=extra)]
     finetune_epochs = epochs - frozen_epochs
     if finetune_epochs > 0:
-        unfrozen = set_backbone_trainable(model, config.finetune_layers)
+        every = config.finetune_layers == FINETUNE_ALL
+        unfrozen = set_backbone_trainable(model, len(backbone_layers(model)) if every else config.finetune_layers)
+        which = "all" if every else f"last {config.finetune_layers}"
         phases.append(_fit_phase(
             model, context, config, stage, "finetune", finetune_epochs,
             config.finetune_learning_rate, loss(), metrics(),
-            f"head + last {config.finetune_layers} backbone layers ({unfrozen} trainable, batch norm frozen)",
+            f"head + {which} backbone layers ({unfrozen} trainable, batch norm frozen)",
             monitor=monitor, extra=extra))
     return phases
 

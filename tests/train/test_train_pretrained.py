@@ -90,3 +90,36 @@ def test_probe_without_pretrained_weights_is_refused_with_advice():
         TrainConfig(backbone="efficientnet_lite0", recipe="probe")
     with pytest.raises(ValueError, match="recipe must be one of standard, probe"):
         TrainConfig(recipe="quick")
+
+
+def test_finetune_layers_all_unfreezes_the_whole_backbone_but_batch_norm(offline, tiny_dataset, tmp_path):
+    from sem_core.models.pretrained import converted_weights
+    from sem_core.registry import load_bundle
+
+    out = tmp_path / "all"
+    code = main(["train", "--data", str(tiny_dataset), "--out", str(out), *LITE, "--epochs", "2",
+                 "--stage1-epochs", "1", "--finetune-layers", "all", "--frozen-fraction", "0.5"])
+    assert code == 0
+    info = json.loads((out / "bundle.json").read_text())
+    assert info["training"]["config"]["finetune_layers"] == "all"
+    assert "--finetune-layers all --frozen-fraction 0.5" in info["command"]
+    finetune = info["training"]["phases"][-1]
+    assert finetune["phase"] == "finetune" and finetune["trainable"].startswith("head + all backbone layers")
+    stage2 = load_bundle(out).stage2
+    imagenet = converted_weights("efficientnet_lite0")
+    # The stem, frozen under the notebook's last-40 rule, learned; batch norm kept ImageNet's statistics.
+    assert not np.array_equal(stage2.get_layer("stem_conv").get_weights()[0], imagenet["stem_conv"][0])
+    np.testing.assert_array_equal(stage2.get_layer("stem_bn").get_weights()[0], imagenet["stem_bn"][0])
+
+
+@pytest.mark.parametrize("value", ["-1", "some", "4.5"])
+def test_a_bad_finetune_layers_value_is_refused_by_the_parser(value, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "x"), "--finetune-layers", value])
+    assert "--finetune-layers" in capsys.readouterr().err
+
+
+def test_finetune_layers_must_be_a_count_or_all():
+    with pytest.raises(ValueError, match="finetune_layers"):
+        TrainConfig(finetune_layers="most")
+    assert TrainConfig(finetune_layers="all").finetune_layers == "all"
