@@ -3,8 +3,8 @@
 Stage 1 trains in one phase (the small CNN, or a backbone from scratch). Stage 2 trains in one
 phase from scratch (every layer trainable, said so in the log), or, from pretrained weights, in
 the notebook's two phases: the backbone frozen (Adam 1e-4), then its last ~40 layers unfrozen
-(Adam 1e-5; ``finetune_layers`` sets how many, or all), batch norm kept in inference mode; a stage 1 on a pretrained backbone does the
-same. Every phase restores the weights of its best validation epoch (stage 2 pretrained: best
+(Adam 1e-5; ``finetune_layers`` sets how many, or all), batch norm kept in inference mode; a
+stage 1 on a pretrained backbone does the same. Every phase restores the weights of its best validation epoch (stage 2 pretrained: best
 validation macro-F1; stage 1: best validation AUC) and halves the learning rate on plateaus.
 """
 
