@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from record import machine_facts, utc_stamp, write_record  # noqa: E402  (benchmarks/record.py)
 
 from sem_core.classes import CLEAN, STAGE2_CLASSES  # noqa: E402
+from sem_core.train.stages import _class_indices  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
     from sem_core.train.cli import combine_manifests
     from sem_core.train.config import FINETUNE_ALL, TrainConfig
     from sem_core.train.run import _decode, _splits
-    from sem_core.train.stages import _class_indices, _context
+    from sem_core.train.stages import _context
 
     keras.utils.set_random_seed(args.seed)
     layers = FINETUNE_ALL if args.finetune_layers == FINETUNE_ALL else int(args.finetune_layers)
@@ -135,10 +136,12 @@ def _scores(model, images) -> np.ndarray:
 def _score_stage1(model, validation, test) -> dict:
     from sklearn.metrics import roc_auc_score
 
+    from sem_core.train.operating_point import choose_threshold
+
     (v_scores, v_truth), (t_scores, t_truth) = (
         (_scores(model, images)[:, 0], np.array([label != CLEAN for label in images.labels]))
         for images in (validation, test))
-    threshold = np.sort(v_scores[v_truth])[int(np.floor(0.01 * v_truth.sum()))]  # keeps 99 % of defects
+    threshold = choose_threshold(v_scores, v_truth, 0.99).threshold  # training's own rule
     return {"validation_auc": round(float(roc_auc_score(v_truth, v_scores)), 4),
             "test_auc": round(float(roc_auc_score(t_truth, t_scores)), 4),
             "test_overkill_at_validation_threshold": round(float(np.mean(t_scores[~t_truth] >= threshold)), 3),
@@ -149,7 +152,6 @@ def _score_stage2(model, validation, test) -> dict:
     from sklearn.metrics import f1_score
 
     from sem_core.train.fit import macro_f1
-    from sem_core.train.stages import _class_indices
 
     out = {}
     for name, images in (("validation", validation), ("test", test)):
