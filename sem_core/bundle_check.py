@@ -46,6 +46,9 @@ def info_problem(folder: Path, data: Mapping[str, object], stage_files: tuple[st
         if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
                 or not math.isfinite(temperature) or temperature <= 0.0:
             return f"{name} must be a number above 0; found {temperature!r}"
+    bias = data.get("stage1_bias", 0.0)
+    if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not math.isfinite(bias):
+        return f"stage1_bias must be a finite number; found {bias!r}"
     for file in stage_files:
         problem = _path_problem(folder, file)
         if problem:

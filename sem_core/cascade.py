@@ -39,6 +39,7 @@ class CascadeConfig:
         image_size: Square input size of both models, in pixels.
         stage1_temperature: Temperature applied to stage 1's output. Default 1.0 (none).
         stage2_temperature: Temperature applied to stage 2's output. Default 1.0 (none).
+        stage1_bias: Added to stage 1's logit after its temperature. Default 0.0 (none).
     """
 
     stage1_threshold: float = 0.5
@@ -47,6 +48,7 @@ class CascadeConfig:
     image_size: int = 128
     stage1_temperature: float = 1.0
     stage2_temperature: float = 1.0
+    stage1_bias: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.stage1_threshold <= 1.0:
@@ -59,6 +61,20 @@ class CascadeConfig:
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0.0):
                 raise ValueError(f"{name} must be a finite number above 0; received {value}.")
+        if not np.isfinite(self.stage1_bias):
+            raise ValueError(f"stage1_bias must be a finite number; received {self.stage1_bias}.")
+
+    @classmethod
+    def for_bundle(cls, info, stage1_threshold: float | None = None, **options) -> CascadeConfig:
+        """The configuration that runs a bundle as it was calibrated: its input size, stage-1
+        threshold (unless ``stage1_threshold``, on the same calibrated scale, overrides it),
+        temperatures and bias. ``info`` is a ``sem_core.registry.BundleInfo``; ``options`` are
+        the run's own (``review_threshold``, ``batch_size``)."""
+        threshold = info.stage1_threshold if stage1_threshold is None else stage1_threshold
+        return cls(stage1_threshold=float(threshold), image_size=int(info.input_size),
+                   stage1_temperature=float(info.stage1_temperature),
+                   stage2_temperature=float(info.stage2_temperature),
+                   stage1_bias=float(info.stage1_bias), **options)
 
 
 @dataclass(frozen=True)
@@ -153,7 +169,7 @@ def eight_class_probabilities(p1: float, p2: np.ndarray | None) -> np.ndarray:
 def calibrate_stage1(probabilities: np.ndarray, config: CascadeConfig) -> np.ndarray:
     """Stage 1's raw P(Defective), any shape, as the cascade reads it: (N,) float64, scaled."""
     return apply_sigmoid_temperature(np.asarray(probabilities, dtype=np.float64).reshape(-1),
-                                     config.stage1_temperature)
+                                     config.stage1_temperature, config.stage1_bias)
 
 
 def calibrate_stage2(probabilities: np.ndarray, config: CascadeConfig) -> np.ndarray:

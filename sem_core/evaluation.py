@@ -24,8 +24,8 @@ from sem_core.inference import cascade_from_bundle
 from sem_core.metrics import EvaluationReport, evaluate_predictions, reliability
 from sem_core.metrics.temperature import (
     ScalingEffect,
-    apply_sigmoid_temperature,
     apply_softmax_temperature,
+    invert_sigmoid_scaling,
 )
 from sem_core.registry import LoadedBundle
 
@@ -145,13 +145,13 @@ def scaling_effect(scored: pd.DataFrame, config: CascadeConfig,
     """
     after_final = report.calibration.ece if report.calibration is not None else 0.0
     after_stage1 = report.stage1.calibration.ece
-    effect = {"stage1_temperature": config.stage1_temperature,
+    effect = {"stage1_temperature": config.stage1_temperature, "stage1_bias": config.stage1_bias,
               "stage2_temperature": config.stage2_temperature,
               "final_ece_after": after_final, "stage1_ece_after": after_stage1}
     if len(scored) == 0:
         return ScalingEffect(final_ece_before=0.0, stage1_ece_before=0.0, **effect)
-    stage1 = apply_sigmoid_temperature(scored["stage1_probability"].to_numpy(dtype=float),
-                                       1.0 / config.stage1_temperature)
+    stage1 = invert_sigmoid_scaling(scored["stage1_probability"].to_numpy(dtype=float),
+                                    config.stage1_temperature, config.stage1_bias)
     stage2 = np.array(scored[[f"p_{name}" for name in STAGE2_CLASSES]], dtype=float)  # a copy
     ran = np.isfinite(stage2).all(axis=1)
     if ran.any():

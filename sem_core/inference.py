@@ -72,11 +72,8 @@ def cascade_from_bundle(
 
     info = bundle_info(bundle)
     stages = stages or serving_stages(bundle, runtime)
-    threshold = info.stage1_threshold if stage1_threshold is None else stage1_threshold
-    config = CascadeConfig(stage1_threshold=float(threshold), review_threshold=review_threshold,
-                           batch_size=batch_size, image_size=int(info.input_size),
-                           stage1_temperature=float(info.stage1_temperature),
-                           stage2_temperature=float(info.stage2_temperature))
+    config = CascadeConfig.for_bundle(info, stage1_threshold, review_threshold=review_threshold,
+                                      batch_size=batch_size)
     return Cascade(stages.stage1, stages.stage2, config)
 
 
@@ -208,7 +205,7 @@ class BundleExplainer:
         Args:
             pixels: (H, W) float image.
             stage: 1 (Clean/Defective screener) or 2 (defect classifier).
-            method: "gradcam", "gradcampp" or "scorecam". Default: "gradcam".
+            method: "gradcam", "gradcampp", "scorecam" or "layercam". Default: "gradcam".
             class_name: Class to explain (stage 1: "Clean" or "Defective"; stage 2: a defect
                 class); None explains the stage's decision. Default: None.
 

@@ -23,9 +23,11 @@ from pathlib import Path
 from sem_core.bundle_check import info_problem, model_file_problem
 from sem_core.errors import SemCoreError
 
-SCHEMA_VERSION = 2
-"""2: stage temperatures; the stage-1 threshold is on the calibrated score. A bundle of version
-1 has neither and reads as temperatures 1.0, which is exactly how it always ran."""
+SCHEMA_VERSION = 3
+"""2: stage temperatures; the stage-1 threshold is on the calibrated score. 3: stage 1's bias
+(Platt scaling), which an older sem_core would silently ignore, so it must refuse the bundle.
+A bundle of version 1 has neither and reads as temperatures 1.0 and bias 0.0, which is exactly
+how it always ran; one of version 2 reads as bias 0.0, likewise."""
 BUNDLE_FILE = "bundle.json"
 STAGE1_FILE = "stage1.keras"
 STAGE2_FILE = "stage2.keras"
@@ -67,8 +69,8 @@ class BundleInfo:
         preprocessing: How an image becomes model input, in words.
         stage1: Stage-1 description.
         stage2: Stage-2 description.
-        stage1_threshold: Calibrated stage-1 probability (after ``stage1_temperature``) at or
-            above which an image goes to stage 2.
+        stage1_threshold: Calibrated stage-1 probability (after ``stage1_temperature`` and
+            ``stage1_bias``) at or above which an image goes to stage 2.
         operating_point: The threshold's recall, escape and overkill rates with intervals.
         training: Training configuration and run facts (weights, durations, phases).
         data: Dataset facts: manifest hash, source folder, image counts per split.
@@ -82,6 +84,8 @@ class BundleInfo:
             it (``sem_core.metrics.temperature``); 1.0 (no scaling) for bundles made before
             calibration.
         stage2_temperature: The same for stage 2's class probabilities.
+        stage1_bias: Added to stage 1's logit after its temperature (Platt scaling); 0.0 for
+            bundles made before it.
         calibration: How the temperatures were fitted: per stage, the validation images, NLL
             and ECE before and after (``TemperatureFit.to_dict``); empty when not fitted.
     """
@@ -105,6 +109,7 @@ class BundleInfo:
     stage1_temperature: float = 1.0
     stage2_temperature: float = 1.0
     calibration: Mapping[str, object] = field(default_factory=dict)
+    stage1_bias: float = 0.0
 
     @property
     def stage1_model_threshold(self) -> float:
@@ -112,7 +117,8 @@ class BundleInfo:
         the Keras model directly (Grad-CAM's decision, review features)."""
         from sem_core.metrics.temperature import uncalibrated_threshold
 
-        return uncalibrated_threshold(self.stage1_threshold, self.stage1_temperature)
+        return uncalibrated_threshold(self.stage1_threshold, self.stage1_temperature,
+                                      self.stage1_bias)
 
     def to_dict(self) -> dict[str, object]:
         """Plain-JSON view."""

@@ -91,7 +91,7 @@ def copy_with_bundle_json(source: Path, folder: Path, edit) -> Path:
 
 
 def as_schema1(data: dict) -> None:
-    """Make a bundle.json what sem_core wrote before calibration: no temperatures, version 1."""
-    for key in ("stage1_temperature", "stage2_temperature", "calibration"):
+    """Make a bundle.json what sem_core wrote before calibration: no scaling at all, version 1."""
+    for key in ("stage1_temperature", "stage2_temperature", "stage1_bias", "calibration"):
         data.pop(key, None)
     data["schema_version"] = 1

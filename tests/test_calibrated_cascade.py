@@ -1,4 +1,5 @@
-"""The bundle's temperatures reach every probability the cascade reports; old bundles do not move."""
+"""The bundle's temperatures (and stage 1's bias) reach every probability the cascade reports;
+old bundles do not move."""
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from sem_core.metrics.temperature import apply_sigmoid_temperature, apply_softma
 from sem_core.models.preprocessing import prepare_batch
 from sem_core.registry import BundleError, load_bundle, read_bundle_info
 
-T1, T2 = 2.5, 0.4
+T1, T2, B1 = 2.5, 0.4, 0.8
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,8 @@ def original(tmp_path_factory):
 def scaled(original, tmp_path_factory):
     """The same models with temperatures; threshold 0 sends every image to stage 2."""
     def edit(data):
-        data.update(stage1_temperature=T1, stage2_temperature=T2, stage1_threshold=0.0)
+        data.update(stage1_temperature=T1, stage2_temperature=T2, stage1_bias=B1,
+                    stage1_threshold=0.0)
     return copy_with_bundle_json(original, tmp_path_factory.mktemp("calibrated") / "scaled", edit)
 
 
@@ -66,7 +68,7 @@ def test_the_predict_command_reports_probabilities_scaled_by_the_bundle(scaled, 
     rows = pd.read_csv(out).sort_values("source")
     p1, p2 = _raw(scaled, images)
     expected2 = apply_softmax_temperature(p2, T2)
-    np.testing.assert_allclose(rows["stage1_probability"], apply_sigmoid_temperature(p1, T1),
+    np.testing.assert_allclose(rows["stage1_probability"], apply_sigmoid_temperature(p1, T1, B1),
                                atol=1e-9)
     np.testing.assert_allclose(rows[[f"p_{name}" for name in STAGE2_CLASSES]], expected2, atol=1e-9)
     np.testing.assert_allclose(rows["confidence"], expected2.max(axis=1), atol=1e-9)
@@ -81,15 +83,27 @@ def test_the_cascade_scales_both_stages_before_deciding_and_reporting():
     raw1 = np.array([0.9, 0.2])
     raw2 = np.array([[0.6, 0.3, 0.1, 0, 0, 0, 0]] * 2, np.float32)
     config = CascadeConfig(stage1_threshold=0.5, image_size=8, stage1_temperature=T1,
-                           stage2_temperature=T2)
+                           stage2_temperature=T2, stage1_bias=-0.5)
     results = list(Cascade(lambda batch: raw1[:len(batch)], lambda batch: raw2[:len(batch)],
                            config).run(iter_arrays(2)))
-    p1 = apply_sigmoid_temperature(raw1, T1)
+    p1 = apply_sigmoid_temperature(raw1, T1, -0.5)
+    assert p1[0] > 0.5 > p1[1]
     p2 = apply_softmax_temperature(raw2[:1], T2)[0]
     assert [result.stage1_probability for result in results] == pytest.approx(p1.tolist())
     assert results[0].confidence == pytest.approx(p2.max()) and p2.max() > 0.6 + 0.2
     assert results[0].final_probabilities[1] == pytest.approx(p1[0] * p2[0])
     assert results[1].final_label == "Clean" and results[1].confidence == pytest.approx(1 - p1[1])
+
+
+def test_a_bundles_cascade_configuration_carries_its_whole_calibration(scaled):
+    from sem_core.cascade import CascadeConfig
+
+    info = read_bundle_info(scaled)
+    config = CascadeConfig.for_bundle(info, review_threshold=0.7)
+    assert (config.stage1_temperature, config.stage2_temperature, config.stage1_bias) == (T1, T2, B1)
+    assert (config.stage1_threshold, config.image_size, config.review_threshold) == (
+        info.stage1_threshold, info.input_size, 0.7)
+    assert CascadeConfig.for_bundle(info, 0.25).stage1_threshold == 0.25
 
 
 def iter_arrays(count):
@@ -103,6 +117,10 @@ def test_a_temperature_that_is_not_positive_is_refused_naming_the_field(original
                                    lambda data: data.update(stage2_temperature=0))
     with pytest.raises(BundleError, match="stage2_temperature must be a number above 0"):
         read_bundle_info(broken)
+    biased = copy_with_bundle_json(original, tmp_path / "biased",
+                                   lambda data: data.update(stage1_bias="high"))
+    with pytest.raises(BundleError, match="stage1_bias must be a finite number"):
+        read_bundle_info(biased)
 
 
 def test_evaluate_reports_the_ece_the_unscaled_bundle_has_as_before(original, tmp_path, images):
@@ -122,4 +140,10 @@ def test_evaluate_reports_the_ece_the_unscaled_bundle_has_as_before(original, tm
     assert scaled.scaling.stage1_ece_before == pytest.approx(plain.stage1.calibration.ece, abs=1e-9)
     assert scaled.scaling.final_ece_after == scaled.calibration.ece
     assert scaled.scaling.stage1_temperature == T1
+    # a bias moves the stage-1 scores too; evaluate undoes it exactly for the "before" figure
+    shifted = copy_with_bundle_json(original, tmp_path / "shifted", lambda data: data.update(
+        stage1_temperature=T1, stage1_bias=B1))
+    moved = evaluate_bundle(load_bundle(shifted), manifest).report
+    assert moved.scaling.stage1_bias == B1
+    assert moved.scaling.stage1_ece_before == pytest.approx(plain.stage1.calibration.ece, abs=1e-9)
     assert "temperature_scaling" in scaled.to_dict()

@@ -4,11 +4,14 @@ The models output probabilities, so the logits are recovered from them: log p fo
 stage (softmax(log p) = p, whatever constant the true logits carried) and log(p / (1 - p)) for
 the sigmoid stage. Scaling divides them by a temperature T: T > 1 softens an over-confident
 model, T < 1 sharpens an under-confident one, and T = 1 returns the probabilities unchanged
-(exactly: the functions do not compute anything at T = 1). Scaling never changes a stage's
-argmax or the order of its scores, so accuracy and AUC stay as they are; only the confidences
-move. ``fit_softmax_temperature`` and ``fit_sigmoid_temperature`` choose T by minimising the
-negative log-likelihood on held-out images (a bounded search on log T) and report the expected
-calibration error before and after.
+(exactly: the functions do not compute anything at T = 1). The sigmoid stage may also carry a
+bias b added to the scaled logit (Platt scaling, sigmoid(logit(p) / T + b)): it moves the whole
+curve, which a temperature cannot, and so corrects a screen trained on a class mix other than
+the one it is calibrated on (clean twins make training half clean; a validation split is not).
+Scaling never changes a stage's argmax or the order of its scores, so accuracy and AUC stay as
+they are; only the confidences move. ``fit_softmax_temperature`` and ``fit_sigmoid_temperature``
+choose T (and b) by minimising the negative log-likelihood on held-out images (a bounded search)
+and report the expected calibration error before and after.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ SIGMOID_MARGIN = 1e-7
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 """The search range of T: wider than any model we have seen needs, narrow enough that a
 perfectly separated validation set cannot drive T to 0."""
+BIAS_BOUNDS = (-10.0, 10.0)
+"""The search range of the sigmoid stage's bias b (logit units; e^10 is a prior odds ratio far
+beyond any class mix)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class TemperatureFit:
         nll_after: The same at ``temperature``.
         ece_before: Expected calibration error (10 bins) at T = 1: of P(Defective) for the
             sigmoid stage, of the top-class confidence for the softmax stage.
-        ece_after: The same at ``temperature``.
+        ece_after: The same at ``temperature`` (and ``bias``).
+        bias: b added to the scaled logit (sigmoid stage, Platt scaling); 0.0 when not fitted.
     """
 
     temperature: float
@@ -51,6 +58,7 @@ class TemperatureFit:
     nll_after: float
     ece_before: float
     ece_after: float
+    bias: float = 0.0
 
     def to_dict(self) -> dict[str, float | int]:
         """Plain-JSON view."""
@@ -60,7 +68,8 @@ class TemperatureFit:
     def from_dict(cls, data: Mapping[str, Any]) -> TemperatureFit:
         """Inverse of ``to_dict``."""
         return cls(float(data["temperature"]), int(data["images"]), float(data["nll_before"]),
-                   float(data["nll_after"]), float(data["ece_before"]), float(data["ece_after"]))
+                   float(data["nll_after"]), float(data["ece_before"]), float(data["ece_after"]),
+                   float(data.get("bias", 0.0)))
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,7 @@ class ScalingEffect:
         final_ece_after: The same with the bundle's temperatures (what the cascade reports).
         stage1_ece_before: ECE of stage 1's P(Defective) without scaling.
         stage1_ece_after: The same with scaling.
+        stage1_bias: The bundle's stage-1 bias (0.0 when it has none).
     """
 
     stage1_temperature: float
@@ -82,6 +92,7 @@ class ScalingEffect:
     final_ece_after: float
     stage1_ece_before: float
     stage1_ece_after: float
+    stage1_bias: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         """Plain-JSON view."""
@@ -90,11 +101,12 @@ class ScalingEffect:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScalingEffect:
         """Inverse of ``to_dict``."""
-        return cls(**{key: float(data[key]) for key in cls.__dataclass_fields__})
+        return cls(**{key: float(data[key]) for key in cls.__dataclass_fields__ if key in data})
 
     def describe(self) -> str:
-        """One line: temperatures and ECE before -> after."""
-        return (f"temperatures {self.stage1_temperature:.3f} (stage 1) / "
+        """One line: temperatures (and stage 1's bias) and ECE before -> after."""
+        bias = f", bias {self.stage1_bias:+.3f}" if self.stage1_bias else ""
+        return (f"temperatures {self.stage1_temperature:.3f}{bias} (stage 1) / "
                 f"{self.stage2_temperature:.3f} (stage 2); ECE final label "
                 f"{self.final_ece_before:.3f} -> {self.final_ece_after:.3f}, stage 1 "
                 f"{self.stage1_ece_before:.3f} -> {self.stage1_ece_after:.3f}")
@@ -142,33 +154,49 @@ def apply_softmax_temperature(probabilities: np.ndarray, temperature: float) -> 
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
-def apply_sigmoid_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """sigmoid(logit(p) / T), element by element.
+def _checked_bias(bias: float) -> float:
+    value = float(bias)
+    if not math.isfinite(value):
+        raise ValueError(f"A bias must be a finite number; received bias={bias!r}.")
+    return value
+
+
+def apply_sigmoid_temperature(probabilities: np.ndarray, temperature: float,
+                              bias: float = 0.0) -> np.ndarray:
+    """sigmoid(logit(p) / T + b), element by element.
 
     Args:
         probabilities: P(positive) of each image, any shape.
-        temperature: T > 0; 1.0 returns them unchanged.
+        temperature: T > 0; with b = 0, 1.0 returns them unchanged.
+        bias: b, added to the scaled logit. Default: 0.0.
 
     Returns:
         float64 probabilities in the same order (the scaling is increasing in p).
 
     Raises:
-        ValueError: When T is not a finite number above 0.
+        ValueError: When T is not a finite number above 0 or b is not finite.
     """
-    temperature = _checked_temperature(temperature)
-    if temperature == 1.0:
+    temperature, bias = _checked_temperature(temperature), _checked_bias(bias)
+    if temperature == 1.0 and bias == 0.0:
         return np.array(probabilities, dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-sigmoid_logits(probabilities) / temperature))
+    return 1.0 / (1.0 + np.exp(-(sigmoid_logits(probabilities) / temperature + bias)))
 
 
-def uncalibrated_threshold(threshold: float, temperature: float) -> float:
-    """The raw-model score that scales to ``threshold`` at ``temperature`` (the inverse scaling),
-    for code that compares a model's own sigmoid output with a calibrated threshold. Thresholds
-    of 0 and 1 stay as they are (flag everything, flag only certainty)."""
+def invert_sigmoid_scaling(probabilities: np.ndarray, temperature: float,
+                           bias: float = 0.0) -> np.ndarray:
+    """The raw scores that ``apply_sigmoid_temperature(., T, b)`` maps to ``probabilities``:
+    sigmoid((logit(q) - b) * T). Exact except within ``SIGMOID_MARGIN`` of 0 and 1."""
+    temperature, bias = _checked_temperature(temperature), _checked_bias(bias)
+    return apply_sigmoid_temperature(probabilities, 1.0 / temperature, -bias * temperature)
+
+
+def uncalibrated_threshold(threshold: float, temperature: float, bias: float = 0.0) -> float:
+    """The raw-model score that scales to ``threshold`` at ``temperature`` and ``bias`` (the
+    inverse scaling), for code that compares a model's own sigmoid output with a calibrated
+    threshold. Thresholds of 0 and 1 stay as they are (flag everything, flag only certainty)."""
     if threshold <= 0.0 or threshold >= 1.0:
         return float(threshold)
-    return float(apply_sigmoid_temperature(np.array([threshold]), 1.0 / _checked_temperature(
-        temperature))[0])
+    return float(invert_sigmoid_scaling(np.array([threshold]), temperature, bias)[0])
 
 
 def _softmax_nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
@@ -178,8 +206,10 @@ def _softmax_nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> 
     return float(np.mean(log_normaliser - scaled[np.arange(len(labels)), labels]))
 
 
-def _sigmoid_nll(logits: np.ndarray, positive: np.ndarray, temperature: float) -> float:
-    signed = np.where(positive, logits, -logits) / temperature
+def _sigmoid_nll(logits: np.ndarray, positive: np.ndarray, temperature: float,
+                 bias: float = 0.0) -> float:
+    scaled = logits / temperature + bias
+    signed = np.where(positive, scaled, -scaled)
     return float(np.mean(np.logaddexp(0.0, -signed)))
 
 
@@ -228,16 +258,19 @@ def fit_softmax_temperature(probabilities: np.ndarray, labels: np.ndarray) -> Te
     return _fit(truth.size, nll, ece)
 
 
-def fit_sigmoid_temperature(probabilities: np.ndarray, positive: np.ndarray) -> TemperatureFit:
-    """The T minimising the NLL of sigmoid(logit(p) / T) against the true outcomes.
+def fit_sigmoid_temperature(probabilities: np.ndarray, positive: np.ndarray,
+                            bias: bool = False) -> TemperatureFit:
+    """The T (and b) minimising the NLL of sigmoid(logit(p) / T + b) against the true outcomes.
 
     Args:
         probabilities: (N,) P(positive) of held-out images.
         positive: (N,) True where the image is positive (defective).
+        bias: Also fit b (Platt scaling); otherwise b = 0. Default: False.
 
     Returns:
         The ``TemperatureFit`` (ECE of P(positive)). With no images, or images of one outcome
-        only, T is 1.0.
+        only, T is 1.0 and b 0.0. A fit that would not lower the NLL below no scaling's is not
+        taken.
 
     Raises:
         ValueError: When the arrays differ in length.
@@ -249,13 +282,29 @@ def fit_sigmoid_temperature(probabilities: np.ndarray, positive: np.ndarray) -> 
                          f"{truth.size}; they must match one to one.")
     logits = sigmoid_logits(scores)
 
-    def ece(temperature: float) -> float:
-        return reliability(apply_sigmoid_temperature(scores, temperature), truth).ece
+    def ece(temperature: float, offset: float = 0.0) -> float:
+        return reliability(apply_sigmoid_temperature(scores, temperature, offset), truth).ece
 
     nll = lambda temperature: _sigmoid_nll(logits, truth, temperature) if truth.size else 0.0
     if truth.size == 0 or truth.all() or not truth.any():
         return _unfitted(truth.size, nll, ece)
-    return _fit(truth.size, nll, ece)
+    if not bias:
+        return _fit(truth.size, nll, ece)
+    temperature, offset = _minimise_with_bias(lambda t, b: _sigmoid_nll(logits, truth, t, b))
+    return TemperatureFit(temperature, truth.size, nll(1.0),
+                          _sigmoid_nll(logits, truth, temperature, offset), ece(1.0),
+                          ece(temperature, offset), offset)
+
+
+def _minimise_with_bias(nll) -> tuple[float, float]:
+    """(T, b) minimising ``nll(T, b)`` within the bounds; (1.0, 0.0) unless that lowers it."""
+    from scipy.optimize import minimize
+
+    log_bounds = tuple(math.log(bound) for bound in TEMPERATURE_BOUNDS)
+    found = minimize(lambda x: nll(math.exp(x[0]), x[1]), x0=np.zeros(2), method="L-BFGS-B",
+                     bounds=(log_bounds, BIAS_BOUNDS))
+    best = (math.exp(float(found.x[0])), float(found.x[1]))
+    return best if nll(*best) < nll(1.0, 0.0) else (1.0, 0.0)
 
 
 def _fit(images: int, nll, ece) -> TemperatureFit:

@@ -1,8 +1,11 @@
-"""Calibrate a trained cascade on its validation split: one temperature per stage.
+"""Calibrate a trained cascade on its validation split: one temperature per stage, and a bias
+for stage 1 (Platt scaling).
 
 Runs after both stages are trained, on the validation scores training already computed (no
-model is called again). Stage 1's temperature is fitted on every validation image (Defective
-or not), stage 2's on the defective ones with their classes. The stage-1 threshold is then
+model is called again). Stage 1's temperature and bias are fitted on every validation image
+(Defective or not): the bias corrects a screen trained on another class mix (clean twins make
+its training half clean). Stage 2's temperature is fitted on the defective ones with their
+classes. The stage-1 threshold is then
 chosen again, for the same target recall, on the calibrated scores: scaling keeps their order,
 so the same images pass, but the threshold must be on the scale the cascade compares it with.
 """
@@ -27,7 +30,7 @@ from sem_core.train.stages import StagesOutcome
 
 def calibrate_stages(outcome: StagesOutcome, validation: DecodedImages,
                      target_recall: float) -> StagesOutcome:
-    """Fit both stages' temperatures on validation and move the outcome to the calibrated scale.
+    """Fit both stages' scaling on validation and move the outcome to the calibrated scale.
 
     Args:
         outcome: A trained run's outcome with raw (uncalibrated) validation scores.
@@ -40,10 +43,11 @@ def calibrate_stages(outcome: StagesOutcome, validation: DecodedImages,
     """
     labels = np.asarray(validation.labels)
     defective = labels != CLEAN
-    stage1_fit = fit_sigmoid_temperature(outcome.validation_stage1, defective)
+    stage1_fit = fit_sigmoid_temperature(outcome.validation_stage1, defective, bias=True)
     classes = np.array([STAGE2_CLASSES.index(label) for label in labels[defective]], dtype=int)
     stage2_fit = fit_softmax_temperature(outcome.validation_stage2[defective], classes)
-    stage1 = apply_sigmoid_temperature(outcome.validation_stage1, stage1_fit.temperature)
+    stage1 = apply_sigmoid_temperature(outcome.validation_stage1, stage1_fit.temperature,
+                                       stage1_fit.bias)
     stage2 = apply_softmax_temperature(outcome.validation_stage2, stage2_fit.temperature)
     point = choose_threshold(stage1, defective, target_recall)
     return replace(outcome, operating_point=point, validation_stage1=stage1,
@@ -52,9 +56,9 @@ def calibrate_stages(outcome: StagesOutcome, validation: DecodedImages,
 
 def describe_calibration(outcome: StagesOutcome) -> str:
     """One line for the progress log: each stage's temperature and validation ECE."""
-    parts = [f"{name} T={fit.temperature:.3f} (validation ECE {fit.ece_before:.3f} -> "
-             f"{fit.ece_after:.3f})"
+    parts = [f"{name} T={fit.temperature:.3f}{f', bias {fit.bias:+.3f}' if fit.bias else ''} "
+             f"(validation ECE {fit.ece_before:.3f} -> {fit.ece_after:.3f})"
              for name, fit in (("stage 1", outcome.stage1_fit), ("stage 2", outcome.stage2_fit))
              if fit is not None]
-    return ("calibrated by temperature scaling: " + "; ".join(parts)
+    return ("calibrated by temperature scaling (stage 1 with a bias): " + "; ".join(parts)
             + f"; stage-1 threshold on the calibrated score {outcome.operating_point.threshold:.4f}")

@@ -76,6 +76,7 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
         operating_point=outcome.operating_point.to_dict(),
         stage1_temperature=_temperature(outcome.stage1_fit),
         stage2_temperature=_temperature(outcome.stage2_fit),
+        stage1_bias=0.0 if outcome.stage1_fit is None else round(outcome.stage1_fit.bias, 6),
         calibration=calibration_record(outcome),
         training={
             "config": config.to_dict(),
@@ -116,7 +117,8 @@ def calibration_record(outcome: StagesOutcome) -> dict[str, object]:
         return {}
     record: dict[str, object] = {
         "method": "temperature scaling, validation negative log-likelihood (stage 1 on every "
-                  "image, stage 2 on the defective ones); ECE with 10 equal-width bins"}
+                  "image, with a bias: Platt scaling; stage 2 on the defective ones); ECE with "
+                  "10 equal-width bins"}
     for stage, fit in fits.items():
         if fit is not None:
             values = fit.to_dict()
@@ -140,7 +142,8 @@ def _calibration_lines(outcome: StagesOutcome) -> list[str]:
     for name, fit in (("Stage 1 P(Defective)", outcome.stage1_fit),
                       ("Stage 2 top-class confidence", outcome.stage2_fit)):
         if fit is not None:
-            lines.append(f"- {name}: temperature {fit.temperature:.3f}; validation ECE "
+            bias = f", bias {fit.bias:+.3f}" if fit.bias else ""
+            lines.append(f"- {name}: temperature {fit.temperature:.3f}{bias}; validation ECE "
                          f"{fit.ece_before:.3f} -> {fit.ece_after:.3f}, NLL {fit.nll_before:.3f} -> "
                          f"{fit.nll_after:.3f} on {fit.images} images")
     if not lines:

@@ -27,7 +27,7 @@ def test_bundle_has_both_models_info_card_and_history(bundle):
 
 def test_bundle_json_records_what_a_rerun_needs(bundle):
     info = json.loads((bundle / "bundle.json").read_text())
-    assert info["schema_version"] == 2
+    assert info["schema_version"] == 3
     assert info["classes"] == list(CLASSES)
     assert info["input_size"] == 32
     assert info["stage2"]["architecture"] == "mobilenetv3small"
@@ -90,6 +90,8 @@ def test_bundle_carries_temperatures_fitted_on_validation_and_predict_uses_them(
         assert info[f"{stage}_temperature"] == fit["temperature"] > 0
         assert fit["nll_after"] <= fit["nll_before"]  # never worse than no scaling
         assert 0.0 <= fit["ece_after"] <= 1.0 and fit["images"] > 0
+    assert info["stage1_bias"] == info["calibration"]["stage1"]["bias"]  # Platt scaling
+    assert info["calibration"]["stage2"]["bias"] == 0.0  # stage 2: a temperature only
     assert "Calibration" in (bundle / "MODEL_CARD.md").read_text()
     root = Path(json.loads((bundle / "bundle.json").read_text())["data"]["root"])
     images = sorted((root / "Test").rglob("*.png"))
@@ -101,7 +103,8 @@ def test_bundle_carries_temperatures_fitted_on_validation_and_predict_uses_them(
         prepare_batch([load_image(path).pixels for path in images], 32)), np.float64).reshape(-1)
     rows = pd.read_csv(out).set_index("source").loc[[str(path) for path in images]]
     np.testing.assert_allclose(rows["stage1_probability"],
-                               apply_sigmoid_temperature(raw, info["stage1_temperature"]), atol=1e-6)
+                               apply_sigmoid_temperature(raw, info["stage1_temperature"],
+                                                         info["stage1_bias"]), atol=1e-6)
 
 
 def test_a_dataset_too_small_to_calibrate_leaves_the_bundle_without_a_shift_reference(bundle):
