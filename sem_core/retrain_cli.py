@@ -73,8 +73,10 @@ def _register_retrain(subparsers) -> None:
                         help="do not start from the base bundle's weights: random ones, or "
                              "ImageNet's with --weights imagenet for a first model")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="most stage-2 epochs (default: the base bundle's)")
-    parser.add_argument("--stage1-epochs", type=int, default=None, help="most stage-1 epochs")
+                        help="most stage-2 epochs (default: half the base bundle's when "
+                             "fine-tuning from it, its own from scratch)")
+    parser.add_argument("--stage1-epochs", type=int, default=None,
+                        help="most stage-1 epochs (default: as for --epochs)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=None,

@@ -42,9 +42,15 @@ def corrections(dataset: str):
 
 
 def default_epochs(entry: bundles.CatalogEntry) -> tuple[int, int]:
-    """(stage-2 epochs, stage-1 epochs) the active bundle was trained with (20, 15 if unknown)."""
-    config = dict(entry.info.training.get("config", {}) or {})
-    return int(config.get("epochs", 20)), int(config.get("stage1_epochs", 15))
+    """(stage-2 epochs, stage-1 epochs) a fine-tune of ``entry`` gets when none are named.
+
+    The same as the command line's (``sem_core.jobs.worker.retrain_config``): half of those the
+    bundle was trained with, or its own when it was itself fine-tuned from a bundle.
+    """
+    from sem_core.jobs.worker import retrain_config
+
+    config = retrain_config(RetrainRequest(data="", base_bundle=str(entry.path), out=""))
+    return int(config.epochs), int(config.stage1_epochs)
 
 
 def start(dataset: str, entry: bundles.CatalogEntry, mode: TrainingMode, epochs: int,

@@ -63,8 +63,10 @@ class RetrainRequest:
         out: Folder of the new bundle (must not exist).
         labels: Label database whose decisions correct the dataset, or None. Default: None.
         mode: Fine-tune from ``base_bundle`` or train from scratch. Default: fine-tune.
-        epochs: Most stage-2 epochs; None keeps the base bundle's setting. Default: None.
-        stage1_epochs: Most stage-1 epochs; None keeps the base bundle's. Default: None.
+        epochs: Most stage-2 epochs; None: half the base bundle's for a fine-tune (its own when
+            the base was itself fine-tuned from a bundle), the base's own from scratch.
+            Default: None.
+        stage1_epochs: Most stage-1 epochs; None: chosen as ``epochs`` is. Default: None.
         batch_size: Images per step; None keeps the base bundle's. Default: None.
         seed: Seed of the run. Default: 0.
         compare: Compare old and new on the held-out split when training ends (never without a

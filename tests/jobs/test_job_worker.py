@@ -27,10 +27,24 @@ def test_fine_tuning_keeps_the_base_recipe_and_starts_from_its_weights(tmp_path)
                                                   "stage1_width": 8, "weights": "none",
                                                   "max_minutes": 14}})
     config = retrain_config(RetrainRequest("data", str(base), "out", epochs=4, seed=7))
-    assert (config.image_size, config.stage1_width, config.stage1_epochs) == (96, 8, 9)
+    assert (config.image_size, config.stage1_width) == (96, 8)
+    assert config.stage1_epochs == 5  # half the base's 9, rounded up: the weights know the task
     assert config.max_minutes == 0.0  # the base's own time budget would cut the retrain short
-    assert (config.epochs, config.seed) == (4, 7)
+    assert (config.epochs, config.seed) == (4, 7)  # what the request names wins
     assert config.weights == str(base.resolve())
+    assert retrain_config(RetrainRequest("data", str(base), "out")).epochs == 15
+
+
+def test_a_retrain_of_a_retrained_bundle_keeps_its_shortened_schedule(tmp_path):
+    # A base that was itself fine-tuned from a bundle already has the continuation's schedule;
+    # halving it again at every round of the loop would shrink it to one epoch.
+    base = _bundle(tmp_path / "base", {"config": {"image_size": 96, "backbone": "mobilenetv3small",
+                                                  "epochs": 4, "stage1_epochs": 2,
+                                                  "weights": str(tmp_path / "older")}})
+    config = retrain_config(RetrainRequest("data", str(base), "out"))
+    assert (config.epochs, config.stage1_epochs) == (4, 2)
+    scratch = retrain_config(RetrainRequest("data", str(base), "out", mode="scratch"))
+    assert (scratch.epochs, scratch.stage1_epochs) == (4, 2)  # from scratch: the recorded one, as it is
 
 
 def test_from_scratch_uses_no_weights_and_a_base_without_recipe_gets_defaults(tmp_path):
