@@ -30,7 +30,7 @@ from sem_core.data.image_io import load_image
 from sem_core.data.manifest import Manifest
 from sem_core.registry import load_bundle
 
-METHODS = ("gradcam", "gradcampp")
+METHODS = ("gradcam", "gradcampp", "layercam")
 
 
 def defect_images(data: Path, limit: int) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
@@ -47,7 +47,8 @@ def defect_images(data: Path, limit: int) -> tuple[list, list[np.ndarray], list[
 
 
 def score_layer(model, layer: str, stage: int, classes: list[str], entries, images, masks,
-                dilation: float, threshold: float) -> dict[str, object]:
+                dilation: float, threshold: float,
+                methods: tuple[str, ...] = METHODS) -> dict[str, object]:
     """Pointing game and seconds per image of each method on one layer."""
     from sem_core.explain import Explainer, pointing_game
 
@@ -55,7 +56,7 @@ def score_layer(model, layer: str, stage: int, classes: list[str], entries, imag
     shape = model.get_layer(layer).output.shape
     row: dict[str, object] = {"layer": layer, "map": [int(shape[1]), int(shape[2])]}
     explainer.explain(images[0].astype(np.float32))  # trace once, outside the timing
-    for method in METHODS:
+    for method in methods:
         started = time.perf_counter()
         maps = [explainer.explain(image.astype(np.float32), method=method,
                                   class_index=classes.index(DEFECTIVE if stage == 1 else entry.label))
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", nargs="+", default=["auto"],
                         help="layer names; 'auto' = the layer localising_layer picks")
     parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--dilation", type=float, default=8.0, help="mask dilation in pixels")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--note", default="")
@@ -92,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     layers = [auto if name == "auto" else name for name in args.layers]
     entries, images, masks = defect_images(args.data, args.images)
     rows = [score_layer(model, layer, args.stage, list(info.classes), entries, images, masks,
-                        args.dilation, float(bundle.info.stage1_threshold)) for layer in layers]
+                        args.dilation, float(bundle.info.stage1_model_threshold),
+                        tuple(args.methods)) for layer in layers]
     write_record(args.out, {
         "note": args.note, "command": " ".join(["python", *sys.argv]),
         "bundle": str(args.bundle), "input_size": int(bundle.info.input_size),

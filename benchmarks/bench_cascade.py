@@ -165,7 +165,7 @@ def main() -> int:
         "stage2_ms_batch1": 1000 * latency(lambda: bundle.stage2.predict_on_batch(prepare_batch([image], size)), 20),
         "stage1_ms_per_image_batch16": 1000 * c1, "stage2_ms_per_image_batch16": 1000 * c2,
     }
-    for method in ("gradcam", "gradcampp", "scorecam"):
+    for method in ("gradcam", "gradcampp", "scorecam", "layercam"):
         for stage in (1, 2):
             latencies[f"{method}_stage{stage}_s"] = latency(
                 lambda: explainer.explain(image, stage=stage, method=method), 5)
@@ -178,7 +178,7 @@ def main() -> int:
 
     masks = [load_image(Path(manifest.root) / entries[index].extras["mask"]).pixels > 0.5
              for index in defect_rows]
-    for method in ("gradcam", "gradcampp", "scorecam"):
+    for method in ("gradcam", "gradcampp", "scorecam", "layercam"):
         for stage in (1, 2):
             maps = []
             for index in defect_rows:

@@ -116,7 +116,7 @@ def test_evaluate_writes_report_predictions_and_confusion_html(bundle_dir, tmp_p
     assert (tmp_path / "eval" / "report_confusion_end_to_end.html").is_file()
 
 
-@pytest.mark.parametrize("method", ["gradcam", "gradcampp", "scorecam"])
+@pytest.mark.parametrize("method", ["gradcam", "gradcampp", "scorecam", "layercam"])
 def test_explain_writes_overlay_at_original_size(bundle_dir, mixed_folder, tmp_path, method, capsys):
     out = tmp_path / f"{method}.png"
     assert main(["explain", "--bundle", str(bundle_dir), "--image", str(mixed_folder / "img_3.png"),

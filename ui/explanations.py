@@ -21,7 +21,7 @@ from ui import loaders
 
 DEFECTIVE_INDEX = STAGE1_CLASSES.index("Defective")
 METHOD_LABELS = {CamMethod.GRADCAM: "Grad-CAM", CamMethod.GRADCAM_PLUS_PLUS: "Grad-CAM++",
-                 CamMethod.SCORECAM: "Score-CAM (fast)"}
+                 CamMethod.SCORECAM: "Score-CAM (fast)", CamMethod.LAYERCAM: "LayerCAM"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def explain_stages(folder: Path, bundle_key: str, pixels: np.ndarray, image_key:
         bundle_key: Identifies the bundle version in cache keys.
         pixels: The image, grayscale float (H, W) in [0, 1].
         image_key: Identifies the image (its hash).
-        method: "gradcam", "gradcampp" or "scorecam". Default: "gradcam".
+        method: "gradcam", "gradcampp", "scorecam" or "layercam". Default: "gradcam".
         stage2_class: Defect class to explain; None explains stage 2's top class. Default: None.
         alpha: Heat-map opacity of the overlays, in [0, 1]. Default: 0.4.
         colormap: Colour map of the overlays. Default: "jet".

@@ -107,10 +107,11 @@ class Explainer:
         if method not in self._methods:
             from tf_keras_vis.gradcam import Gradcam
             from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+            from tf_keras_vis.layercam import Layercam
             from tf_keras_vis.scorecam import Scorecam
 
             kind = {CamMethod.GRADCAM: Gradcam, CamMethod.GRADCAM_PLUS_PLUS: GradcamPlusPlus,
-                    CamMethod.SCORECAM: Scorecam}[method]
+                    CamMethod.SCORECAM: Scorecam, CamMethod.LAYERCAM: Layercam}[method]
             self._methods[method] = kind(self._run_model)
         return self._methods[method]
 
@@ -130,7 +131,7 @@ class Explainer:
 
         Args:
             images: Grayscale float images in [0, 1], shape (batch, height, width) at any size.
-            method: "gradcam", "gradcampp" or "scorecam". Default: "gradcam".
+            method: "gradcam", "gradcampp", "scorecam" or "layercam". Default: "gradcam".
             class_index: Class to explain for every image; None explains each image's top
                 class. Default: None.
             scorecam_max_n: Channels Score-CAM scores (fast Score-CAM); capped at the layer's
@@ -200,7 +201,7 @@ def explain(model: keras.Model, image: np.ndarray, *, method: CamMethod | str = 
     Args:
         model: A flat Functional classifier (only read, never changed).
         image: Grayscale float (height, width) in [0, 1], any size.
-        method: "gradcam", "gradcampp" or "scorecam". Default: "gradcam".
+        method: "gradcam", "gradcampp", "scorecam" or "layercam". Default: "gradcam".
         class_index: Class to explain; None explains the top class. Default: None.
         layer_name: Feature-map layer; None picks the last 4-D layer. Default: None.
         scorecam_max_n: Channels scored by fast Score-CAM. Default: 16.

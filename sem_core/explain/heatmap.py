@@ -20,6 +20,7 @@ class CamMethod(str, Enum):
     GRADCAM = "gradcam"
     GRADCAM_PLUS_PLUS = "gradcampp"
     SCORECAM = "scorecam"  # the fast variant: only the max_n most varied channels are scored
+    LAYERCAM = "layercam"  # each position weighted by its own positive gradient (Jiang et al. 2021)
 
 
 @dataclass(frozen=True, eq=False)
