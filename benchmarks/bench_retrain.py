@@ -163,7 +163,8 @@ def main() -> int:
                         help="how labels flip (structured: to look-alike classes, spec C4)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--epochs", type=int, default=None,
-                        help="stage-2 epochs (default: the start bundle's)")
+                        help="stage-2 epochs (default: the retrain job's own, half the start "
+                             "bundle's for a fine-tune)")
     parser.add_argument("--stage1-epochs", type=int, default=None)
     parser.add_argument("--from-old", action="store_true", help="also fine-tune the old bundle")
     args = parser.parse_args()

@@ -129,9 +129,21 @@ def _report(scored: pd.DataFrame, threshold: float, classes: tuple[str, ...]) ->
     )
 
 
+def _stage2_eces(unscaled: np.ndarray, scaled: np.ndarray, ran: np.ndarray,
+                 labels: np.ndarray) -> dict[str, float]:
+    """Stage 2's top-class ECE before and after scaling, on the defect images it scored."""
+    defects = ran & (labels != CLEAN)
+    if not defects.any():
+        return {"stage2_ece_before": 0.0, "stage2_ece_after": 0.0}
+    truth = np.array([STAGE2_CLASSES.index(label) for label in labels[defects]])
+    before, after = unscaled[defects], scaled[defects]
+    return {"stage2_ece_before": reliability(before.max(axis=1), before.argmax(axis=1) == truth).ece,
+            "stage2_ece_after": reliability(after.max(axis=1), after.argmax(axis=1) == truth).ece}
+
+
 def scaling_effect(scored: pd.DataFrame, config: CascadeConfig,
                    report: EvaluationReport) -> ScalingEffect:
-    """ECE of the final label and of stage 1 with and without the cascade's temperatures.
+    """ECE of the final label, of stage 1 and of stage 2 with and without the cascade's scaling.
 
     Args:
         scored: Prediction rows of images that decoded (``CascadeResult.to_row`` plus ``label``),
@@ -149,13 +161,16 @@ def scaling_effect(scored: pd.DataFrame, config: CascadeConfig,
               "stage2_temperature": config.stage2_temperature,
               "final_ece_after": after_final, "stage1_ece_after": after_stage1}
     if len(scored) == 0:
-        return ScalingEffect(final_ece_before=0.0, stage1_ece_before=0.0, **effect)
+        return ScalingEffect(final_ece_before=0.0, stage1_ece_before=0.0, stage2_ece_before=0.0,
+                             stage2_ece_after=0.0, **effect)
     stage1 = invert_sigmoid_scaling(scored["stage1_probability"].to_numpy(dtype=float),
                                     config.stage1_temperature, config.stage1_bias)
-    stage2 = np.array(scored[[f"p_{name}" for name in STAGE2_CLASSES]], dtype=float)  # a copy
+    scaled2 = np.array(scored[[f"p_{name}" for name in STAGE2_CLASSES]], dtype=float)
+    stage2 = scaled2.copy()
     ran = np.isfinite(stage2).all(axis=1)
     if ran.any():
         stage2[ran] = apply_softmax_temperature(stage2[ran], 1.0 / config.stage2_temperature)
+    effect.update(_stage2_eces(stage2, scaled2, ran, scored["label"].to_numpy()))
     final = [CLASSES.index(label) for label in scored["final_label"]]
     confidence = [eight_class_probabilities(p1, p2 if row_ran else None)[column]
                   for p1, p2, row_ran, column in zip(stage1, stage2, ran, final)]

@@ -138,6 +138,8 @@ def test_evaluate_reports_the_ece_the_unscaled_bundle_has_as_before(original, tm
     assert plain.scaling.final_ece_before == pytest.approx(plain.scaling.final_ece_after)
     assert scaled.scaling.final_ece_before == pytest.approx(plain.calibration.ece, abs=1e-9)
     assert scaled.scaling.stage1_ece_before == pytest.approx(plain.stage1.calibration.ece, abs=1e-9)
+    assert plain.scaling.stage2_ece_before == pytest.approx(plain.scaling.stage2_ece_after)
+    assert scaled.scaling.stage2_ece_before == pytest.approx(plain.scaling.stage2_ece_after, abs=1e-6)
     assert scaled.scaling.final_ece_after == scaled.calibration.ece
     assert scaled.scaling.stage1_temperature == T1
     # a bias moves the stage-1 scores too; evaluate undoes it exactly for the "before" figure

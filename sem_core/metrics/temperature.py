@@ -84,6 +84,9 @@ class ScalingEffect:
         stage1_ece_before: ECE of stage 1's P(Defective) without scaling.
         stage1_ece_after: The same with scaling.
         stage1_bias: The bundle's stage-1 bias (0.0 when it has none).
+        stage2_ece_before: ECE of stage 2's top-class confidence on the defect images it
+            scored, without scaling (0.0 when there were none, or in a report made before it).
+        stage2_ece_after: The same with scaling.
     """
 
     stage1_temperature: float
@@ -93,6 +96,8 @@ class ScalingEffect:
     stage1_ece_before: float
     stage1_ece_after: float
     stage1_bias: float = 0.0
+    stage2_ece_before: float = 0.0
+    stage2_ece_after: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         """Plain-JSON view."""
@@ -109,7 +114,8 @@ class ScalingEffect:
         return (f"temperatures {self.stage1_temperature:.3f}{bias} (stage 1) / "
                 f"{self.stage2_temperature:.3f} (stage 2); ECE final label "
                 f"{self.final_ece_before:.3f} -> {self.final_ece_after:.3f}, stage 1 "
-                f"{self.stage1_ece_before:.3f} -> {self.stage1_ece_after:.3f}")
+                f"{self.stage1_ece_before:.3f} -> {self.stage1_ece_after:.3f}, stage 2 "
+                f"{self.stage2_ece_before:.3f} -> {self.stage2_ece_after:.3f}")
 
 
 def _checked_temperature(temperature: float) -> float:
