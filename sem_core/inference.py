@@ -198,14 +198,15 @@ class BundleExplainer:
                 decision_threshold=self.bundle.info.stage1_model_threshold)
         return self._explainers[stage]
 
-    def explain(self, pixels: np.ndarray, *, stage: int, method: str = "gradcam",
+    def explain(self, pixels: np.ndarray, *, stage: int, method: str = "layercam",
                 class_name: str | None = None):
         """Heat map of one grayscale image (any size, [0, 1]) for one stage.
 
         Args:
             pixels: (H, W) float image.
             stage: 1 (Clean/Defective screener) or 2 (defect classifier).
-            method: "gradcam", "gradcampp", "scorecam" or "layercam". Default: "gradcam".
+            method: "gradcam", "gradcampp", "scorecam" or "layercam". Default: "layercam"
+                (``sem_core.explain.DEFAULT_CAM_METHOD``).
             class_name: Class to explain (stage 1: "Clean" or "Defective"; stage 2: a defect
                 class); None explains the stage's decision. Default: None.
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sem_core.explain.heatmap import CamMethod
+from sem_core.explain.heatmap import DEFAULT_CAM_METHOD, CamMethod
 
 RESULT_FORMATS = (".csv", ".parquet")
 RUNTIMES = ("auto", "keras", "onnx", "litert")
@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "manifest CSVs (path,label,...: the files they list)")
     predict.add_argument("--out", required=True, type=Path,
                          help="results table: .csv or .parquet (never overwritten)")
-    predict.add_argument("--cam-dir", type=Path, help="also write a Grad-CAM overlay per image here")
+    predict.add_argument("--cam-dir", type=Path,
+                         help="also write a heat-map overlay (LayerCAM) per image here")
     predict.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
     predict.add_argument("--review-threshold", type=float, default=0.6,
                          help="final confidence under which a row needs review (default 0.6)")
@@ -71,8 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "at the image's original size.")
     explain.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
     explain.add_argument("--image", required=True, type=Path, help="image file")
-    explain.add_argument("--method", default="gradcam", choices=[m.value for m in CamMethod],
-                         help="explanation method (default gradcam)")
+    explain.add_argument("--method", default=DEFAULT_CAM_METHOD.value,
+                         choices=[m.value for m in CamMethod],
+                         help=f"explanation method (default {DEFAULT_CAM_METHOD.value})")
     explain.add_argument("--stage", type=int, choices=(1, 2),
                          help="stage to explain (default: 2 when the cascade calls it defective, else 1)")
     explain.add_argument("--class-name", help="class to explain (default: the stage's decision)")

@@ -14,7 +14,7 @@ import streamlit as st
 
 from sem_core.classes import CLASSES, STAGE2_CLASSES
 from sem_core.data.image_io import SemImage
-from sem_core.explain import CamMethod, Colormap
+from sem_core.explain import DEFAULT_CAM_METHOD, CamMethod, Colormap
 from ui import bundles, figures, state
 from ui.explanations import METHOD_LABELS, display_image, explain_stages
 
@@ -25,6 +25,7 @@ DISPLAY_PX = 512
 def _controls(prefix: str) -> tuple[CamMethod, float, Colormap, str | None]:
     method_column, alpha_column, colormap_column, class_column = st.columns(4)
     method = method_column.selectbox("Explanation", list(CamMethod), key=f"{prefix}_cam_method",
+                                     index=list(CamMethod).index(DEFAULT_CAM_METHOD),
                                      format_func=METHOD_LABELS.get)
     alpha = alpha_column.slider("Heat-map opacity", 0.0, 1.0, 0.45, 0.05, key=f"{prefix}_cam_alpha")
     colormap = colormap_column.selectbox("Colours", list(Colormap), key=f"{prefix}_cam_colormap",

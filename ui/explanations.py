@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sem_core.classes import STAGE1_CLASSES, STAGE2_CLASSES
-from sem_core.explain import CamMethod, Colormap, HeatMap, overlay
+from sem_core.explain import DEFAULT_CAM_METHOD, CamMethod, Colormap, HeatMap, overlay
 from ui import loaders
 
 DEFECTIVE_INDEX = STAGE1_CLASSES.index("Defective")
@@ -51,7 +51,7 @@ def _heatmap(folder: Path, bundle_key: str, stage: int, pixels: np.ndarray, imag
 
 
 def explain_stages(folder: Path, bundle_key: str, pixels: np.ndarray, image_key: str, *,
-                   method: CamMethod | str = CamMethod.GRADCAM, stage2_class: str | None = None,
+                   method: CamMethod | str = DEFAULT_CAM_METHOD, stage2_class: str | None = None,
                    alpha: float = 0.4, colormap: Colormap | str = Colormap.JET,
                    cache: MutableMapping[tuple, HeatMap]) -> tuple[StageView, StageView]:
     """Explanations of stage 1 (class Defective) and stage 2 for one image.
@@ -61,7 +61,7 @@ def explain_stages(folder: Path, bundle_key: str, pixels: np.ndarray, image_key:
         bundle_key: Identifies the bundle version in cache keys.
         pixels: The image, grayscale float (H, W) in [0, 1].
         image_key: Identifies the image (its hash).
-        method: "gradcam", "gradcampp", "scorecam" or "layercam". Default: "gradcam".
+        method: "gradcam", "gradcampp", "scorecam" or "layercam". Default: "layercam".
         stage2_class: Defect class to explain; None explains stage 2's top class. Default: None.
         alpha: Heat-map opacity of the overlays, in [0, 1]. Default: 0.4.
         colormap: Colour map of the overlays. Default: "jet".

@@ -56,8 +56,8 @@ def test_detail_view_shows_image_both_overlays_and_probabilities(app_env, good_p
     app = upload_to_inspect(inspect_page(), [("wafer_01.png", good_png, "image/png")])
     captions = [image.captions[0] for image in app.image]
     assert captions[0] == "Image"
-    assert captions[1].startswith("Stage 1 Grad-CAM: evidence for Defective (p = ")
-    assert captions[2].startswith("Stage 2 Grad-CAM: ")
+    assert captions[1].startswith("Stage 1 LayerCAM: evidence for Defective (p = ")  # the default
+    assert captions[2].startswith("Stage 2 LayerCAM: ")
     assert "Final class probabilities" in str(app.get("plotly_chart")[0].proto.spec)
     app.selectbox(key="inspect_cam_method").set_value(CamMethod.GRADCAM_PLUS_PLUS).run()
     captions = [image.captions[0] for image in app.image]

@@ -45,9 +45,9 @@ def test_selected_cell_shows_exactly_its_images_and_grad_cam_on_demand(evaluated
     assert len(cell_members(run.predictions, cell)) == count
     app.button(key="metrics_cam_0").click().run()
     captions = [image.captions[0] for image in app.image]
-    assert any(caption.startswith("Stage 1 Grad-CAM: evidence for Defective")
+    assert any(caption.startswith("Stage 1 LayerCAM: evidence for Defective")
                for caption in captions)
-    assert any(caption.startswith("Stage 2 Grad-CAM: ") for caption in captions)
+    assert any(caption.startswith("Stage 2 LayerCAM: ") for caption in captions)
 
 
 def test_threshold_slider_updates_escape_and_overkill_from_cached_scores(evaluated):

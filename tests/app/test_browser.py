@@ -94,7 +94,7 @@ def test_upload_an_image_and_see_its_label_and_overlay(page, tmp_path):
     headline = page.get_by_text(re.compile(r"wafer_01\.png: (Clean|Bridges|Cracks|Opens|Shorts|"
                                            r"Scratches|Vias|Other) \(confidence"))
     headline.wait_for(timeout=SLOW_MS)
-    overlay = page.get_by_text(re.compile("^Stage 2 Grad-CAM: ")).first
+    overlay = page.get_by_text(re.compile("^Stage 2 LayerCAM: ")).first
     overlay.wait_for(timeout=SLOW_MS)
     # The image and both overlays are drawn: three pictures, all decoded by the browser.
     page.wait_for_function(

@@ -62,7 +62,7 @@ def test_demo_images_inspect_gradcam_and_a_metrics_cell_on_the_shipped_default(p
     assert known == 8 and 0 <= correct <= known
     page.get_by_text(re.compile(r"true class \w+ \((correct|wrong)\)")).first.wait_for(
         timeout=60_000)
-    page.get_by_text(re.compile("^Stage 2 Grad-CAM: |^Stage 1 Grad-CAM: ")).first.wait_for(
+    page.get_by_text(re.compile("^Stage 2 LayerCAM: |^Stage 1 LayerCAM: ")).first.wait_for(
         timeout=SLOW_MS)
     page.wait_for_function(
         """() => {
