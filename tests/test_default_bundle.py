@@ -34,6 +34,9 @@ def test_the_card_and_the_record_say_how_the_bundle_was_made(bundle):
     info = json.loads((DEFAULT / "bundle.json").read_text())
     assert info["training"]["initial_weights"] == "imagenet"
     assert bundle.info.input_size == 224
+    # stage 1 is calibrated with a bias (trained on twins, half clean; validation is not)
+    assert info["schema_version"] == 3
+    assert bundle.info.stage1_bias == info["calibration"]["stage1"]["bias"] > 0
 
 
 def test_it_classifies_a_fresh_standard_set_end_to_end(bundle, tmp_path):
