@@ -93,10 +93,11 @@ def retrain_config(request: RetrainRequest):
 def continuation_epochs(base_epochs: int) -> int:
     """Epochs of a fine-tune that starts from a trained bundle: half its own, rounded up.
 
-    Measured on the shipped default (``benchmarks/bench_retrain.py``, docs/default-model.md): a
-    retrain on 1,000 corrected images with half the schedule scores as well on the held-out split
-    as one with the whole schedule, in less time. Zero stays zero (a bundle whose stage 1 was
-    not trained).
+    Measured on the shipped default (``benchmarks/bench_retrain.py``, docs/default-model.md), a
+    retrain on 1,000 corrected images: half the schedule 185 s and held-out macro-F1 0.896,
+    three quarters 345 s and 0.893, the whole 351 s and 0.920 (the default itself 0.814). Half
+    keeps the one-click loop within its 5-minute target; ask for more epochs when the last
+    points matter more than the wait. Zero stays zero (a bundle whose stage 1 was not trained).
     """
     return math.ceil(base_epochs / 2)
 
