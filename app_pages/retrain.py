@@ -79,8 +79,9 @@ else:
         mode_column, epochs_column, stage1_column = st.columns([2, 1, 1])
         epochs, stage1_epochs = retrain.default_epochs(entry)
         mode = mode_column.radio("Start from", list(retrain.MODES), key="retrain_mode")
-        schedule = ("A fine-tune continues from the active bundle's weights, so it gets half the "
-                    "epochs that bundle was trained with; from scratch, give it the whole schedule.")
+        schedule = ("A fine-tune continues from the active bundle's weights, so it gets half "
+                    "the epochs that bundle was trained with; from scratch, give it the whole "
+                    "schedule.")
         epochs = epochs_column.number_input("Stage-2 epochs", 1, 200, epochs,
                                             key="retrain_epochs", help=schedule)
         stage1_epochs = stage1_column.number_input("Stage-1 epochs", 0, 200, stage1_epochs,

@@ -137,8 +137,8 @@ def _stage2_eces(unscaled: np.ndarray, scaled: np.ndarray, ran: np.ndarray,
         return {"stage2_ece_before": 0.0, "stage2_ece_after": 0.0}
     truth = np.array([STAGE2_CLASSES.index(label) for label in labels[defects]])
     before, after = unscaled[defects], scaled[defects]
-    return {"stage2_ece_before": reliability(before.max(axis=1), before.argmax(axis=1) == truth).ece,
-            "stage2_ece_after": reliability(after.max(axis=1), after.argmax(axis=1) == truth).ece}
+    return {name: reliability(rows.max(axis=1), rows.argmax(axis=1) == truth).ece
+            for name, rows in (("stage2_ece_before", before), ("stage2_ece_after", after))}
 
 
 def scaling_effect(scored: pd.DataFrame, config: CascadeConfig,

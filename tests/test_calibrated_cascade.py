@@ -100,7 +100,8 @@ def test_a_bundles_cascade_configuration_carries_its_whole_calibration(scaled):
 
     info = read_bundle_info(scaled)
     config = CascadeConfig.for_bundle(info, review_threshold=0.7)
-    assert (config.stage1_temperature, config.stage2_temperature, config.stage1_bias) == (T1, T2, B1)
+    scaling = (config.stage1_temperature, config.stage2_temperature, config.stage1_bias)
+    assert scaling == (T1, T2, B1)
     assert (config.stage1_threshold, config.image_size, config.review_threshold) == (
         info.stage1_threshold, info.input_size, 0.7)
     assert CascadeConfig.for_bundle(info, 0.25).stage1_threshold == 0.25
@@ -139,7 +140,8 @@ def test_evaluate_reports_the_ece_the_unscaled_bundle_has_as_before(original, tm
     assert scaled.scaling.final_ece_before == pytest.approx(plain.calibration.ece, abs=1e-9)
     assert scaled.scaling.stage1_ece_before == pytest.approx(plain.stage1.calibration.ece, abs=1e-9)
     assert plain.scaling.stage2_ece_before == pytest.approx(plain.scaling.stage2_ece_after)
-    assert scaled.scaling.stage2_ece_before == pytest.approx(plain.scaling.stage2_ece_after, abs=1e-6)
+    assert scaled.scaling.stage2_ece_before == pytest.approx(plain.scaling.stage2_ece_after,
+                                                             abs=1e-6)
     assert scaled.scaling.final_ece_after == scaled.calibration.ece
     assert scaled.scaling.stage1_temperature == T1
     # a bias moves the stage-1 scores too; evaluate undoes it exactly for the "before" figure

@@ -1,7 +1,7 @@
 """Explanations: where a stage model looked, drawn over the image, and whether it hit the defect.
 
-``Explainer`` / ``explain`` compute Grad-CAM, Grad-CAM++, fast Score-CAM or LayerCAM heat maps of either
-stage for any class without changing the caller's model; ``overlay`` draws one over the original
+``Explainer`` / ``explain`` compute Grad-CAM, Grad-CAM++, fast Score-CAM or LayerCAM heat maps
+of either stage for any class without changing the caller's model; ``overlay`` draws one over the original
 image; ``pointing_game`` scores heat maps against defect masks. Importing this package does not
 load TensorFlow; building an ``Explainer`` does.
 """
@@ -12,7 +12,7 @@ from sem_core.explain.overlay import Colormap, colorize, overlay
 from sem_core.explain.pointing import PointingResult, peak_in_mask_grid, pointing_game, points_at
 
 __all__ = [
-    "DEFAULT_CAM_METHOD", "CamMethod", "Colormap", "Explainer", "HeatMap", "PointingResult", "colorize", "explain",
-    "explain_batch", "normalise_maps", "overlay", "peak_in_mask_grid", "pointing_game",
+    "DEFAULT_CAM_METHOD", "CamMethod", "Colormap", "Explainer", "HeatMap", "PointingResult",
+    "colorize", "explain", "explain_batch", "normalise_maps", "overlay", "peak_in_mask_grid", "pointing_game",
     "points_at",
 ]

@@ -103,7 +103,9 @@ def continuation_epochs(base_epochs: int) -> int:
 
 
 def _continues_a_bundle(config) -> bool:
-    """True when ``config`` started from a bundle's weights (a path), not ImageNet or random."""
+    """True when ``config`` is a retrain's continuation: its weights are a bundle's path (what a
+    retrain job records). "default" (``train --weights default``: a schedule the user chose),
+    "imagenet" and "none" are not."""
     return str(config.weights).strip().lower() not in ("none", "", "imagenet", "default")
 
 

@@ -108,7 +108,8 @@ def extract_features(
         bundle, decoded.pixels, 255.0, batch_size, progress)
     info = bundle.info
     return FeatureSet(kept, features.astype(np.float32),
-                      apply_sigmoid_temperature(probability1, info.stage1_temperature, info.stage1_bias),
+                      apply_sigmoid_temperature(probability1, info.stage1_temperature,
+                                                info.stage1_bias),
                       apply_softmax_temperature(probabilities2, info.stage2_temperature),
                       tuple((failure.path, failure.reason) for failure in decoded.failures))
 

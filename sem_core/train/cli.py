@@ -162,7 +162,7 @@ def _train(args: argparse.Namespace, config: TrainConfig) -> int:
           f"stage-1 threshold {result.info.stage1_threshold:.4f}: recall {metrics['stage1_recall']:.3f}, "
           f"overkill {metrics['stage1_overkill_rate']:.3f}; stage-2 macro-F1 {metrics['stage2_macro_f1']:.3f}; "
           f"cascade macro-F1 {metrics['cascade_macro_f1']:.3f} (validation); "
-          f"temperatures {result.info.stage1_temperature:.3f} (bias {result.info.stage1_bias:+.3f}) / "
-          f"{result.info.stage2_temperature:.3f}; "
+          f"temperatures {result.info.stage1_temperature:.3f} "
+          f"(bias {result.info.stage1_bias:+.3f}) / {result.info.stage2_temperature:.3f}; "
           f"{result.seconds:.0f} s")
     return 0

@@ -44,7 +44,8 @@ def test_a_retrain_of_a_retrained_bundle_keeps_its_shortened_schedule(tmp_path):
     config = retrain_config(RetrainRequest("data", str(base), "out"))
     assert (config.epochs, config.stage1_epochs) == (4, 2)
     scratch = retrain_config(RetrainRequest("data", str(base), "out", mode="scratch"))
-    assert (scratch.epochs, scratch.stage1_epochs) == (4, 2)  # from scratch: the recorded one, as it is
+    # from scratch: the recorded schedule, as it is
+    assert (scratch.epochs, scratch.stage1_epochs) == (4, 2)
 
 
 def test_from_scratch_uses_no_weights_and_a_base_without_recipe_gets_defaults(tmp_path):

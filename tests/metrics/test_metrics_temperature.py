@@ -105,7 +105,8 @@ def test_the_inverse_of_platt_scaling_gives_back_the_raw_scores_and_threshold():
     scores = np.linspace(0.01, 0.99, 30)
     calibrated = apply_sigmoid_temperature(scores, 0.7, 1.9)
     assert np.all(np.diff(calibrated) > 0)
-    assert apply_sigmoid_temperature(np.array([0.5]), 0.7, 1.9)[0] == pytest.approx(1 / (1 + np.exp(-1.9)))
+    half = apply_sigmoid_temperature(np.array([0.5]), 0.7, 1.9)[0]
+    assert half == pytest.approx(1 / (1 + np.exp(-1.9)))  # logit 0: only the bias is left
     np.testing.assert_allclose(invert_sigmoid_scaling(calibrated, 0.7, 1.9), scores, atol=1e-9)
     raw = uncalibrated_threshold(0.3, 0.7, 1.9)
     assert apply_sigmoid_temperature(np.array([raw]), 0.7, 1.9)[0] == pytest.approx(0.3)
