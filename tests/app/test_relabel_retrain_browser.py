@@ -74,7 +74,7 @@ def test_relabel_then_retrain_then_promote(page, server):
     open_page(page, "Retrain", "Retrain, compare, promote")
     page.get_by_text("1 relabelled", exact=False).first.wait_for(timeout=60_000)
     for label in ("Stage-2 epochs", "Stage-1 epochs"):
-        field = page.get_by_label(label)
+        field = page.get_by_role("spinbutton", name=label)  # not its help button
         field.fill("1")
         field.press("Tab")
     page.get_by_role("button", name="Retrain on the corrected labels").click()
