@@ -118,13 +118,15 @@ def main() -> int:
     unlabelled = synth(work / f"unlabelled-b-{args.seed + 4}", -(-args.unlabelled // 8),
                        args.size, args.seed + 4, "--tool b")
     adaptation = {}
-    for method in ("batchnorm", "coral"):
+    for method in ("batchnorm", "coral", "contrastive"):
         adapted = work / f"adapted-{method}-{args.seed}{tag}"
         seconds = None
         if not (adapted / "bundle.json").exists():
+            # contrastive fits stage 2's head again on A's labelled training data
+            source = ["--data", str(train_data["a"])] if method == "contrastive" else []
             command = [sys.executable, "-m", "sem_core", "adapt", "--bundle", str(bundles["a"]),
                        "--images", str(unlabelled / "master_dataset"), "--out", str(adapted),
-                       "--method", method,
+                       "--method", method, *source,
                        "--quiet"]
             print("$", shlex.join(command), flush=True)
             clock = time.perf_counter()

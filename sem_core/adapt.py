@@ -11,6 +11,10 @@ Each method writes a new bundle next to the source one and never changes the sou
   images' mean and spread are mapped onto the source's (a diagonal CORAL), and the map is folded
   into the head's first dense layer, so the bundle keeps its layers and names. The source
   statistics are the bundle's shift reference when it has one, else its training images.
+* ``contrastive`` continues pretraining stage 2's backbone on the target images without labels
+  (a SimCLR-style contrastive loss with SEM-safe views, source images mixed in), then fits its
+  head and temperature again on the labelled source data (``sem_core.adapt_contrastive``).
+  Stage 1 is left as it is.
 
 The new bundle's ``bundle.json`` records the method, the unlabelled images' count and content
 hash (``training["adaptation"]``) and the source as ``parent``; its validation metrics are
@@ -38,6 +42,9 @@ from sem_core.registry import LoadedBundle, save_bundle, uncompiled_copy, utc_no
 ADAPT_BATCH_SIZE = 32
 MIN_TARGET_IMAGES = 16
 SCALE_FLOOR = 1e-6
+SOURCE_TRAIN_IMAGES = 3000
+"""At most this many of the source's Train images (drawn with a fixed seed) are decoded for
+``contrastive``: mixed into its batches and the head fitted on them."""
 TARGET_REFERENCE_IMAGES = 320
 """Target images from which the adapted bundle gets a shift reference of its own (a fifth of
 them, at least 64, calibrate its threshold)."""
@@ -48,6 +55,22 @@ class AdaptMethod(str, Enum):
 
     BATCH_NORM = "batchnorm"
     CORAL = "coral"
+    CONTRASTIVE = "contrastive"
+
+
+@dataclass(frozen=True)
+class LabelledSource:
+    """The source's labelled images, which ``contrastive`` fits the head on again.
+
+    Attributes:
+        train: (images, labels) of the source's Train split, images (N, S, S, 1) in [0, 1].
+        validation: The same of its Validation split (early stopping, temperature).
+        content_hash: The source dataset's manifest content hash (recorded).
+    """
+
+    train: tuple[np.ndarray, tuple[str, ...]]
+    validation: tuple[np.ndarray, tuple[str, ...]]
+    content_hash: str = ""
 
 
 class AdaptError(ValueError):
@@ -168,6 +191,7 @@ def align_head(model, features_layer: str, source_mean: np.ndarray, source_scale
 def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLike,
                  method: AdaptMethod | str, *, content_hash: str,
                  source_features: tuple[np.ndarray, np.ndarray] | None = None,
+                 labelled_source: LabelledSource | None = None, epochs: int = 2, seed: int = 0,
                  command: str = "", progress: Callable[[int], None] | None = None) -> AdaptResult:
     """Adapt both stages of ``bundle`` to the target ``pixels`` and write a new bundle.
 
@@ -175,21 +199,25 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
         bundle: The source bundle (not changed).
         pixels: Target images at the bundle's input size, (N, size, size, 1) in [0, 1].
         out: The new bundle folder (must not exist).
-        method: ``batchnorm`` or ``coral``.
+        method: ``batchnorm``, ``coral`` or ``contrastive``.
         content_hash: ``images_content_hash`` of the target files (recorded).
         source_features: (mean, scale) of the source's pooled features, stage 1 then stage 2
             (``ShiftReference.mean`` / ``.scale``); needed by ``coral``.
+        labelled_source: The source's labelled images; needed by ``contrastive``.
+        epochs: ``contrastive``'s passes over the target images. Default: 2.
+        seed: ``contrastive``'s seed. Default: 0.
         command: The command line, for bundle.json. Default: "".
         progress: Called with the number of images of each batch done, in every pass over
-            them (batchnorm makes one pass per stage, and with at least
-            ``TARGET_REFERENCE_IMAGES`` images the new bundle's shift reference one more).
+            them (batchnorm makes one pass per stage, contrastive one per epoch, and with at
+            least ``TARGET_REFERENCE_IMAGES`` images the new bundle's shift reference one more).
             Default: None.
 
     Returns:
         An ``AdaptResult``.
 
     Raises:
-        AdaptError: Too few images, or ``coral`` without source features.
+        AdaptError: Too few images, ``coral`` without source features, or ``contrastive``
+            without labelled source images.
         sem_core.registry.BundleError: When ``out`` exists.
     """
     from sem_core.review.features import _side_model, embed_pixels, features_layer_name
@@ -200,7 +228,13 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
                          f"got {len(pixels)}.")
     started = time.perf_counter()
     target = None
-    if method == AdaptMethod.BATCH_NORM:
+    info = bundle.info
+    facts: dict = {}
+    if method == AdaptMethod.CONTRASTIVE:
+        stage1, stage2, info, facts = _contrastive(bundle, pixels, labelled_source, epochs, seed,
+                                                   progress)
+        layers = facts.pop("layers")
+    elif method == AdaptMethod.BATCH_NORM:
         stage1, layers1 = reestimate_batch_norm(bundle.stage1, pixels, progress=progress)
         stage2, layers2 = reestimate_batch_norm(bundle.stage2, pixels, progress=progress)
         layers = layers1 + layers2
@@ -225,10 +259,9 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
                                 (bundle.stage2, slice(width1, None))))
         layers = 2
     seconds = time.perf_counter() - started
-    info = bundle.info
     adaptation = {"method": method.value, "images": len(pixels),
                   "content_hash": content_hash, "seconds": round(seconds, 1),
-                  "layers": layers, "source": str(bundle.path)}
+                  "layers": layers, "source": str(bundle.path), **facts}
     new_info = replace(
         info, parent=str(bundle.path), created=utc_now(), command=command,
         training={**dict(info.training), "adaptation": adaptation}, metrics={})
@@ -238,6 +271,37 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
     features = target if method == AdaptMethod.CORAL else None
     referenced = _target_reference(folder, pixels, command, progress, features)
     return AdaptResult(folder, method, len(pixels), content_hash, seconds, layers, referenced)
+
+
+def _contrastive(bundle: LoadedBundle, pixels: np.ndarray, labelled: LabelledSource | None,
+                 epochs: int, seed: int, progress: Callable[[int], None] | None):
+    """(stage 1, adapted stage 2, new info, facts to record) of ``contrastive``."""
+    from sem_core.adapt_contrastive import contrastive_adapt
+
+    if labelled is None:
+        raise AdaptError("contrastive fits stage 2's head again on the labelled source images: "
+                         "pass the dataset the bundle was trained on (--data).")
+    if epochs < 1:
+        raise AdaptError(f"epochs must be at least 1; got {epochs}.")
+    try:
+        outcome = contrastive_adapt(bundle.stage2, tuple(bundle.info.stage2.classes), pixels,
+                                    labelled.train, labelled.validation, epochs=epochs,
+                                    seed=seed, progress=progress)
+    except ValueError as error:
+        raise AdaptError(str(error)) from error
+    import keras
+
+    trained = sum(1 for layer in outcome.stage2.layers
+                  if layer.weights and not isinstance(layer, keras.layers.BatchNormalization))
+    calibration = {**dict(bundle.info.calibration), "stage2": outcome.calibration}
+    info = replace(bundle.info, stage2_temperature=outcome.temperature, calibration=calibration)
+    facts = {"layers": trained, "epochs": epochs, "seed": seed, "steps": outcome.steps,
+             "contrastive_loss_first": round(outcome.first_loss, 4),
+             "contrastive_loss_last": round(outcome.last_loss, 4),
+             "head_epochs": outcome.head_epochs,
+             "source_validation_accuracy": round(outcome.source_validation_accuracy, 4),
+             "source_data": labelled.content_hash, "stages": "stage 2 (stage 1 unchanged)"}
+    return bundle.stage1, outcome.stage2, info, facts
 
 
 def _increments(progress: Callable[[int], None] | None) -> Callable[[int, int], None] | None:
@@ -278,10 +342,16 @@ def _target_reference(folder: Path, pixels: np.ndarray, command: str,
 
 
 def _model_card(source: str, adaptation: dict) -> str:
+    if adaptation["method"] == AdaptMethod.CONTRASTIVE.value:
+        kept = ("its stage-1 threshold and temperature are the source's; stage 2's head and "
+                "temperature were fitted again on the source's labelled images (source data "
+                f"{adaptation['source_data'] or 'unrecorded'}).")
+    else:
+        kept = "its stage-1 threshold and temperatures are the source's."
     return (f"# Adapted from {source}\n\n"
             f"Adapted without labels by `{adaptation['method']}` on {adaptation['images']} "
             f"unlabelled images (content hash {adaptation['content_hash']}).\n\n"
-            "Its validation metrics were cleared: they described the source model; its stage-1 "
-            "threshold and temperatures are the source's. Evaluate it "
+            f"Its validation metrics were cleared: they described the source model; {kept} "
+            "Evaluate it "
             "on labelled images of the new tool (`python -m sem_core evaluate`) and compare it "
             "with the source before promoting it.\n")

@@ -134,3 +134,85 @@ def test_enough_target_images_give_the_adapted_bundle_a_shift_reference_of_its_o
     kept = np.ones(len(files), bool)
     kept[::5] = False
     np.testing.assert_allclose(reference.mean, features[kept].mean(axis=0), rtol=1e-4, atol=1e-6)
+
+
+def test_contrastive_loss_is_lower_for_agreeing_views_than_for_mixed_up_ones():
+    from sem_core.adapt_contrastive import nt_xent
+
+    rng = np.random.default_rng(2)
+    first = rng.normal(size=(8, 16)).astype("float32")
+    agreeing = first + 0.05 * rng.normal(size=first.shape).astype("float32")
+    mixed_up = agreeing[::-1]
+    assert float(nt_xent(first, agreeing)) < float(nt_xent(first, mixed_up)) - 1.0
+
+
+def test_sem_views_stay_images_and_differ_by_seed_only():
+    import tensorflow as tf
+
+    from sem_core.adapt_contrastive import sem_views
+
+    images = tf.constant(np.random.default_rng(3).uniform(0, 1, (4, 32, 32, 1)), tf.float32)
+    one = sem_views(images, tf.constant([0, 1])).numpy()
+    again = sem_views(images, tf.constant([0, 1])).numpy()
+    other = sem_views(images, tf.constant([0, 2])).numpy()
+    assert one.shape == images.shape and one.min() >= 0.0 and one.max() <= 1.0
+    np.testing.assert_array_equal(one, again)
+    assert not np.allclose(one, other)
+
+
+def test_refit_head_learns_the_labels_from_the_pooled_features():
+    import keras
+
+    from sem_core.adapt_contrastive import refit_head
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((8, 8, 1), name="image")
+    pooled = keras.layers.GlobalAveragePooling2D(name="head_pool")(
+        keras.layers.Conv2D(4, 3, padding="same", kernel_initializer="ones", name="conv")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax",
+                                                   name="class_probabilities")(pooled))
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 200)
+    pixels = (-0.4 + 0.8 * labels[:, None, None, None]
+              + rng.normal(0, 0.05, (200, 8, 8, 1))).astype("float32")
+    # a head that reads the features the wrong way round: bright images -> class 0
+    model.get_layer("class_probabilities").set_weights(
+        [np.tile([[0.01, -0.01]], (4, 1)).astype("float32"), np.zeros(2, "float32")])
+    conv_before = model.get_layer("conv").get_weights()[0].copy()
+    before = np.mean(model.predict(pixels[150:], verbose=0).argmax(1) == labels[150:])
+    refit_head(model, pixels[:150], labels[:150], pixels[150:], labels[150:])
+    accuracy = np.mean(model.predict(pixels[150:], verbose=0).argmax(1) == labels[150:])
+    assert before < 0.05 and accuracy >= 0.95
+    # only the head moved: the features it reads are the ones the backbone gave before
+    np.testing.assert_array_equal(model.get_layer("conv").get_weights()[0], conv_before)
+
+
+@pytest.mark.slow  # a tiny bundle, one contrastive pass over 48 32-px images and a head refit
+def test_contrastive_adapts_stage2_and_keeps_stage1(tmp_path, capsys):
+    data = write_tiny_dataset(tmp_path / "data", {"Train": 12, "Validation": 10, "Test": 6}, seed=7)
+    bundle = make_responsive_bundle(tmp_path / "bundle", data)
+    before = {path.name: path.read_bytes() for path in bundle.iterdir() if path.is_file()}
+    target = _other_tool(data / "Test", tmp_path / "target")
+    out = tmp_path / "adapted"
+    command = ["adapt", "--bundle", str(bundle), "--images", str(target), "--out", str(out),
+               "--method", "contrastive", "--epochs", "1", "--quiet"]
+    # The head is fitted again on labelled source images, so they are required.
+    assert main(command) == 2
+    assert "--data" in capsys.readouterr().err and not out.exists()
+    assert main([*command, "--data", str(data)]) == 0
+    info = json.loads((out / "bundle.json").read_text())
+    adaptation = info["training"]["adaptation"]
+    assert adaptation["method"] == "contrastive" and adaptation["images"] == 48
+    assert adaptation["epochs"] == 1 and adaptation["steps"] == 3  # 48 images, 16 a step
+    assert adaptation["stages"].startswith("stage 2") and len(adaptation["source_data"]) == 64
+    source, adapted = load_bundle(bundle), load_bundle(out)
+    conv = source.stage2.get_layer("block1_conv").get_weights()[0]
+    assert not np.allclose(conv, adapted.stage2.get_layer("block1_conv").get_weights()[0])
+    for old, new in zip(source.stage1.get_weights(), adapted.stage1.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    assert adapted.info.stage1_threshold == source.info.stage1_threshold
+    # stage 2's temperature is refitted on the source's validation defects (7 classes x 10)
+    assert info["calibration"]["stage2"]["images"] == 70
+    assert info["stage2_temperature"] == info["calibration"]["stage2"]["temperature"]
+    assert "fitted again on the source's labelled images" in (out / "MODEL_CARD.md").read_text()
+    assert {path.name: path.read_bytes() for path in bundle.iterdir() if path.is_file()} == before
