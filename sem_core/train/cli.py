@@ -58,6 +58,9 @@ def register(subparsers) -> None:
                              f"or {FINETUNE_ALL} (batch norm stays frozen either way)")
     parser.add_argument("--frozen-fraction", type=float, default=_DEFAULTS.frozen_fraction,
                         help="share of each pretrained stage's epochs spent with the backbone frozen")
+    parser.add_argument("--stage1-from-stage2", action="store_true",
+                        help="train stage 2 first and start stage 1 from its trained backbone "
+                             "(needs --stage1-backbone equal to --backbone)")
     parser.add_argument("--fast-nondeterministic", action="store_true",
                         help="allow non-deterministic ops and a parallel input pipeline")
     parser.set_defaults(func=run)
@@ -74,7 +77,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         max_minutes=args.max_minutes, stage1_backbone=args.stage1_backbone, recipe=args.recipe,
         frozen_learning_rate=args.frozen_learning_rate,
         finetune_learning_rate=args.finetune_learning_rate, finetune_layers=args.finetune_layers,
-        frozen_fraction=args.frozen_fraction)
+        frozen_fraction=args.frozen_fraction, stage1_from_stage2=args.stage1_from_stage2)
 
 
 def _finetune_layers(text: str) -> int | str:
@@ -103,6 +106,7 @@ def command_line(args: argparse.Namespace) -> str:
              "--recipe", args.recipe, "--frozen-learning-rate", f"{args.frozen_learning_rate:g}",
              "--finetune-learning-rate", f"{args.finetune_learning_rate:g}",
              "--finetune-layers", str(args.finetune_layers), "--frozen-fraction", f"{args.frozen_fraction:g}"]
+    parts += ["--stage1-from-stage2"] * args.stage1_from_stage2
     parts += ["--fast-nondeterministic"] * args.fast_nondeterministic
     return shlex.join(parts)
 

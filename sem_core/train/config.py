@@ -62,6 +62,11 @@ class TrainConfig:
             Default: "cnn".
         recipe: "standard" or "probe" (``Recipe``); probe needs pretrained weights.
             Default: "standard".
+        stage1_from_stage2: Train stage 2 first and start stage 1 from its trained backbone
+            (same backbone on both stages, ``standard`` recipe). A backbone that has learnt to
+            tell the seven defects apart already separates them from the clean pattern; the
+            screen then only learns where Clean lies. Ignored where stage 1 starts from a
+            bundle's own stage 1 (a fine-tuning retrain). Default: False.
     """
 
     image_size: int = 128
@@ -86,6 +91,7 @@ class TrainConfig:
     max_minutes: float = 0.0
     stage1_backbone: str = STAGE1_CNN
     recipe: str = Recipe.STANDARD.value
+    stage1_from_stage2: bool = False
 
     def __post_init__(self) -> None:
         get_backbone(self.backbone)
@@ -123,6 +129,12 @@ class TrainConfig:
                 or self.finetune_layers < 0):
             raise ValueError(f"finetune_layers must be a count >= 0 or {FINETUNE_ALL!r}. "
                              f"Received `finetune_layers={self.finetune_layers!r}`.")
+        if self.stage1_from_stage2 and (self.stage1_backbone != self.backbone
+                                        or recipe != Recipe.STANDARD):
+            raise ValueError("stage1_from_stage2 starts stage 1 from stage 2's trained backbone: "
+                             "it needs the standard recipe and the same backbone on both stages "
+                             f"(`stage1_backbone={self.backbone!r}`). Received "
+                             f"`stage1_backbone={self.stage1_backbone!r}`, `recipe={recipe.value!r}`.")
         if not 0.0 <= self.frozen_fraction <= 1.0:
             raise ValueError(
                 f"frozen_fraction must be in [0, 1]. Received `frozen_fraction={self.frozen_fraction}`.")

@@ -18,7 +18,7 @@ from pathlib import Path
 from sem_core.classes import CLASSES, CLEAN, STAGE2_CLASSES
 from sem_core.data.vocabulary import Split
 from sem_core.errors import DatasetError
-from sem_core.registry import MODEL_CARD_FILE, BundleError, BundleInfo, save_bundle
+from sem_core.registry import MODEL_CARD_FILE, STAGE1_FILE, BundleError, BundleInfo, save_bundle
 from sem_core.train.callbacks import EventKind, ProgressEvent, ProgressListener, ignore_progress
 from sem_core.train.config import Recipe, TrainConfig
 from sem_core.train.pipeline import DecodedImages, ImageFailure
@@ -74,7 +74,8 @@ def train_bundle(
     import tensorflow as tf
 
     from sem_core.models.backbones import BACKBONES
-    from sem_core.models.weights import WeightsKind, ensure_imagenet_available, parse_weights
+    from sem_core.models.weights import (WeightsKind, ensure_imagenet_available, parse_weights,
+                                         source_model_file)
     from sem_core.train.calibration import calibrate_stages, describe_calibration
     from sem_core.train.stages import build_initial_models, train_stages
     from sem_core.train.summary import bundle_info, model_card
@@ -101,6 +102,9 @@ def train_bundle(
         _say(listener, f"skipped {failure.path}: {failure.reason}")
     _require_classes(train_images, validation_images)
     stage1, stage2, notes = build_initial_models(config, initial)
+    # A fine-tuning retrain continues the base's own stage 1 rather than stage 2's backbone.
+    stage1_from_stage2 = (config.stage1_from_stage2
+                          and source_model_file(initial, STAGE1_FILE) is None)
     for note in notes:
         _say(listener, note)
     if config.recipe == Recipe.PROBE.value:
@@ -110,12 +114,13 @@ def train_bundle(
                                should_stop)
     else:
         outcome = train_stages(stage1, stage2, train_images, validation_images, config,
-                               initial.is_pretrained, listener, should_stop)
+                               initial.is_pretrained, listener, should_stop, stage1_from_stage2)
     outcome = calibrate_stages(outcome, validation_images, config.stage1_recall)
     _say(listener, describe_calibration(outcome))
     seconds = time.perf_counter() - started
     info = replace(bundle_info(config, initial, stage1, stage2, outcome, manifest, train_images,
-                               validation_images, command, seconds), name=out.name)
+                               validation_images, command, seconds, stage1_from_stage2),
+                   name=out.name)
     history = json.dumps([phase.to_dict() for phase in outcome.phases], indent=2) + "\n"
     folder = save_bundle(out, info, stage1, stage2, {
         MODEL_CARD_FILE: model_card(info, outcome), "history.json": history})

@@ -85,8 +85,10 @@ def build_initial_models(config: TrainConfig, initial: InitialWeights) -> tuple[
 
 def train_stages(stage1, stage2, train: DecodedImages, validation: DecodedImages, config: TrainConfig,
                  pretrained: bool, listener: ProgressListener,
-                 should_stop: Callable[[], bool] | None = None) -> StagesOutcome:
-    """Train stage 1, choose its threshold, then train stage 2 (models change in place).
+                 should_stop: Callable[[], bool] | None = None,
+                 stage1_from_stage2: bool = False) -> StagesOutcome:
+    """Train stage 1, choose its threshold, then train stage 2 (models change in place); with
+    ``stage1_from_stage2``, stage 2 first and stage 1 from a copy of its trained backbone.
 
     Args:
         stage1: A ``build_stage1`` model.
@@ -97,6 +99,10 @@ def train_stages(stage1, stage2, train: DecodedImages, validation: DecodedImages
         pretrained: Whether stage 2 starts from learned weights (two-phase fine-tuning).
         listener: Receives progress events.
         should_stop: Cancellation hook polled after each batch. Default: None.
+        stage1_from_stage2: Train stage 2 first and copy its backbone's weights into stage 1
+            before stage 1 trains (``TrainConfig.stage1_from_stage2``, where stage 1 did not
+            start from a bundle). Stage 1 then fine-tunes in two phases as a pretrained
+            backbone does. Default: False.
 
     Returns:
         A ``StagesOutcome``.
@@ -108,39 +114,78 @@ def train_stages(stage1, stage2, train: DecodedImages, validation: DecodedImages
     phases: list[PhaseHistory] = []
 
     defective = np.array([label != CLEAN for label in train.labels])
-    context = _context(train.pixels, defective[:, None], defective.astype(int), 2, validation,
-                       np.array([[label != CLEAN] for label in validation.labels]), config, 0,
-                       listener, should_stop, deadline)
-    started = time.perf_counter()
-    stage1_phases = fit_stage1(stage1, context, config,
-                               pretrained=pretrained and config.stage1_backbone != STAGE1_CNN)
-    seconds["stage1"] = time.perf_counter() - started
-    phases += stage1_phases
-    throughput["stage1"] = _throughput(stage1_phases, len(train), seconds["stage1"])
-
-    validation_pixels = validation.pixels.astype(np.float32) / 255.0
-    stage1_scores = stage1.predict(validation_pixels, batch_size=config.batch_size, verbose=0)[:, 0]
     validation_defective = np.array([label != CLEAN for label in validation.labels])
+    validation_pixels = validation.pixels.astype(np.float32) / 255.0
+
+    def run_stage1() -> None:
+        context = _context(train.pixels, defective[:, None], defective.astype(int), 2, validation,
+                           validation_defective[:, None], config, 0, listener, should_stop,
+                           deadline)
+        started = time.perf_counter()
+        stage1_phases = fit_stage1(stage1, context, config,
+                                   pretrained=(pretrained or stage1_from_stage2)
+                                   and config.stage1_backbone != STAGE1_CNN)
+        seconds["stage1"] = time.perf_counter() - started
+        phases.extend(stage1_phases)
+        throughput["stage1"] = _throughput(stage1_phases, len(train), seconds["stage1"])
+
+    def run_stage2() -> None:
+        defects_train = train.subset(defective)
+        defects_validation = validation.subset(validation_defective)
+        train_index = _class_indices(defects_train.labels)
+        validation_index = _class_indices(defects_validation.labels)
+        eye = np.eye(len(STAGE2_CLASSES), dtype=np.float32)
+        context = _context(defects_train.pixels, eye[train_index], train_index,
+                           len(STAGE2_CLASSES), defects_validation, eye[validation_index], config,
+                           1, listener, should_stop, deadline)
+        started = time.perf_counter()
+        stage2_phases = fit_stage2(stage2, context, config, pretrained)
+        seconds["stage2"] = time.perf_counter() - started
+        phases.extend(stage2_phases)
+        throughput["stage2"] = _throughput(stage2_phases, len(defects_train), seconds["stage2"])
+
+    if stage1_from_stage2:
+        run_stage2()
+        copied = copy_backbone(stage2, stage1)
+        listener(ProgressEvent(EventKind.MESSAGE, "stage1", message=(
+            f"stage 1 starts from stage 2's trained backbone ({copied} layers copied)")))
+        run_stage1()
+    else:
+        run_stage1()
+    stage1_scores = stage1.predict(validation_pixels, batch_size=config.batch_size, verbose=0)[:, 0]
     point = choose_threshold(stage1_scores, validation_defective, config.stage1_recall)
     listener(ProgressEvent(EventKind.MESSAGE, "stage1", message=(
         f"stage-1 threshold {point.threshold:.4f}: recall {point.recall.rate:.3f}, "
         f"overkill {point.overkill_rate.rate:.3f} on {len(validation)} validation images")))
-
-    defects_train = train.subset(defective)
-    defects_validation = validation.subset(validation_defective)
-    train_index = _class_indices(defects_train.labels)
-    validation_index = _class_indices(defects_validation.labels)
-    eye = np.eye(len(STAGE2_CLASSES), dtype=np.float32)
-    context = _context(defects_train.pixels, eye[train_index], train_index, len(STAGE2_CLASSES),
-                       defects_validation, eye[validation_index], config, 1, listener, should_stop,
-                       deadline)
-    started = time.perf_counter()
-    stage2_phases = fit_stage2(stage2, context, config, pretrained)
-    seconds["stage2"] = time.perf_counter() - started
-    phases += stage2_phases
-    throughput["stage2"] = _throughput(stage2_phases, len(defects_train), seconds["stage2"])
+    if not stage1_from_stage2:
+        run_stage2()
     stage2_probabilities = stage2.predict(validation_pixels, batch_size=config.batch_size, verbose=0)
     return StagesOutcome(tuple(phases), point, stage1_scores, stage2_probabilities, seconds, throughput)
+
+
+def copy_backbone(source, target) -> int:
+    """Copy the backbone layers' weights of ``source`` into the same-named layers of
+    ``target`` (two backbone classifiers on one backbone); returns the layers copied.
+
+    Raises:
+        ValueError: When a backbone layer of ``target`` has no counterpart of the same shape.
+    """
+    from sem_core.models.stage2 import backbone_layers
+
+    donors = {layer.name: layer for layer in backbone_layers(source)}
+    copied = 0
+    for layer in backbone_layers(target):
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        donor = donors.get(layer.name)
+        donor_weights = donor.get_weights() if donor is not None else []
+        if [w.shape for w in donor_weights] != [w.shape for w in weights]:
+            raise ValueError(f"stage 2 has no layer {layer.name!r} shaped like stage 1's: the "
+                             "stages are not on the same backbone.")
+        layer.set_weights(donor_weights)
+        copied += 1
+    return copied
 
 
 def _class_indices(labels: tuple[str, ...]) -> np.ndarray:

@@ -49,8 +49,9 @@ def validation_metrics(validation: DecodedImages, outcome: StagesOutcome) -> dic
 
 def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, outcome: StagesOutcome,
                 manifest, train: DecodedImages, validation: DecodedImages, command: str,
-                seconds: float) -> BundleInfo:
-    """Assemble the ``BundleInfo`` of a finished run (its name is set when saved)."""
+                seconds: float, stage1_from_stage2: bool = False) -> BundleInfo:
+    """Assemble the ``BundleInfo`` of a finished run (its name is set when saved);
+    ``stage1_from_stage2``: stage 1 started from stage 2's trained backbone."""
     import keras
     import tensorflow as tf
 
@@ -81,6 +82,8 @@ def bundle_info(config: TrainConfig, initial: InitialWeights, stage1, stage2, ou
         training={
             "config": config.to_dict(),
             "initial_weights": initial.describe(),
+            **({"stage1_initial_weights": "stage 2's trained backbone"} if stage1_from_stage2
+               else {}),
             "weights_sources": weights_sources(config, initial),
             "backbone_preprocessing": spec.preprocessing,
             "phases": [{key: value for key, value in phase.to_dict().items() if key != "history"}
@@ -170,7 +173,9 @@ def model_card(info: BundleInfo, outcome: StagesOutcome) -> str:
         f"- Command: `{info.command or '(Python API)'}`",
         f"- Created: {info.created}; versions: {', '.join(f'{k} {v}' for k, v in info.versions.items())}",
         f"- Input: {info.input_size} px grayscale; {info.preprocessing}",
-        f"- Stage 1: {info.stage1.architecture}, {info.stage1.parameters:,} parameters",
+        f"- Stage 1: {info.stage1.architecture}, {info.stage1.parameters:,} parameters"
+        + (f"; initial weights {info.training['stage1_initial_weights']} (stage 2 trained first)"
+           if "stage1_initial_weights" in info.training else ""),
         f"- Stage 2: {info.stage2.architecture}, {info.stage2.parameters:,} parameters; "
         f"initial weights {info.training['initial_weights']}",
         f"- Data: manifest hash `{info.data['manifest_hash'][:16]}`, images per split "

@@ -123,3 +123,32 @@ def test_finetune_layers_must_be_a_count_or_all():
     with pytest.raises(ValueError, match="finetune_layers"):
         TrainConfig(finetune_layers="most")
     assert TrainConfig(finetune_layers="all").finetune_layers == "all"
+
+
+def test_stage1_can_start_from_stage2s_trained_backbone(offline, tiny_dataset, tmp_path):
+    from sem_core.models.pretrained import converted_weights
+    from sem_core.registry import load_bundle
+
+    out = tmp_path / "from-stage2"
+    # One stage-1 epoch is all head-only (frozen), so stage 1's backbone must leave training
+    # exactly as stage 2 left it.
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(out), *LITE,
+                 "--stage1-backbone", "efficientnet_lite0", "--epochs", "2", "--stage1-epochs", "1",
+                 "--stage1-from-stage2"]) == 0
+    info = json.loads((out / "bundle.json").read_text())
+    assert [(phase["stage"], phase["phase"]) for phase in info["training"]["phases"]] == [
+        ("stage2", "frozen"), ("stage2", "finetune"), ("stage1", "frozen")]
+    assert info["training"]["config"]["stage1_from_stage2"] is True
+    assert "--stage1-from-stage2" in info["command"]
+    assert "stage 2's trained backbone" in (out / "MODEL_CARD.md").read_text()
+    loaded = load_bundle(out)
+    top = loaded.stage2.get_layer("top_conv").get_weights()[0]
+    assert not np.allclose(top, converted_weights("efficientnet_lite0")["top_conv"][0])  # tuned
+    np.testing.assert_array_equal(loaded.stage1.get_layer("top_conv").get_weights()[0], top)
+
+
+def test_stage1_from_stage2_needs_one_backbone_on_both_stages(tiny_dataset, tmp_path, capsys):
+    assert main(["train", "--data", str(tiny_dataset), "--out", str(tmp_path / "x"), *LITE,
+                 "--stage1-from-stage2"]) == 1  # stage 1 is the small CNN by default
+    assert "same backbone on both stages" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
