@@ -29,9 +29,9 @@ clean-venv:
 
 # The default bundle (docs/default-model.md, its model card): fixed-seed `standard` synthetic data
 # (review close-ups, the generator's current version) with a clean twin beside every training
-# defect image, both stages from the offline ImageNet weights of EfficientNet-Lite0 (pip-installed,
-# no network), at 224 px, the whole backbone fine-tuned after one epoch on the head alone, within
-# a wall-time budget. Refuses to replace an existing bundle. The variables scale it
+# defect image, stage 2 from the offline ImageNet weights of EfficientNet-Lite0 (pip-installed,
+# no network) and stage 1 from stage 2's trained backbone, at 224 px, the whole backbone
+# fine-tuned after one epoch on the head alone, within a wall-time budget. Refuses to replace an existing bundle. The variables scale it
 # on a bigger machine, e.g.
 # `make default-model DEFAULT_PER_CLASS=1000 DEFAULT_MAX_MINUTES=0 DEFAULT_OUT=runs/models/big`.
 DEFAULT_DATA ?= data/synth-twins
@@ -56,5 +56,5 @@ default-model: install
 	  --out $(DEFAULT_OUT) --image-size $(DEFAULT_SIZE) --backbone $(DEFAULT_BACKBONE) \
 	  --stage1-backbone $(DEFAULT_STAGE1) --weights $(DEFAULT_WEIGHTS) --epochs 8 --stage1-epochs 4 \
 	  --frozen-learning-rate 1e-3 --finetune-learning-rate 1e-4 --finetune-layers all --frozen-fraction 0.2 \
-	  --batch-size 16 --patience 8 --seed 0 \
+	  --batch-size 16 --patience 8 --seed 0 --stage1-from-stage2 \
 	  --max-minutes $(DEFAULT_MAX_MINUTES) --augment light
