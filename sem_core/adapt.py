@@ -231,9 +231,8 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
     info = bundle.info
     facts: dict = {}
     if method == AdaptMethod.CONTRASTIVE:
-        stage1, stage2, info, facts = _contrastive(bundle, pixels, labelled_source, epochs, seed,
-                                                   progress)
-        layers = facts.pop("layers")
+        stage1, stage2, info, layers, facts = _contrastive(bundle, pixels, labelled_source,
+                                                           epochs, seed, progress)
     elif method == AdaptMethod.BATCH_NORM:
         stage1, layers1 = reestimate_batch_norm(bundle.stage1, pixels, progress=progress)
         stage2, layers2 = reestimate_batch_norm(bundle.stage2, pixels, progress=progress)
@@ -275,7 +274,8 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
 
 def _contrastive(bundle: LoadedBundle, pixels: np.ndarray, labelled: LabelledSource | None,
                  epochs: int, seed: int, progress: Callable[[int], None] | None):
-    """(stage 1, adapted stage 2, new info, facts to record) of ``contrastive``."""
+    """(stage 1, adapted stage 2, new info, layers trained, facts to record) of
+    ``contrastive``."""
     from sem_core.adapt_contrastive import contrastive_adapt
 
     if labelled is None:
@@ -295,13 +295,13 @@ def _contrastive(bundle: LoadedBundle, pixels: np.ndarray, labelled: LabelledSou
                   if layer.weights and not isinstance(layer, keras.layers.BatchNormalization))
     calibration = {**dict(bundle.info.calibration), "stage2": outcome.calibration}
     info = replace(bundle.info, stage2_temperature=outcome.temperature, calibration=calibration)
-    facts = {"layers": trained, "epochs": epochs, "seed": seed, "steps": outcome.steps,
+    facts = {"epochs": epochs, "seed": seed, "steps": outcome.steps,
              "contrastive_loss_first": round(outcome.first_loss, 4),
              "contrastive_loss_last": round(outcome.last_loss, 4),
              "head_epochs": outcome.head_epochs,
              "source_validation_accuracy": round(outcome.source_validation_accuracy, 4),
              "source_data": labelled.content_hash, "stages": "stage 2 (stage 1 unchanged)"}
-    return bundle.stage1, outcome.stage2, info, facts
+    return bundle.stage1, outcome.stage2, info, trained, facts
 
 
 def _increments(progress: Callable[[int], None] | None) -> Callable[[int, int], None] | None:

@@ -199,10 +199,11 @@ def contrastive_pretrain(model, target: np.ndarray, source: np.ndarray, *, epoch
 
 
 def refit_head(model, pixels: np.ndarray, labels: np.ndarray, val_pixels: np.ndarray,
-               val_labels: np.ndarray, *, seed: int = 0) -> int:
+               val_labels: np.ndarray, *, seed: int = 0) -> tuple[int, np.ndarray]:
     """Fit the head of ``model`` (every layer after its pooled features) again, in place, on
     the labelled images' features, starting from its current weights; early stopping on the
-    validation images restores the best epoch. Returns the epochs run."""
+    validation images restores the best epoch. Returns the epochs run and the model's output
+    on the validation images."""
     import keras
 
     from sem_core.review.features import features_layer_name
@@ -233,7 +234,7 @@ def refit_head(model, pixels: np.ndarray, labels: np.ndarray, val_pixels: np.nda
                                                                                  classes)))
     for layer, clone in zip(head_layers, clones, strict=True):
         layer.set_weights(clone.get_weights())
-    return len(history.history["loss"])
+    return len(history.history["loss"]), head.predict(val_features, batch_size=32, verbose=0)
 
 
 def contrastive_adapt(stage2, classes: tuple[str, ...], target: np.ndarray,
@@ -273,9 +274,8 @@ def contrastive_adapt(stage2, classes: tuple[str, ...], target: np.ndarray,
                                            progress=progress)
     train_y = np.array([index[label] for label in np.asarray(source_labels)[train_keep]])
     val_y = np.array([index[label] for label in np.asarray(val_labels)[val_keep]])
-    head_epochs = refit_head(adapted, source_pixels[train_keep], train_y, val_pixels[val_keep],
-                             val_y, seed=seed)
-    probabilities = adapted.predict(val_pixels[val_keep], batch_size=32, verbose=0)
+    head_epochs, probabilities = refit_head(adapted, source_pixels[train_keep], train_y,
+                                            val_pixels[val_keep], val_y, seed=seed)
     fit = fit_softmax_temperature(probabilities, val_y)
     tenth = max(1, len(losses) // 10)
     return ContrastiveOutcome(

@@ -198,10 +198,23 @@ def transfer_weights(target: keras.Model, source_file: Path) -> TransferReport:
         A ``TransferReport`` naming copied and skipped layers.
     """
     source = keras.saving.load_model(source_file, compile=False, safe_mode=True)
-    by_name = {layer.name: layer for layer in source.layers}
+    return copy_layer_weights(target.layers, source.layers)
+
+
+def copy_layer_weights(targets, donors) -> TransferReport:
+    """Copy weights from ``donors`` into the ``targets`` layers of the same name and shapes.
+
+    Args:
+        targets: Layers to set (changed in place); those without weights are passed over.
+        donors: Layers to copy from.
+
+    Returns:
+        A ``TransferReport`` naming copied and skipped layers.
+    """
+    by_name = {layer.name: layer for layer in donors}
     copied: list[str] = []
     skipped: list[str] = []
-    for layer in target.layers:
+    for layer in targets:
         weights = layer.get_weights()
         if not weights:
             continue

@@ -16,7 +16,8 @@ import numpy as np
 from sem_core.classes import CLEAN, STAGE2_CLASSES
 from sem_core.metrics.temperature import TemperatureFit
 from sem_core.models import build_stage1, build_stage2
-from sem_core.models.weights import InitialWeights, application_weights, source_model_file, transfer_weights
+from sem_core.models.weights import (InitialWeights, application_weights, copy_layer_weights,
+                                     source_model_file, transfer_weights)
 from sem_core.train.augment import augment_config, build_augmenter
 from sem_core.train.callbacks import EventKind, ProgressEvent, ProgressListener
 from sem_core.train.config import STAGE1_CNN, TrainConfig
@@ -172,20 +173,11 @@ def copy_backbone(source, target) -> int:
     """
     from sem_core.models.stage2 import backbone_layers
 
-    donors = {layer.name: layer for layer in backbone_layers(source)}
-    copied = 0
-    for layer in backbone_layers(target):
-        weights = layer.get_weights()
-        if not weights:
-            continue
-        donor = donors.get(layer.name)
-        donor_weights = donor.get_weights() if donor is not None else []
-        if [w.shape for w in donor_weights] != [w.shape for w in weights]:
-            raise ValueError(f"stage 2 has no layer {layer.name!r} shaped like stage 1's: the "
-                             "stages are not on the same backbone.")
-        layer.set_weights(donor_weights)
-        copied += 1
-    return copied
+    report = copy_layer_weights(backbone_layers(target), backbone_layers(source))
+    if report.skipped:
+        raise ValueError(f"stage 2 has no layer {report.skipped[0]!r} shaped like stage 1's: the "
+                         "stages are not on the same backbone.")
+    return len(report.copied)
 
 
 def _class_indices(labels: tuple[str, ...]) -> np.ndarray:
