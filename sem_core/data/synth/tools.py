@@ -145,8 +145,8 @@ TOOLS: dict[str, ToolProfile] = {
         name="b",
         description=(
             "tool B, a back-end fab's review SEM with a side detector: via arrays and logic in "
-            "metal and voltage-contrast looks, low to normal magnification, often tilted, "
-            "softer beam, lower SNR, strong charging, annotated figure crops"
+            "metal and voltage-contrast looks, defect close-ups (high magnification), often "
+            "tilted, softer beam, middle of the SNR range, strong charging, annotated figure crops"
         ),
         view_rates={View.TOP_DOWN: 0.7, View.CROSS_SECTION: 0.1, View.BLANKET: 0.2},
         family_weights={
@@ -156,12 +156,16 @@ TOOLS: dict[str, ToolProfile] = {
         },
         look_rates={Look.RESIST_ADI: 0.0, Look.ETCHED_AEI: 0.0, Look.METAL_CMP: 0.5,
                     Look.VC_MODE: 0.5},
-        magnification_rates={Magnification.LOW: 0.4, Magnification.NORMAL: 0.6,
-                             Magnification.HIGH: 0.0},
+        # A review SEM revisits defects at high magnification. Until synth-sem 2.4 tool B framed
+        # 40 % of its images at low magnification in the lower SNR half, so hard to learn even
+        # in-domain (B->B 0.447 against A->A 0.728) that it hid the shift inside B's own
+        # difficulty (docs/synthetic-data.md, changelog).
+        magnification_rates={Magnification.LOW: 0.0, Magnification.NORMAL: 0.0,
+                             Magnification.HIGH: 1.0},
         tilt_rate=0.5,
         side_detector_rate=1.0,
         psf_span=(0.5, 1.0),
-        snr_span=(0.0, 0.5),
+        snr_span=(0.25, 0.75),
         tone_gamma=(0.6, 0.8),
         charging=2.0,
         presentation=True,
