@@ -36,10 +36,10 @@ def features_of(data: Path, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return np.concatenate([pooled["average"], pooled["max"]], axis=1), labels, splits
 
 
-def macro_f1(train: tuple, test_features: np.ndarray, test_labels: np.ndarray, c: float) -> float:
-    """Macro-F1 on the test images of a logistic regression fitted on ``train``'s Train split."""
+def fit_probe(train: tuple, c: float):
+    """A function from features to classes: a logistic regression fitted on ``train``'s Train
+    split (features standardised by that split)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import f1_score
     from sklearn.preprocessing import StandardScaler
 
     features, labels, splits = train
@@ -47,8 +47,14 @@ def macro_f1(train: tuple, test_features: np.ndarray, test_labels: np.ndarray, c
     scaler = StandardScaler().fit(features[rows])
     model = LogisticRegression(C=c, max_iter=3000).fit(scaler.transform(features[rows]),
                                                        labels[rows])
-    guess = model.predict(scaler.transform(test_features))
-    return round(float(f1_score(test_labels, guess, average="macro")), 3)
+    return lambda test_features: model.predict(scaler.transform(test_features))
+
+
+def macro_f1(probe, test_features: np.ndarray, test_labels: np.ndarray) -> float:
+    """Macro-F1 of a fitted probe on the test images."""
+    from sklearn.metrics import f1_score
+
+    return round(float(f1_score(test_labels, probe(test_features), average="macro")), 3)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
                         default=ROOT / "benchmarks" / "results" / "shift_probe.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    source = features_of(args.source, args.size)
+    source_probe = fit_probe(features_of(args.source, args.size), args.c)
     targets = {}
     for target in args.target:
         data = features_of(target, args.size)
         held_out = data[2] != "Train"
-        own = macro_f1(data, data[0][held_out], data[1][held_out], args.c)
-        shifted = macro_f1(source, data[0][held_out], data[1][held_out], args.c)
+        own = macro_f1(fit_probe(data, args.c), data[0][held_out], data[1][held_out])
+        shifted = macro_f1(source_probe, data[0][held_out], data[1][held_out])
         meta = json.loads((target / "dataset.json").read_text())
         targets[str(target)] = {
             "generator_version": meta.get("generator_version"), "tool": meta.get("tool"),
