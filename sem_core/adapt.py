@@ -202,7 +202,7 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
         method: ``batchnorm``, ``coral`` or ``contrastive``.
         content_hash: ``images_content_hash`` of the target files (recorded).
         source_features: (mean, scale) of the source's pooled features, stage 1 then stage 2
-            (``ShiftReference.mean`` / ``.scale``); needed by ``coral``.
+            (``ShiftReference.statistics_of(("stage1", "stage2"))``); needed by ``coral``.
         labelled_source: The source's labelled images; needed by ``contrastive``.
         epochs: ``contrastive``'s passes over the target images. Default: 2.
         seed: ``contrastive``'s seed. Default: 0.
@@ -220,7 +220,8 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
             without labelled source images.
         sem_core.registry.BundleError: When ``out`` exists.
     """
-    from sem_core.review.features import _side_model, embed_pixels, features_layer_name
+    from sem_core.review.features import features_layer_name
+    from sem_core.shift_features import shift_blocks, shift_features
 
     method = AdaptMethod(method)
     if len(pixels) < MIN_TARGET_IMAGES:
@@ -246,14 +247,16 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
                              "reference first (`python -m sem_core shift-reference`), or pass "
                              "the training data.")
         mean, scale = (np.asarray(part, dtype=np.float64) for part in source_features)
-        target = embed_pixels(bundle, pixels, progress=_increments(progress)).astype(np.float64)
-        width1 = int(_side_model(bundle.stage1).outputs[0].shape[-1])
-        if target.shape[1] != mean.shape[0]:
+        # the pooled features of both stages come first (sem_core.shift_features)
+        target = shift_features(bundle, pixels, progress=_increments(progress))
+        (_, width1), (_, width2) = shift_blocks(bundle)[:2]
+        pooled = target[:, :width1 + width2].astype(np.float64)
+        if pooled.shape[1] != mean.shape[0]:
             raise AdaptError(f"the source statistics have {mean.shape[0]} features, the bundle "
-                             f"gives {target.shape[1]}: the shift reference belongs to another "
+                             f"gives {pooled.shape[1]}: the shift reference belongs to another "
                              "bundle.")
         stage1, stage2 = (
-            align_head(model, features_layer_name(model), mean[part], scale[part], target[:, part])
+            align_head(model, features_layer_name(model), mean[part], scale[part], pooled[:, part])
             for model, part in ((bundle.stage1, slice(0, width1)),
                                 (bundle.stage2, slice(width1, None))))
         layers = 2
@@ -266,7 +269,7 @@ def adapt_bundle(bundle: LoadedBundle, pixels: np.ndarray, out: str | os.PathLik
         training={**dict(info.training), "adaptation": adaptation}, metrics={})
     card = _model_card(info.name, adaptation)
     folder = save_bundle(out, new_info, stage1, stage2, extra_files={"MODEL_CARD.md": card})
-    # coral changes only the heads, so the adapted bundle's pooled features are ``target``
+    # coral changes only the heads, so the adapted bundle's shift features are ``target``
     features = target if method == AdaptMethod.CORAL else None
     referenced = _target_reference(folder, pixels, command, progress, features)
     return AdaptResult(folder, method, len(pixels), content_hash, seconds, layers, referenced)
@@ -305,7 +308,7 @@ def _contrastive(bundle: LoadedBundle, pixels: np.ndarray, labelled: LabelledSou
 
 
 def _increments(progress: Callable[[int], None] | None) -> Callable[[int, int], None] | None:
-    """``embed_pixels``' (done, total) progress as the images each batch added."""
+    """``shift_features``' (done, total) progress as the images each batch added."""
     if progress is None:
         return None
     done_before = [0]
@@ -321,21 +324,23 @@ def _target_reference(folder: Path, pixels: np.ndarray, command: str,
                       progress: Callable[[int], None] | None,
                       features: np.ndarray | None = None) -> bool:
     """The adapted bundle's shift reference from the target images (every fifth one held out
-    for the threshold; ``features``: their pooled features when already at hand, else they are
+    for the threshold; ``features``: their shift features when already at hand, else they are
     embedded with the new bundle); False, writing nothing, when there are too few of them."""
     from sem_core.registry import load_bundle
-    from sem_core.review.features import embed_pixels
     from sem_core.shift import fit_shift_reference, save_reference
+    from sem_core.shift_features import shift_blocks, shift_features
 
     if len(pixels) < TARGET_REFERENCE_IMAGES:
         return False
+    adapted = load_bundle(folder)
     if features is None:
-        features = embed_pixels(load_bundle(folder), pixels, progress=_increments(progress))
+        features = shift_features(adapted, pixels, progress=_increments(progress))
     elif progress is not None:
         progress(len(pixels))
     held = np.zeros(len(features), bool)
     held[::5] = True
-    save_reference(folder, fit_shift_reference(features[~held], features[held]),
+    save_reference(folder, fit_shift_reference(features[~held], features[held],
+                                               blocks=shift_blocks(adapted)),
                    command=f"{command} (the target images: four in five for the statistics, "
                            "every fifth for the threshold)")
     return True

@@ -54,6 +54,7 @@ def run_adapt(args: argparse.Namespace) -> int:
     from sem_core.errors import ImageLoadError
     from sem_core.models.preprocessing import prepare_image
     from sem_core.registry import BundleError, load_bundle
+    from sem_core.shift import ShiftError
 
     if args.out.exists():
         print(f"error: {args.out} already exists; bundles are never overwritten.", file=sys.stderr)
@@ -92,7 +93,7 @@ def run_adapt(args: argparse.Namespace) -> int:
                               epochs=args.epochs, seed=args.seed, progress=bar.update,
                               command=shlex.join(["python", "-m", "sem_core", *sys.argv[1:]]))
         bar.close()
-    except (AdaptError, BundleError, ExportError) as error:
+    except (AdaptError, BundleError, ExportError, ShiftError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"adapted {bundle.info.name} by {result.method.value} on {result.images} images "
@@ -107,10 +108,11 @@ def _source_features(args: argparse.Namespace, bundle):
     """(mean, scale) of the source's pooled features: the shift reference, else --data."""
     from sem_core.adapt import AdaptError
     from sem_core.shift import feature_statistics, load_reference
+    from sem_core.shift_features import STAGE1, STAGE2
 
     reference = load_reference(args.bundle)
     if reference is not None:
-        return reference.mean, reference.scale
+        return reference.statistics_of((STAGE1, STAGE2))
     if args.data is None:
         raise AdaptError(f"{args.bundle} has no shift reference: make one with `python -m "
                          f"sem_core shift-reference --bundle {args.bundle}`, or pass --data "

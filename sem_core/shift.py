@@ -1,15 +1,19 @@
 """Does a batch of images come from the domain a bundle was trained on? (issue 19, item 3)
 
-A bundle's reference is the mean and spread of its pooled features (stage 1's and stage 2's,
-the embedding of ``sem_core.review.features``) over the images it was trained on. A batch's
-distance is how far its mean feature lies from the reference mean, per feature in units of the
-standard error of a batch mean, as a root mean square over features:
+A bundle's reference is the mean and spread of its features over the images it was trained on:
+blocks of them (``sem_core.shift_features``: each stage's pooled features and stage 2's feature
+maps at middle depth). A batch's distance is how far its mean feature lies from the reference
+mean, per feature in units of the standard error of a batch mean, as a root mean square over
+the features of each block, the blocks weighed equally:
 
     z_ij = clip((x_ij - mean_j) / scale_j, -CLIP_Z, CLIP_Z) - clipped_mean_j
-    D = sqrt(mean_j(batch_mean_i(z_ij) ** 2 * n))
+    D = sqrt(mean_b(mean_{j in b}(batch_mean_i(z_ij) ** 2)) * n)
 
 so an in-domain batch of any size n gives D near 1, and a batch from another tool (other
-patterns, detector, noise, tone) moves many features together and gives a large D. Clipping
+patterns, detector, noise, tone) moves many features together and gives a large D. Equal
+weights keep the 1,280 tool-invariant pooled features of a block from drowning the 40 or 112
+of a middle-depth block that sees the tool most (measured in ``sem_core.shift_features``). A
+reference written before the blocks has none (one block of both stages' pooled features). Clipping
 each image's standardised features keeps one odd in-domain image from making its whole batch
 look shifted: without it, 19 % of in-domain test batches of 32 exceeded a threshold calibrated
 at the 0.99 quantile, because single images lay up to 49 standard deviations out in many
@@ -63,6 +67,9 @@ class ShiftReference:
             (its distances are read the old way).
         clipped_mean: (D,) mean of the clipped standardised reference features (near 0; not
             0 for skewed features), subtracted so that in-domain batches centre on 0.
+        blocks: (name, width) of each block of features, in column order, weighed equally by
+            the distance; None for a reference made before blocks (one block of all features,
+            the pooled features of stage 1 then stage 2).
     """
 
     mean: np.ndarray
@@ -75,6 +82,7 @@ class ShiftReference:
     calibration_distances: tuple[float, float]
     clip: float | None = None
     clipped_mean: np.ndarray | None = None
+    blocks: tuple[tuple[str, int], ...] | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
@@ -83,7 +91,35 @@ class ShiftReference:
                       calibration_distances=list(self.calibration_distances))
         if self.clip is not None:
             record.update(clipped_mean=self.clipped_mean.tolist())
+        if self.blocks is None:
+            record.pop("blocks")
+        else:
+            record.update(blocks=[[name, width] for name, width in self.blocks])
         return record
+
+    def block_slices(self) -> list[slice]:
+        """The columns of each block (one slice of all of them without blocks)."""
+        if self.blocks is None:
+            return [slice(0, self.mean.shape[0])]
+        ends = np.cumsum([width for _, width in self.blocks]).tolist()
+        return [slice(end - width, end) for (_, width), end in zip(self.blocks, ends)]
+
+    def statistics_of(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, scale) of the named blocks' columns, in the order given; a reference without
+        blocks is all of one block and gives all of its columns.
+
+        Raises:
+            ShiftError: When a name is not one of the reference's blocks.
+        """
+        if self.blocks is None:
+            return self.mean, self.scale
+        columns = dict(zip((name for name, _ in self.blocks), self.block_slices()))
+        missing = [name for name in names if name not in columns]
+        if missing:
+            raise ShiftError(f"the shift reference has no block {', '.join(missing)} (it has "
+                             f"{', '.join(columns)}).")
+        picked = np.concatenate([np.arange(self.mean.shape[0])[columns[name]] for name in names])
+        return self.mean[picked], self.scale[picked]
 
     def standardise(self, features: np.ndarray) -> np.ndarray:
         """Each image's features in the reference's units (clipped, when the reference is)."""
@@ -104,11 +140,14 @@ class ShiftReference:
             scale = np.asarray(record["scale"], dtype=np.float64)
             clip = record.get("clip")
             clipped = None if clip is None else np.asarray(record["clipped_mean"], np.float64)
+            blocks = record.get("blocks")
+            blocks = None if blocks is None else tuple((str(name), int(width))
+                                                       for name, width in blocks)
             reference = cls(mean, scale, float(record["threshold"]), int(record["batch_size"]),
                             float(record["quantile"]), int(record["reference_images"]),
                             int(record["calibration_images"]),
                             tuple(float(x) for x in record["calibration_distances"]),
-                            None if clip is None else float(clip), clipped)
+                            None if clip is None else float(clip), clipped, blocks)
         except (KeyError, TypeError, ValueError) as error:
             raise ShiftError(f"the shift reference is malformed ({error!r}).") from None
         vectors = [mean, scale] + ([] if clipped is None else [clipped])
@@ -116,6 +155,7 @@ class ShiftReference:
                 scale > 0):
             raise ShiftError("the shift reference's mean, scale (and clipped mean) must be "
                              "equal-length vectors with positive scales.")
+        _check_blocks(blocks, mean.shape[0])
         return reference
 
 
@@ -132,12 +172,25 @@ def batch_distance(features: np.ndarray, reference: ShiftReference) -> float:
     if features.shape[1] != reference.mean.shape[0]:
         raise ShiftError(f"the features have {features.shape[1]} columns, the reference "
                          f"{reference.mean.shape[0]}: were they made by another bundle?")
-    return _distance(reference.standardise(features).mean(axis=0), features.shape[0])
+    return _distance(reference.standardise(features).mean(axis=0), features.shape[0],
+                     reference.block_slices())
 
 
-def _distance(mean_z: np.ndarray, images: int) -> float:
-    """D of a batch of ``images`` whose standardised features average ``mean_z``."""
-    return float(math.sqrt(float(np.mean(mean_z * mean_z)) * images))
+def _distance(mean_z: np.ndarray, images: int, blocks: list[slice]) -> float:
+    """D of a batch of ``images`` whose standardised features average ``mean_z``, each of the
+    ``blocks`` of columns weighed equally."""
+    squares = mean_z * mean_z
+    return float(math.sqrt(float(np.mean([squares[block].mean() for block in blocks])) * images))
+
+
+def _check_blocks(blocks: tuple[tuple[str, int], ...] | None, width: int) -> None:
+    """Raise ``ShiftError`` unless ``blocks`` (or None) cover ``width`` columns."""
+    if blocks is None:
+        return
+    if not blocks or any(block_width < 1 for _, block_width in blocks) or sum(
+            block_width for _, block_width in blocks) != width:
+        raise ShiftError(f"the shift reference's blocks {list(blocks)} do not cover its "
+                         f"{width} features.")
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +202,7 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
+                        blocks: tuple[tuple[str, int], ...] | None = None,
                         batch_size: int = DEFAULT_BATCH_SIZE, quantile: float = DEFAULT_QUANTILE,
                         batches: int = 500, seed: int = 0) -> ShiftReference:
     """Fit the statistics on ``reference`` and the threshold on ``calibration``.
@@ -156,6 +210,8 @@ def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
     Args:
         reference: (N, D) features of the training images.
         calibration: (M, D) features of held-out in-domain images (not in ``reference``).
+        blocks: (name, width) of the blocks of columns, weighed equally by the distance
+            (``sem_core.shift_features.shift_blocks``). Default: None, one block.
         batch_size: Batch size of the calibration batches. Default: 32.
         quantile: Share of calibration batches the threshold lets through. Default: 0.99.
         batches: Random batches drawn from ``calibration`` (each without repeats). Default: 500.
@@ -175,10 +231,13 @@ def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
                          f"calibration images; got {calibration.shape[0]}.")
     if not 0.5 <= quantile < 1.0:
         raise ShiftError(f"quantile must be in [0.5, 1); got {quantile}.")
+    blocks = None if blocks is None else tuple((str(name), int(width)) for name, width in blocks)
+    _check_blocks(blocks, reference.shape[1])
     mean, scale = feature_statistics(reference)
     clipped = np.clip((reference - mean) / scale, -CLIP_Z, CLIP_Z)
     fitted = ShiftReference(mean, scale, 0.0, batch_size, quantile, reference.shape[0],
-                            calibration.shape[0], (0.0, 0.0), CLIP_Z, clipped.mean(axis=0))
+                            calibration.shape[0], (0.0, 0.0), CLIP_Z, clipped.mean(axis=0),
+                            blocks)
     calibration = fitted.standardise(calibration)
     # Batches drawn from a finite held-out set vary less about its mean than batches of new
     # images would (finite-population factor (M - n) / (M - 1)); each draw's deviation from that
@@ -188,9 +247,10 @@ def fit_shift_reference(reference: np.ndarray, calibration: np.ndarray, *,
     shrink = math.sqrt((count - batch_size) / (count - 1))
     centre = calibration.mean(axis=0)
     rng = np.random.default_rng(seed)
+    slices = fitted.block_slices()
     distances = np.array([
         _distance(centre + (calibration[rng.choice(count, batch_size, replace=False)].mean(axis=0)
-                            - centre) / max(shrink, 0.1), batch_size)
+                            - centre) / max(shrink, 0.1), batch_size, slices)
         for _ in range(batches)])
     return replace(fitted, threshold=float(np.quantile(distances, quantile)),
                    calibration_distances=(float(np.median(distances)), float(distances.max())))

@@ -16,14 +16,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``shift-reference`` and ``shift-check``."""
     fit = subparsers.add_parser(
         "shift-reference", help="store a bundle's training-domain feature statistics",
-        description="Compute the mean and spread of the bundle's pooled features over its training "
-                    "images (the dataset's Train split) and calibrate the shift threshold on its "
+        description="Compute the mean and spread of the bundle's features (each stage's pooled "
+                    "features and stage 2's middle-depth feature maps) over its training images "
+                    "(the dataset's Train split) and calibrate the shift threshold on its "
                     "Validation split, into BUNDLE/shift/reference.json. The bundle's models and "
                     "bundle.json are not changed.")
     fit.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
-    fit.add_argument("--data", type=Path,
-                     help="the labelled dataset the bundle was trained on (default: the one "
-                          "bundle.json names)")
+    fit.add_argument("--data", type=Path, nargs="+",
+                     help="the labelled dataset(s) the bundle was trained on, as given to "
+                          "train (several: the Train images are drawn evenly from each, every "
+                          "Validation image is used; default: the one bundle.json names)")
     fit.add_argument("--reference-images", type=int, default=REFERENCE_IMAGES,
                      help="Train images drawn for the statistics (seeded)")
     fit.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
@@ -46,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_shift_reference(args: argparse.Namespace) -> int:
     """Fit and store the reference; 0 when written, 2 when it could not be."""
+    import numpy as np
+
     from sem_core.deploy.gate_data import (
         TRAIN,
         VALIDATION,
@@ -54,22 +58,29 @@ def run_shift_reference(args: argparse.Namespace) -> int:
         labelled_images,
     )
     from sem_core.registry import BundleError, load_bundle
-    from sem_core.review.features import embed_pixels
     from sem_core.shift import ShiftError, fit_shift_reference, save_reference
+    from sem_core.shift_features import shift_blocks, shift_features
 
     try:
         bundle = load_bundle(args.bundle)
         size = int(bundle.info.input_size)
-        data = gate_dataset(bundle.info, args.data)
-        train = labelled_images(data, TRAIN, size, limit=args.reference_images)
-        held_out = labelled_images(data, VALIDATION, size)
-        if train.split != TRAIN or held_out.split != VALIDATION:
-            raise ShiftError(f"{data}: needs both a {TRAIN} and a {VALIDATION} split (the "
-                             "threshold is calibrated on images the statistics did not see).")
-        print(f"embedding {len(train.labels)} {TRAIN} and {len(held_out.labels)} {VALIDATION} "
+        datasets = args.data or [gate_dataset(bundle.info)]
+        per_dataset = -(-args.reference_images // len(datasets))
+        train, held_out = [], []
+        for data in datasets:
+            train.append(labelled_images(data, TRAIN, size, limit=per_dataset))
+            held_out.append(labelled_images(data, VALIDATION, size))
+            if train[-1].split != TRAIN or held_out[-1].split != VALIDATION:
+                raise ShiftError(f"{data}: needs both a {TRAIN} and a {VALIDATION} split (the "
+                                 "threshold is calibrated on images the statistics did not "
+                                 "see).")
+        train_images = np.concatenate([part.images for part in train])
+        held_out_images = np.concatenate([part.images for part in held_out])
+        print(f"embedding {len(train_images)} {TRAIN} and {len(held_out_images)} {VALIDATION} "
               "images...", file=sys.stderr)
-        reference = fit_shift_reference(embed_pixels(bundle, train.images),
-                                        embed_pixels(bundle, held_out.images),
+        reference = fit_shift_reference(shift_features(bundle, train_images),
+                                        shift_features(bundle, held_out_images),
+                                        blocks=shift_blocks(bundle),
                                         batch_size=args.batch_size, quantile=args.quantile)
         path = save_reference(args.bundle, reference, overwrite=args.overwrite,
                               command=shlex.join(["python", "-m", "sem_core", *sys.argv[1:]]))
@@ -89,8 +100,8 @@ def run_shift_check(args: argparse.Namespace) -> int:
     from sem_core.errors import ImageLoadError
     from sem_core.models.preprocessing import prepare_batch
     from sem_core.registry import BundleError, load_bundle
-    from sem_core.review.features import embed_pixels
     from sem_core.shift import ShiftError, check_batches, load_reference
+    from sem_core.shift_features import check_reference_matches, reference_features
 
     try:
         reference = load_reference(args.bundle)
@@ -98,6 +109,7 @@ def run_shift_check(args: argparse.Namespace) -> int:
             raise ShiftError(f"{args.bundle} has no shift reference; make one with "
                              f"`python -m sem_core shift-reference --bundle {args.bundle}`.")
         bundle = load_bundle(args.bundle)
+        check_reference_matches(bundle, reference)
     except (BundleError, ShiftError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -113,10 +125,10 @@ def run_shift_check(args: argparse.Namespace) -> int:
             print(f"skipped {source.name}: {error}", file=sys.stderr)
             continue
         if len(batch) == reference.batch_size:
-            features.append(embed_pixels(bundle, prepare_batch(batch, size)))
+            features.append(reference_features(bundle, prepare_batch(batch, size), reference))
             batch = []
     if batch:
-        features.append(embed_pixels(bundle, prepare_batch(batch, size)))
+        features.append(reference_features(bundle, prepare_batch(batch, size), reference))
     if not features:
         print("error: no readable image among the inputs.", file=sys.stderr)
         return 2

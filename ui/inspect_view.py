@@ -152,8 +152,8 @@ def shift_verdicts(entry: bundles.CatalogEntry):
     None when the bundle has no shift reference (``python -m sem_core shift-reference``)."""
     from sem_core.errors import ImageLoadError
     from sem_core.models.preprocessing import prepare_batch
-    from sem_core.review.features import embed_pixels
     from sem_core.shift import ShiftError, check_batches, load_reference
+    from sem_core.shift_features import reference_features
 
     try:
         reference = load_reference(entry.path)
@@ -171,8 +171,13 @@ def shift_verdicts(entry: bundles.CatalogEntry):
             with contextlib.suppress(ImageLoadError):
                 pixels.append(inspection.decode(item).pixels)
         bundle = loaders.loaded_bundle(entry.path)
-        with st.spinner("Comparing these images with the model's training images..."):
-            features = embed_pixels(bundle, prepare_batch(pixels, int(bundle.info.input_size)))
+        try:
+            with st.spinner("Comparing these images with the model's training images..."):
+                features = reference_features(
+                    bundle, prepare_batch(pixels, int(bundle.info.input_size)), reference)
+        except ShiftError as error:
+            st.caption(f"Domain-shift check unavailable: {error}")
+            return None
         cache[key] = check_batches(features, reference) if len(pixels) else []
     return cache[key]
 
@@ -224,7 +229,8 @@ def adapt_offer(entry: bundles.CatalogEntry) -> None:
 
     from sem_core.adapt import adapt_bundle
     from sem_core.models.preprocessing import prepare_batch
-    from sem_core.shift import load_reference
+    from sem_core.shift import ShiftError, load_reference
+    from sem_core.shift_features import STAGE1, STAGE2
 
     pixels = []
     for item in items:
@@ -239,9 +245,9 @@ def adapt_offer(entry: bundles.CatalogEntry) -> None:
             result = adapt_bundle(
                 bundle, prepare_batch(pixels, int(bundle.info.input_size)), out, "coral",
                 content_hash=images_content_hash([image_digest(image) for image in pixels]),
-                source_features=(reference.mean, reference.scale),
+                source_features=reference.statistics_of((STAGE1, STAGE2)),
                 command=f"app: Inspect -> Adapt to these images ({len(pixels)} images)")
-    except (AdaptError, OSError) as error:
+    except (AdaptError, ShiftError, OSError) as error:
         st.error(f"Could not adapt {entry.name}: {error}")
         return
     st.success(f"Wrote bundle **{result.bundle.name}** (features aligned on {result.images} "

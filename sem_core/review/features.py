@@ -130,19 +130,30 @@ def _run_side_models(bundle: LoadedBundle, pixels: np.ndarray, divisor: float, b
     (each batch over ``divisor`` gives [0, 1])."""
     stage1, stage2 = _side_model(bundle.stage1), _side_model(bundle.stage2)
     parts: list[tuple[np.ndarray, ...]] = []
-    for start in range(0, len(pixels), batch_size):
-        batch = np.asarray(pixels[start:start + batch_size], dtype=np.float32) / divisor
-        rows = len(batch)
-        if rows < batch_size:  # one input shape, one traced function: pad, then drop the padding
-            batch = np.concatenate([batch, np.zeros((batch_size - rows, *batch.shape[1:]),
-                                                    np.float32)])
+    for batch, rows in padded_batches(pixels, divisor, batch_size, progress):
         features1, probability1 = (np.asarray(out)[:rows] for out in stage1.predict_on_batch(batch))
         features2, probabilities2 = (np.asarray(out)[:rows] for out in stage2.predict_on_batch(batch))
         parts.append((np.concatenate([features1, features2], axis=1), probability1[:, 0],
                       probabilities2))
-        if progress is not None:
-            progress(min(start + batch_size, len(pixels)), len(pixels))
     if parts:
         return tuple(np.concatenate(column) for column in zip(*parts))
     width = stage1.outputs[0].shape[-1] + stage2.outputs[0].shape[-1]
     return np.zeros((0, width)), np.zeros(0), np.zeros((0, stage2.outputs[1].shape[-1]))
+
+
+def padded_batches(pixels: np.ndarray, divisor: float, batch_size: int,
+                   progress: Callable[[int, int], None] | None = None):
+    """Yield (batch, rows): ``pixels`` a batch at a time as float32 over ``divisor``, a short
+    last batch padded with zeros to ``batch_size`` (one input shape, one traced function; the
+    caller keeps the first ``rows`` outputs). ``progress`` gets (images done, total) after each
+    batch has been used."""
+    total = len(pixels)
+    for start in range(0, total, batch_size):
+        batch = np.asarray(pixels[start:start + batch_size], dtype=np.float32) / divisor
+        rows = len(batch)
+        if rows < batch_size:
+            batch = np.concatenate([batch, np.zeros((batch_size - rows, *batch.shape[1:]),
+                                                    np.float32)])
+        yield batch, rows
+        if progress is not None:
+            progress(min(start + batch_size, total), total)

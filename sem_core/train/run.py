@@ -144,8 +144,8 @@ def _write_shift_reference(folder: Path, train_images: DecodedImages,
     import numpy as np
 
     from sem_core.registry import load_bundle
-    from sem_core.review.features import embed_pixels
     from sem_core.shift import ShiftError, fit_shift_reference, save_reference
+    from sem_core.shift_features import shift_blocks, shift_features
 
     picks = np.arange(len(train_images))
     if len(picks) > SHIFT_REFERENCE_IMAGES:
@@ -157,7 +157,7 @@ def _write_shift_reference(folder: Path, train_images: DecodedImages,
             if done % SHIFT_PROGRESS_EVERY == 0 or done == total:
                 _say(listener, f"domain-shift reference: {what} {done}/{total} embedded")
 
-        return embed_pixels(bundle, pixels, progress=report)
+        return shift_features(bundle, pixels, progress=report)
 
     try:
         _say(listener, "domain-shift reference: loading the new bundle")
@@ -166,7 +166,8 @@ def _write_shift_reference(folder: Path, train_images: DecodedImages,
                        f"{len(validation_images)} validation images")
         reference = fit_shift_reference(
             embed(bundle, train_images.pixels[picks], "training images"),
-            embed(bundle, validation_images.pixels, "validation images"))
+            embed(bundle, validation_images.pixels, "validation images"),
+            blocks=shift_blocks(bundle))
         save_reference(folder, reference, command=f"{command} (at the end of training)".strip())
     except (ShiftError, OSError) as error:
         _say(listener, f"no domain-shift reference for this bundle: {error} Make one later with "

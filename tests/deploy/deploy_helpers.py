@@ -28,8 +28,10 @@ def build_small_stage2(size: int = TINY_SIZE):
     return keras.Model(inputs, outputs, name="stage2_small_cnn")
 
 
-def make_responsive_bundle(folder: Path, dataset: Path, size: int = TINY_SIZE) -> Path:
-    """Save the bundle; bundle.json names ``dataset`` as its training data."""
+def make_responsive_bundle(folder: Path, dataset: Path, size: int = TINY_SIZE,
+                           stage2=None) -> Path:
+    """Save the bundle; bundle.json names ``dataset`` as its training data. ``stage2``: a model
+    to use instead of ``build_small_stage2``'s (same input and output names)."""
     import keras
 
     from sem_core.classes import CLASSES, STAGE1_CLASSES, STAGE2_CLASSES
@@ -39,7 +41,7 @@ def make_responsive_bundle(folder: Path, dataset: Path, size: int = TINY_SIZE) -
 
     keras.utils.set_random_seed(11)
     stage1 = build_stage1(size, width=4, blocks=2)
-    stage2 = build_small_stage2(size)
+    stage2 = build_small_stage2(size) if stage2 is None else stage2
     images = prepare_batch([load_image(path).pixels for path in sorted(dataset.rglob("*.png"))], size)
     threshold = float(np.median(stage1.predict_on_batch(images)))
     info = BundleInfo(

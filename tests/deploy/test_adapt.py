@@ -126,11 +126,13 @@ def test_enough_target_images_give_the_adapted_bundle_a_shift_reference_of_its_o
     assert reference.threshold > 0 and load_reference(bundle) is None  # the source has none
     # its statistics are the adapted bundle's features of the target images (not the source's)
     from sem_core.models.preprocessing import prepare_image
-    from sem_core.review.features import embed_pixels
+    from sem_core.shift_features import shift_blocks, shift_features
 
     files = sorted(target.iterdir())
     pixels = np.stack([prepare_image(np.asarray(Image.open(path)) / 255.0, 32) for path in files])
-    features = embed_pixels(load_bundle(out), pixels)
+    adapted = load_bundle(out)
+    features = shift_features(adapted, pixels)
+    assert reference.blocks == shift_blocks(adapted)
     kept = np.ones(len(files), bool)
     kept[::5] = False
     np.testing.assert_allclose(reference.mean, features[kept].mean(axis=0), rtol=1e-4, atol=1e-6)

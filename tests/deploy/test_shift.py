@@ -110,3 +110,53 @@ def test_one_odd_image_does_not_make_an_in_domain_batch_look_shifted(tmp_path):
 
     old = ShiftReference.from_dict(json.loads((tmp_path / "old.json").read_text()))
     assert old.clip is None and check_shift(batch, old).shifted
+
+
+def test_each_block_weighs_equally_so_a_narrow_block_that_moved_is_not_drowned():
+    # 400 features that do not see the tool (as fine-tuned pooled features) beside 20 that do
+    # (a middle-depth block): the 20 moved by 0.3 of their spread.
+    rng = np.random.default_rng(4)
+    blocks = (("pooled", 400), ("middle", 20))
+
+    def batch(count, shift=0.0):
+        features = rng.normal(size=(count, 420))
+        features[:, 400:] += shift
+        return features
+
+    train, held_out = batch(2000), batch(400)
+    weighed = fit_shift_reference(train, held_out, blocks=blocks)
+    pooled_together = fit_shift_reference(train, held_out)
+    for reference, least, most in ((weighed, 0.95, 1.0), (pooled_together, 0.0, 0.3)):
+        shifted = np.mean([check_shift(batch(32, 0.3), reference).shifted for _ in range(200)])
+        in_domain = np.mean([check_shift(batch(32), reference).shifted for _ in range(200)])
+        assert least <= shifted <= most and in_domain <= 0.05
+
+
+def test_blocks_are_saved_checked_and_name_their_statistics(tmp_path):
+    from sem_core.shift import ShiftReference
+
+    rng = np.random.default_rng(5)
+    blocks = (("stage1", 6), ("stage2", 4), ("stage2:block3_add", 2))
+    reference = fit_shift_reference(rng.normal(size=(300, 12)), rng.normal(size=(100, 12)),
+                                    blocks=blocks)
+    save_reference(tmp_path, reference)
+    again = load_reference(tmp_path)
+    assert again.blocks == blocks and again.threshold == reference.threshold
+    # coral reads the pooled features' statistics, stage 1 then stage 2
+    mean, scale = again.statistics_of(("stage1", "stage2"))
+    np.testing.assert_array_equal(mean, reference.mean[:10])
+    np.testing.assert_array_equal(scale, reference.scale[:10])
+    with pytest.raises(ShiftError, match="no block stage3"):
+        again.statistics_of(("stage3",))
+    with pytest.raises(ShiftError, match="do not cover"):
+        fit_shift_reference(rng.normal(size=(300, 12)), rng.normal(size=(100, 12)),
+                            blocks=(("stage1", 6), ("stage2", 5)))
+    record = reference.to_dict()
+    record["blocks"] = [["stage1", 6], ["stage2", 7]]
+    with pytest.raises(ShiftError, match="do not cover"):
+        ShiftReference.from_dict(record)
+    # a reference written before blocks is one block and gives all of its statistics
+    record = reference.to_dict()
+    record.pop("blocks")
+    old = ShiftReference.from_dict(record)
+    assert old.blocks is None and old.statistics_of(("stage1", "stage2"))[0].shape == (12,)

@@ -129,5 +129,16 @@ def test_training_stores_the_shift_reference_inspect_warns_with(tmp_path):
     assert reference is not None and reference.threshold > 0
     assert (reference.reference_images, reference.calibration_images) == (32, 64)
     assert 64 >= MIN_CALIBRATION_IMAGES
-    # the statistics are those of the bundle's own pooled features (stage 1 then stage 2)
-    assert reference.mean.shape == reference.scale.shape and reference.mean.ndim == 1
+    # the statistics are those of the bundle's own features: each stage's pooled features,
+    # then stage 2's middle-depth feature maps (MobileNetV3Small has residual blocks there)
+    from sem_core.registry import load_bundle
+    from sem_core.review.features import embed_pixels
+    from sem_core.shift_features import shift_blocks
+
+    loaded = load_bundle(out)
+    names = [name for name, _ in reference.blocks]
+    assert reference.blocks == shift_blocks(loaded) and names[:2] == ["stage1", "stage2"]
+    assert len(names) > 2 and all(name.startswith("stage2:") for name in names[2:])
+    pooled = embed_pixels(loaded, np.zeros((1, 32, 32, 1), np.float32)).shape[1]
+    assert sum(width for _, width in reference.blocks[:2]) == pooled
+    assert reference.mean.shape == reference.scale.shape == (sum(w for _, w in reference.blocks),)
