@@ -76,6 +76,12 @@ def test_shift_commands_store_a_reference_and_flag_another_tools_images(tmp_path
     assert (bundle / REFERENCE_FILE).exists()
     assert {path.name: path.read_bytes() for path in bundle.iterdir() if path.is_file()} == before
     assert main(["shift-reference", "--bundle", str(bundle)]) == 2  # never overwritten
+    # a bundle trained on several datasets: Train drawn evenly from each, every Validation image
+    more = write_tiny_dataset(tmp_path / "more", {"Train": 12, "Validation": 10}, seed=6)
+    assert main(["shift-reference", "--bundle", str(bundle), "--data", str(data), str(more),
+                 "--reference-images", "60", "--overwrite"]) == 0
+    both = load_reference(bundle)
+    assert (both.reference_images, both.calibration_images) == (60, 2 * 8 * 10)
     capsys.readouterr()
     # New images of the training tool pass; the same scenes from a "tool" with another tone
     # curve and more noise are flagged; an unreadable file is named and skipped.
