@@ -75,9 +75,8 @@ def shift_features(bundle: LoadedBundle, pixels: np.ndarray, *, batch_size: int 
     from sem_core.review.features import padded_batches
 
     stage1, stage2 = _side_models(bundle)
-    divisor = 255.0 if np.asarray(pixels).dtype == np.uint8 else 1.0
     parts = []
-    for batch, rows in padded_batches(pixels, divisor, batch_size, progress):
+    for batch, rows in padded_batches(pixels, batch_size, progress):
         outputs2 = stage2.predict_on_batch(batch)
         outputs = [stage1.predict_on_batch(batch),
                    *(outputs2 if isinstance(outputs2, (list, tuple)) else [outputs2])]

@@ -105,7 +105,7 @@ def extract_features(
     failed = {failure.path for failure in decoded.failures}
     kept = tuple(entry for entry, path in zip(entries, paths) if str(path) not in failed)
     features, probability1, probabilities2 = _run_side_models(
-        bundle, decoded.pixels, 255.0, batch_size, progress)
+        bundle, decoded.pixels, batch_size, progress)
     info = bundle.info
     return FeatureSet(kept, features.astype(np.float32),
                       apply_sigmoid_temperature(probability1, info.stage1_temperature,
@@ -120,17 +120,16 @@ def embed_pixels(bundle: LoadedBundle, pixels: np.ndarray, *, batch_size: int = 
     already prepared at the bundle's input size: (N, size, size, 1) floats in [0, 1], or uint8
     in [0, 255] (scaled a batch at a time). ``progress`` is called with (images done, total)
     after each batch."""
-    divisor = 255.0 if np.asarray(pixels).dtype == np.uint8 else 1.0
-    return _run_side_models(bundle, pixels, divisor, batch_size, progress)[0].astype(np.float32)
+    return _run_side_models(bundle, pixels, batch_size, progress)[0].astype(np.float32)
 
 
-def _run_side_models(bundle: LoadedBundle, pixels: np.ndarray, divisor: float, batch_size: int,
+def _run_side_models(bundle: LoadedBundle, pixels: np.ndarray, batch_size: int,
                      progress: Callable[[int, int], None] | None = None):
     """(features, stage-1 probability, stage-2 probabilities), uncalibrated, of ``pixels``
-    (each batch over ``divisor`` gives [0, 1])."""
+    (scaled as ``padded_batches`` scales them)."""
     stage1, stage2 = _side_model(bundle.stage1), _side_model(bundle.stage2)
     parts: list[tuple[np.ndarray, ...]] = []
-    for batch, rows in padded_batches(pixels, divisor, batch_size, progress):
+    for batch, rows in padded_batches(pixels, batch_size, progress):
         features1, probability1 = (np.asarray(out)[:rows] for out in stage1.predict_on_batch(batch))
         features2, probabilities2 = (np.asarray(out)[:rows] for out in stage2.predict_on_batch(batch))
         parts.append((np.concatenate([features1, features2], axis=1), probability1[:, 0],
@@ -141,12 +140,13 @@ def _run_side_models(bundle: LoadedBundle, pixels: np.ndarray, divisor: float, b
     return np.zeros((0, width)), np.zeros(0), np.zeros((0, stage2.outputs[1].shape[-1]))
 
 
-def padded_batches(pixels: np.ndarray, divisor: float, batch_size: int,
+def padded_batches(pixels: np.ndarray, batch_size: int,
                    progress: Callable[[int, int], None] | None = None):
-    """Yield (batch, rows): ``pixels`` a batch at a time as float32 over ``divisor``, a short
-    last batch padded with zeros to ``batch_size`` (one input shape, one traced function; the
-    caller keeps the first ``rows`` outputs). ``progress`` gets (images done, total) after each
-    batch has been used."""
+    """Yield (batch, rows): ``pixels`` a batch at a time as float32 in [0, 1] (uint8 pixels are
+    divided by 255, floats taken as they are), a short last batch padded with zeros to
+    ``batch_size`` (one input shape, one traced function; the caller keeps the first ``rows``
+    outputs). ``progress`` gets (images done, total) after each batch has been used."""
+    divisor = 255.0 if np.asarray(pixels).dtype == np.uint8 else 1.0
     total = len(pixels)
     for start in range(0, total, batch_size):
         batch = np.asarray(pixels[start:start + batch_size], dtype=np.float32) / divisor
