@@ -10,6 +10,9 @@ can be expected to either, whatever its compute. This measures that ceiling.
     # 3. score the guesses
     python benchmarks/blind_review.py score --out /tmp/blind --guesses guesses.csv \
         --record benchmarks/results/blind_review.json
+
+`sheets --classes Clean Other --c-half 2 3` reviews a part: here Clean images beside Other
+defects whose visibility-contract C-half is in [2, 3) (is the faint tail visible by eye at all?).
 """
 
 from __future__ import annotations
@@ -36,13 +39,19 @@ ROWS = 4
 CAPTION = 18
 
 
-def choose(manifest: Path, per_class: int, seed: int) -> list[dict[str, str]]:
-    """``per_class`` rows of each class from a synth manifest, in a seeded random order."""
+def choose(manifest: Path, per_class: int, seed: int, classes: tuple[str, ...] = CLASSES,
+           c_half: tuple[float, float] | None = None) -> list[dict[str, str]]:
+    """``per_class`` rows of each of ``classes`` from a synth manifest, in a seeded random order;
+    with ``c_half`` (low, high), only defects whose sidecar C-half (visibility contract) is in
+    [low, high)."""
     with manifest.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
+    if c_half is not None:
+        rows = [row for row in rows if row["label_true"] == CLEAN
+                or c_half[0] <= _c_half(manifest.parent / row["sidecar"]) < c_half[1]]
     rng = np.random.default_rng(seed)
     chosen: list[dict[str, str]] = []
-    for name in CLASSES:
+    for name in classes:
         of_class = [row for row in rows if row["label_true"] == name]
         if len(of_class) < per_class:
             raise SystemExit(f"{manifest}: only {len(of_class)} images of {name}, "
@@ -53,6 +62,11 @@ def choose(manifest: Path, per_class: int, seed: int) -> list[dict[str, str]]:
     return [chosen[int(index)] for index in order]
 
 
+def _c_half(sidecar: Path) -> float:
+    value = json.loads(sidecar.read_text()).get("c_half")
+    return float("inf") if value is None else float(value)
+
+
 def tile(path: Path) -> Image.Image:
     """The image as an 8-bit grey tile of TILE x TILE."""
     pixels = load_image(path).pixels
@@ -60,7 +74,9 @@ def tile(path: Path) -> Image.Image:
     return grey.resize((TILE, TILE), Image.Resampling.LANCZOS) if grey.size != (TILE, TILE) else grey
 
 
-def write_sheets(data: Path, out: Path, per_class: int, seed: int, zoom: int = 1) -> int:
+def write_sheets(data: Path, out: Path, per_class: int, seed: int, zoom: int = 1,
+                 classes: tuple[str, ...] = CLASSES,
+                 c_half: tuple[float, float] | None = None) -> int:
     """Numbered sheets of unlabelled images under ``out`` and the key in ``out/key.csv``.
 
     ``zoom`` enlarges each image that many times (nearest neighbour, so no pixel is invented)
@@ -69,7 +85,7 @@ def write_sheets(data: Path, out: Path, per_class: int, seed: int, zoom: int = 1
     out.mkdir(parents=True, exist_ok=True)
     if (out / "key.csv").exists():
         raise SystemExit(f"{out / 'key.csv'} exists: choose another --out (guesses may refer to it)")
-    rows = choose(data / "manifest.csv", per_class, seed)
+    rows = choose(data / "manifest.csv", per_class, seed, classes, c_half)
     columns, lines, side = max(COLUMNS // zoom, 1), max(ROWS // zoom, 1), TILE * zoom
     per_sheet = columns * lines
     for first in range(0, len(rows), per_sheet):
@@ -134,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     sheets.add_argument("--seed", type=int, default=0, help="which images and their order")
     sheets.add_argument("--zoom", type=int, default=1,
                         help="enlarge each image this many times (default 1)")
+    sheets.add_argument("--classes", nargs="+", choices=CLASSES, default=list(CLASSES),
+                        help="review only these classes (default: all eight)")
+    sheets.add_argument("--c-half", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                        help="only defects whose contract C-half is in [LOW, HIGH)")
     scoring = commands.add_parser("score", help="score guesses.csv (number,guess) against the key")
     scoring.add_argument("--out", type=Path, required=True, help="the folder of 'sheets'")
     scoring.add_argument("--guesses", type=Path, required=True)
@@ -141,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     scoring.add_argument("--what", default="", help="a line saying what was reviewed, for the record")
     args = parser.parse_args(argv)
     if args.command == "sheets":
-        count = write_sheets(args.data, args.out, args.per_class, args.seed, args.zoom)
+        count = write_sheets(args.data, args.out, args.per_class, args.seed, args.zoom,
+                             tuple(args.classes), None if args.c_half is None else tuple(args.c_half))
         print(f"{count} images on sheets in {args.out}; the key is {args.out / 'key.csv'}")
         return 0
     result = score(args.out, args.guesses)

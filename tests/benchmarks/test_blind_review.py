@@ -86,3 +86,24 @@ def test_zoomed_sheets_keep_their_width_and_enlarge_each_image(sheets, tmp_path)
     assert first.width == plain.width
     # 2 x 2 images of twice the side per sheet: 8 images need two sheets
     assert len(list(zoomed.glob("sheet-*.png"))) == 2
+
+
+def test_a_faint_tail_review_keeps_only_the_chosen_classes_below_the_c_half(tmp_path):
+    import json
+
+    data = tmp_path / "synth"
+    write_dataset(data, per_class=4, size=32, seed=5, workers=1, progress=False)
+    with (data / "manifest.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    c_half = {row["path"]: json.loads((data / row["sidecar"]).read_text())["c_half"]
+              for row in rows if row["label_true"] == "Other"}
+    cut = sorted(c_half.values())[1] + 1e-9  # the two faintest Other images are below it
+    out = tmp_path / "faint"
+    count = blind_review.write_sheets(data, out, per_class=2, seed=0, classes=("Clean", "Other"),
+                                      c_half=(0.0, cut))
+    key = _key(out)
+    assert count == 4 and sorted(row["label"] for row in key) == ["Clean"] * 2 + ["Other"] * 2
+    assert all(c_half[row["path"]] < cut for row in key if row["label"] == "Other")
+    with pytest.raises(SystemExit, match="only 2 images of Other"):
+        blind_review.write_sheets(data, tmp_path / "more", per_class=3, seed=0,
+                                  classes=("Other",), c_half=(0.0, cut))
