@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sem_core.classes import DefectClass
 from sem_core.data.synth.config import REFERENCE_SIZE
 from sem_core.data.synth.imaging_params import ImagingParams
 from sem_core.data.synth.presets import Preset
@@ -115,19 +116,23 @@ SMALL_AREA_C_HALF = 5.0
 """A defect of at least half the area floor also passes when it stands out this strongly."""
 
 
-def passes(d_prime: float, c_half: float, area: float, preset: Preset) -> bool:
-    """True when every figure reaches the preset's threshold (spec B6, plus the area floor).
+def passes(d_prime: float, c_half: float, area: float, preset: Preset,
+           label: str = "") -> bool:
+    """True when every figure reaches the preset's threshold (spec B6, plus the area floor and
+    Other's own C-half floor).
 
     Args:
         d_prime: Matched-filter detectability.
         c_half: Mean of the upper half of the change, in noise sigmas.
         area: Visible defect area in px of a 224-px field (``reference_area``).
         preset: The difficulty preset.
+        label: The defect's class; Other's defects need ``preset.min_c_half_other``.
     """
     large_enough = area >= preset.min_area or (
         area >= SMALL_AREA_SHARE * preset.min_area and c_half >= SMALL_AREA_C_HALF
     )
-    return d_prime >= preset.min_d_prime and c_half >= preset.min_c_half and large_enough
+    floor = preset.min_c_half_other if label == DefectClass.OTHER.value else preset.min_c_half
+    return d_prime >= preset.min_d_prime and c_half >= floor and large_enough
 
 
 def reference_area(pixels: int, size: int) -> float:

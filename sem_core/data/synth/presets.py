@@ -52,6 +52,9 @@ class Preset:
         min_d_prime: Visibility contract: smallest matched-filter detectability d'.
         min_c_half: Visibility contract: smallest mean of the upper half of the change, in noise
             sigmas.
+        min_c_half_other: The same floor for Other's defects (particles, residue): compact
+            blobs with no line or edge for the eye to follow, so they must stand further out of
+            the noise to be seen (docs/synthetic-data.md, "The faint tail of Other").
         min_area: Visibility contract: smallest visible defect area, px of a 224-px field
             (scaled with the field's area at other sizes).
         central_field: Defects are placed in this central share of the field (review SEM
@@ -89,6 +92,7 @@ class Preset:
     strict_rules: bool
     min_d_prime: float
     min_c_half: float
+    min_c_half_other: float
     min_area: float
     central_field: float | None
     min_short_brightness: float
@@ -134,6 +138,7 @@ PRESETS: dict[Difficulty, Preset] = {
         strict_rules=True,
         min_d_prime=20.0,
         min_c_half=2.0,
+        min_c_half_other=4.0,
         min_area=200.0,
         central_field=0.6,
         min_short_brightness=1.25,
@@ -155,6 +160,7 @@ PRESETS: dict[Difficulty, Preset] = {
         strict_rules=False,
         min_d_prime=6.0,
         min_c_half=0.75,
+        min_c_half_other=0.75,
         min_area=0.0,
         central_field=None,
         min_short_brightness=1.0,

@@ -222,7 +222,7 @@ def _render(
                 imaging_params,
             )
             area = reference_area(int(target_mask[crop].sum()), config.size)
-            met = passes(d_prime, c_half, area, hardness.preset)
+            met = passes(d_prime, c_half, area, hardness.preset, true_class)
             contract = ContractResult(d_prime, c_half, sigma, tries, met)
         if met or tries == MAX_TRIES:
             break

@@ -106,9 +106,24 @@ def test_sidecar_records_the_contract_for_defects_and_nothing_for_clean():
         if record["contract_met"]:
             preset = PRESETS[STANDARD.difficulty]
             assert record["d_prime"] >= preset.min_d_prime
-            assert record["c_half"] >= preset.min_c_half
+            other = record["label_true"] == "Other"
+            assert record["c_half"] >= (preset.min_c_half_other if other else preset.min_c_half)
         else:
             assert "contract_not_met" in record["hard_reasons"]
+
+
+def test_others_blobs_must_stand_further_out_of_the_noise_than_other_defects():
+    from sem_core.data.synth.contract import passes
+
+    standard, hard = PRESETS[STANDARD.difficulty], PRESETS[HARD.difficulty]
+    assert standard.min_c_half < 3.0 < standard.min_c_half_other
+    assert passes(100.0, 3.0, 1000.0, standard, "Cracks")
+    assert not passes(100.0, 3.0, 1000.0, standard, "Other")
+    assert passes(100.0, standard.min_c_half_other, 1000.0, standard, "Other")
+    assert passes(100.0, 1.0, 1000.0, hard, "Other")  # hard keeps version 1's single floor
+    records = [generate_sample(STANDARD, 21, 0, i).sidecar.to_dict() for i in range(7, 8 * 12, 8)]
+    assert {r["label_true"] for r in records} == {"Other"}
+    assert all(r["c_half"] >= standard.min_c_half_other for r in records if r["contract_met"])
 
 
 def test_most_standard_defects_meet_the_contract_on_the_first_tries():
