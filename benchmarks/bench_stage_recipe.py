@@ -4,13 +4,18 @@ a backbone, input size or fine-tuning depth before a full `make default-model`.
 Usage:
     .venv/bin/python benchmarks/bench_stage_recipe.py --stage 2 --data D [D ...] --test T \
         [--size 224] [--backbone efficientnet_lite0] [--finetune-layers 40|all] [--epochs 10] \
-        [--frozen-fraction 0.5] [--init-from BUNDLE] [--tag NAME] \
-        [--out benchmarks/results/stage_recipes.json]
+        [--frozen-fraction 0.5] [--init-from BUNDLE] [--head avg|maxlogit] [--loss bce|focal] \
+        [--tta 1|2|4|8] [--tag NAME] [--out benchmarks/results/stage_recipes.json]
 
 Stage 1 (`--stage 1`, Clean vs Defective on every image; `--backbone cnn` for the small CNN
 trained from scratch) reports validation and test ROC AUC and the test overkill at the
 threshold that keeps 99 % of validation defects (and at the test's own 95 % and 99 % recall
-thresholds); `--init-from` starts stage 1 from a bundle's stage-2 backbone. Stage 2 (`--stage
+thresholds); `--init-from` starts stage 1 from a bundle's stage-2 backbone. Three stage-1 variants
+the product does not ship, for the faint-defect tail that sets the 99 % threshold: `--head
+maxlogit` (a linear score at every position of the last feature map, the image's score its
+largest: a small defect is not averaged away), `--loss focal` (binary focal cross-entropy, gamma
+2, which weighs the examples the model still gets wrong) and `--tta N` (the score averaged, in
+log-odds, over N of the eight flips and quarter turns of each scored image). Stage 2 (`--stage
 2`, the seven defect classes on the defective images) reports validation and test macro-F1 and
 per-class test F1.
 Both report training wall time and forward images/s. Each run is appended to the record under
@@ -52,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="stage 1 on a backbone: start from this bundle's (or .keras file's) "
                              "stage-2 backbone instead of ImageNet, as train --stage1-from-stage2 "
                              "does")
+    parser.add_argument("--head", choices=("avg", "maxlogit"), default="avg",
+                        help="stage 1 on a backbone: average-pooled features (as shipped) or the "
+                             "largest per-position score")
+    parser.add_argument("--loss", choices=("bce", "focal"), default="bce", help="stage-1 loss")
+    parser.add_argument("--tta", type=int, choices=(1, 2, 4, 8), default=1,
+                        help="stage 1: score each image as the mean log-odds over this many "
+                             "flips and quarter turns")
     parser.add_argument("--tag", default="")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "stage_recipes.json")
     args = parser.parse_args(argv)
@@ -107,7 +119,8 @@ def run(args: argparse.Namespace) -> dict:
         targets = np.array([[label != CLEAN] for label in validation.labels])
         context = _context(train.pixels, defective[:, None], defective.astype(int), 2, validation,
                            targets, config, 0, lambda event: None, None, None)
-        phases = fit_stage1(model, context, config, pretrained=not cnn)
+        with _stage1_loss(args.loss):
+            phases = fit_stage1(model, context, config, pretrained=not cnn)
     else:
         from sem_core.train.fit import fit_stage2
 
@@ -122,13 +135,15 @@ def run(args: argparse.Namespace) -> dict:
            "finetune_layers": args.finetune_layers, "epochs": args.epochs,
            "frozen_fraction": args.frozen_fraction,
            "initial_weights": str(args.init_from) if args.init_from else "imagenet",
+           **({"head": args.head, "loss": args.loss, "tta": args.tta} if args.stage == 1 else {}),
            "images": {"train": len(train), "validation": len(validation), "test": len(test)},
            "train_seconds": round(seconds, 1),
            "phases": [{"phase": p.phase, "epochs_run": p.epochs_run, "best_epoch": p.best_epoch,
                        "validation_by_epoch": [round(v, 4) for v in p.history.get(
                            "val_auc" if args.stage == 1 else "val_macro_f1", [])]}
                       for p in phases]}
-    row.update(_score_stage1(model, validation, test) if args.stage == 1 else _score_stage2(model, validation, test))
+    row.update(_score_stage1(model, validation, test, args.tta) if args.stage == 1
+               else _score_stage2(model, validation, test))
     started = time.perf_counter()
     model.predict(test.pixels[:128].astype(np.float32) / 255.0, batch_size=16, verbose=0)
     row["forward_images_per_second"] = round(min(128, len(test)) / (time.perf_counter() - started), 1)
@@ -143,21 +158,68 @@ def _build(args: argparse.Namespace, cnn: bool):
         return build_stage1(args.size)
     weights = application_weights(parse_weights("imagenet"), args.backbone)
     if args.stage == 1:
-        return build_stage1(args.size, backbone=args.backbone, weights=weights)
+        model = build_stage1(args.size, backbone=args.backbone, weights=weights)
+        return _max_logit_head(model) if args.head == "maxlogit" else model
     return build_stage2(args.size, args.backbone, weights=weights, dense_units=512)
+
+
+def _max_logit_head(model):
+    """The same backbone with a linear score at each position of its last feature map; the image's
+    score is the largest. The head's layers reuse the names of the shipped head's (``head_*``), so
+    the training code tells them from the backbone as it does for the shipped head."""
+    import keras
+
+    from sem_core.models.backbones import FEATURES_LAYER
+    from sem_core.models.stage1 import STAGE1_OUTPUT_NAME
+
+    x = keras.layers.Dropout(0.3, name="head_dropout")(model.get_layer(FEATURES_LAYER).output)
+    x = keras.layers.Dense(1, name="head_dense")(x)  # acts on the channel axis of every position
+    x = keras.layers.GlobalMaxPooling2D(name="head_pool")(x)
+    outputs = keras.layers.Activation("sigmoid", name=STAGE1_OUTPUT_NAME)(x)
+    return keras.Model(model.input, outputs, name=model.name)
+
+
+def _stage1_loss(kind: str):
+    """A context in which stage-1 training uses ``kind``'s loss (focal: gamma 2, the same label
+    smoothing) instead of binary cross-entropy; the product's training code is not changed."""
+    import contextlib
+    from unittest import mock
+
+    import keras
+
+    if kind == "bce":
+        return contextlib.nullcontext()
+
+    def focal(label_smoothing: float = 0.0, **_):
+        return keras.losses.BinaryFocalCrossentropy(gamma=2.0, label_smoothing=label_smoothing)
+
+    return mock.patch.object(keras.losses, "BinaryCrossentropy", focal)
 
 
 def _scores(model, images) -> np.ndarray:
     return model.predict(images.pixels.astype(np.float32) / 255.0, batch_size=32, verbose=0)
 
 
-def _score_stage1(model, validation, test) -> dict:
+def _dihedral_scores(model, images, views: int) -> np.ndarray:
+    """Stage-1 scores averaged in log-odds over the first ``views`` of the eight flips and turns."""
+    pixels, logits = images.pixels.astype(np.float32) / 255.0, []
+    for view in range(views):
+        turned = np.rot90(pixels, view % 4, axes=(1, 2))
+        turned = turned[:, :, ::-1] if view >= 4 else turned
+        p = model.predict(np.ascontiguousarray(turned), batch_size=32, verbose=0)[:, 0]
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        logits.append(np.log(p / (1.0 - p)))
+    return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))  # back to a probability
+
+
+def _score_stage1(model, validation, test, views: int = 1) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from sem_core.train.operating_point import choose_threshold
 
     (v_scores, v_truth), (t_scores, t_truth) = (
-        (_scores(model, images)[:, 0], np.array([label != CLEAN for label in images.labels]))
+        (_dihedral_scores(model, images, views),
+         np.array([label != CLEAN for label in images.labels]))
         for images in (validation, test))
     threshold = choose_threshold(v_scores, v_truth, 0.99).threshold  # training's own rule
     defect_scores = np.sort(t_scores[t_truth])
