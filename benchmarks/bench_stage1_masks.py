@@ -30,10 +30,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_stage_recipe import _score_stage1  # noqa: E402
-from record import machine_facts, utc_stamp, write_record  # noqa: E402
+from benchmarks.bench_stage_recipe import _score_stage1  # noqa: E402
+from benchmarks.record import machine_facts, utc_stamp, write_record  # noqa: E402
 
 from sem_core.classes import CLEAN  # noqa: E402
 

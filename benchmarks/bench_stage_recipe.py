@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from record import machine_facts, utc_stamp, write_record  # noqa: E402  (benchmarks/record.py)
+from benchmarks.record import machine_facts, utc_stamp, write_record  # noqa: E402
 
 from sem_core.classes import CLEAN, STAGE2_CLASSES  # noqa: E402
 from sem_core.train.stages import _class_indices  # noqa: E402
