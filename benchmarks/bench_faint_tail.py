@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.record import machine_facts, utc_stamp, write_record  # noqa: E402
+from benchmarks.record import append_run  # noqa: E402
 from sem_core.classes import CLEAN, STAGE2_CLASSES  # noqa: E402
 
 C_HALF_BINS = (2.0, 3.0, 4.0, 6.0, 10.0, float("inf"))
@@ -42,10 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     row = run(args.bundle, args.data)
     row["command"] = " ".join(["python", "benchmarks/bench_faint_tail.py", *sys.argv[1:]])
     print(json.dumps({k: v for k, v in row.items() if k != "missed"}, indent=1))
-    record = json.loads(args.out.read_text()) if args.out.is_file() else {"runs": {}}
-    record["runs"][args.tag or args.bundle.name] = row
-    record.update(machine=machine_facts(), recorded=utc_stamp())
-    write_record(args.out, record)
+    append_run(args.out, args.tag or args.bundle.name, row)
     return 0
 
 

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_stage_recipe import _score_stage1  # noqa: E402
-from benchmarks.record import machine_facts, utc_stamp, write_record  # noqa: E402
+from benchmarks.record import append_run  # noqa: E402
 
 from sem_core.classes import CLEAN  # noqa: E402
 
@@ -56,10 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     row = run(args)
     print(json.dumps(row))
-    record = json.loads(args.out.read_text()) if args.out.is_file() else {"runs": {}}
-    record["runs"][args.tag or f"mask-weight-{args.mask_weight:g}"] = row
-    record.update(machine=machine_facts(), recorded=utc_stamp())
-    write_record(args.out, record)
+    append_run(args.out, args.tag or f"mask-weight-{args.mask_weight:g}", row)
     return 0
 
 

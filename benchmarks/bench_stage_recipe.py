@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.record import machine_facts, utc_stamp, write_record  # noqa: E402
+from benchmarks.record import append_run  # noqa: E402
 
 from sem_core.classes import CLEAN, STAGE2_CLASSES  # noqa: E402
 from sem_core.train.stages import _class_indices  # noqa: E402
@@ -69,10 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     row = run(args)
     print(json.dumps(row))
-    record = json.loads(args.out.read_text()) if args.out.is_file() else {"runs": {}}
-    record["runs"][args.tag or f"stage{args.stage}-{args.backbone}-{args.size}-{args.finetune_layers}"] = row
-    record.update(machine=machine_facts(), recorded=utc_stamp())
-    write_record(args.out, record)
+    default_tag = f"stage{args.stage}-{args.backbone}-{args.size}-{args.finetune_layers}"
+    append_run(args.out, args.tag or default_tag, row)
     return 0
 
 

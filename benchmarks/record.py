@@ -24,3 +24,12 @@ def write_record(path: Path, record: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
+
+
+def append_run(path: Path, tag: str, row: dict) -> None:
+    """Add ``row`` to the record at ``path`` under ``runs[tag]`` (replacing a run of that tag,
+    keeping every other), with the machine facts and time of this run."""
+    record = json.loads(path.read_text()) if path.is_file() else {"runs": {}}
+    record["runs"][tag] = row
+    record.update(machine=machine_facts(), recorded=utc_stamp())
+    write_record(path, record)

@@ -58,3 +58,15 @@ def test_the_faint_tail_tally_counts_each_defect_once_by_class_and_c_half(tmp_pa
     assert [m["path"] for m in row["missed"]] == [faintest]
     clean_count = len(rows) - len(defects)
     assert row["clean_images"] == clean_count and row["overkill"] == round(1 / clean_count, 4)
+
+
+def test_a_run_is_added_under_its_tag_and_the_others_are_kept(tmp_path):
+    from benchmarks.record import append_run
+
+    path = tmp_path / "record.json"
+    append_run(path, "first", {"auc": 0.9})
+    append_run(path, "second", {"auc": 0.8})
+    append_run(path, "first", {"auc": 0.95})
+    record = json.loads(path.read_text())
+    assert record["runs"] == {"first": {"auc": 0.95}, "second": {"auc": 0.8}}
+    assert record["machine"]["cpus"] >= 1 and record["recorded"]
