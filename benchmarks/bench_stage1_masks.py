@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_stage_recipe import _score_stage1  # noqa: E402
+from benchmarks.bench_stage_recipe import _score_stage1, dihedral  # noqa: E402
 from benchmarks.record import append_run  # noqa: E402
 
 from sem_core.classes import CLEAN  # noqa: E402
@@ -117,7 +117,6 @@ def run(args: argparse.Namespace) -> dict:
                          for entries in (train_entries, validation_entries))
     test = _decode(test_manifest, list(test_manifest.entries), SIZE)
     trainer, scorer = build(args.init_from)
-    own = {"head_dropout", "head_dense", "defect_map", "head_pool", "score", "map"}
     grid = int(trainer.output["map"].shape[1])
     masks = grid_masks(args.data, train_entries, grid)
     labels = np.array([[label != CLEAN] for label in train.labels], dtype=np.float32)
@@ -128,8 +127,9 @@ def run(args: argparse.Namespace) -> dict:
         for start in range(0, len(order) - BATCH + 1, BATCH):
             pick = order[start:start + BATCH]
             turns, flips = rng.integers(4, size=len(pick)), rng.integers(2, size=len(pick))
-            images = np.stack([_turn(train.pixels[i], t, f) for i, t, f in zip(pick, turns, flips)])
-            maps = np.stack([_turn(masks[i], t, f) for i, t, f in zip(pick, turns, flips)])
+            views = list(zip(pick, turns, flips))
+            images = np.stack([dihedral(train.pixels[i], t, f) for i, t, f in views])
+            maps = np.stack([dihedral(masks[i], t, f) for i, t, f in views])
             yield images.astype(np.float32) / 255.0, {"score": labels[pick], "map": maps}
 
     signature = (tf.TensorSpec((None, SIZE, SIZE, 1), tf.float32),
@@ -138,10 +138,10 @@ def run(args: argparse.Namespace) -> dict:
     started, epochs = time.perf_counter(), []
     for epoch in range(args.epochs):
         head_only = epoch == 0
+        # backbone_layers leaves the head's weighted layers out (defect_map has no weights)
         for layer in backbone_layers(trainer):
-            if layer.name not in own:
-                batch_norm = isinstance(layer, keras.layers.BatchNormalization)
-                layer.trainable = not head_only and not batch_norm
+            batch_norm = isinstance(layer, keras.layers.BatchNormalization)
+            layer.trainable = not head_only and not batch_norm
         if epoch <= 1:  # compile when the trainable set changes
             trainer.compile(optimizer=keras.optimizers.Adam(1e-3 if head_only else 1e-4),
                             loss={"score": keras.losses.BinaryCrossentropy(),
@@ -162,11 +162,6 @@ def run(args: argparse.Namespace) -> dict:
            "train_seconds": round(time.perf_counter() - started, 1), "by_epoch": epochs}
     row.update(_score_stage1(scorer, validation, test))  # after the last epoch
     return row
-
-
-def _turn(array: np.ndarray, turns: int, flip: int) -> np.ndarray:
-    turned = np.rot90(array, turns, axes=(0, 1))
-    return np.ascontiguousarray(turned[:, ::-1] if flip else turned)
 
 
 if __name__ == "__main__":

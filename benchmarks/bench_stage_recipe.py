@@ -198,13 +198,20 @@ def _scores(model, images) -> np.ndarray:
     return model.predict(images.pixels.astype(np.float32) / 255.0, batch_size=32, verbose=0)
 
 
+def dihedral(array: np.ndarray, turns: int, flip: bool,
+             axes: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """``array`` turned ``turns`` quarter turns in the plane of ``axes``, then mirrored across the
+    second of them when ``flip``: one of the eight flips and turns of an image (or a batch)."""
+    turned = np.rot90(array, turns, axes=axes)
+    return np.ascontiguousarray(np.flip(turned, axis=axes[1]) if flip else turned)
+
+
 def _dihedral_scores(model, images, views: int) -> np.ndarray:
     """Stage-1 scores averaged in log-odds over the first ``views`` of the eight flips and turns."""
     pixels, logits = images.pixels.astype(np.float32) / 255.0, []
     for view in range(views):
-        turned = np.rot90(pixels, view % 4, axes=(1, 2))
-        turned = turned[:, :, ::-1] if view >= 4 else turned
-        p = model.predict(np.ascontiguousarray(turned), batch_size=32, verbose=0)[:, 0]
+        turned = dihedral(pixels, view % 4, view >= 4, axes=(1, 2))
+        p = model.predict(turned, batch_size=32, verbose=0)[:, 0]
         p = np.clip(p, 1e-7, 1 - 1e-7)
         logits.append(np.log(p / (1.0 - p)))
     return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))  # back to a probability
