@@ -76,6 +76,9 @@ class Preset:
         charging: Factor on the charging background's amplitude and gradient.
         presentation: Whether figure-crop presentation (annotations, borders, format mix) is
             applied when ``SynthConfig.presentation`` allows it.
+        inverted_rate: Share of images whose pattern is darker than its surround (spec B2:
+            0.2). ``standard``: none, because with the tone inverted a bridge between dark lines
+            and a break in a bright line are the same picture (docs/synthetic-data.md).
     """
 
     difficulty: Difficulty
@@ -107,6 +110,7 @@ class Preset:
     tone_gamma: tuple[float, float] | None = None
     charging: float | None = None
     presentation: bool | None = None
+    inverted_rate: float | None = None
 
 
 CLOSE_UPS = {Magnification.LOW: 0.0, Magnification.NORMAL: 0.0, Magnification.HIGH: 1.0}
@@ -143,7 +147,7 @@ PRESETS: dict[Difficulty, Preset] = {
         central_field=0.6,
         min_short_brightness=1.25,
         # Tool A's framing (a logic fab's in-lens CD-SEM), every image a review close-up.
-        **framing_of(TOOLS["a"], magnification_rates=CLOSE_UPS),
+        **framing_of(TOOLS["a"], magnification_rates=CLOSE_UPS, inverted_rate=0.0),
     ),
     Difficulty.HARD: Preset(
         difficulty=Difficulty.HARD,

@@ -18,6 +18,7 @@ from sem_core.data.synth.config import Family, Look, Magnification, View
 from sem_core.data.synth.tools import (
     DEFAULT_TOOL,
     FAMILY_WEIGHTS,
+    INVERTED_RATE,
     LOOK_RATES,
     MAGNIFICATION_RATES,
     TILT_RATE,
@@ -128,13 +129,15 @@ def choose(rng: np.random.Generator, weights: dict) -> object:
     return keys[-1]
 
 
-def sample_look(rng: np.random.Generator, rates: dict[Look, float] | None = None) -> LookParams:
+def sample_look(rng: np.random.Generator, rates: dict[Look, float] | None = None,
+                inverted_rate: float | None = None) -> LookParams:
     """Draw a look (equally likely, or with a tool's ``rates``) and its grey levels (a fixed
-    number of draws whatever the look)."""
+    number of draws whatever the look); ``inverted_rate`` is the share of inverted material
+    contrast (default: the generator's, ``INVERTED_RATE``)."""
     look = choose(rng, rates or LOOK_RATES)
     low = rng.uniform(0.12, 0.35)
     step = rng.uniform(0.08, 0.35)
-    inverted = rng.random() < 0.2
+    inverted = rng.random() < (INVERTED_RATE if inverted_rate is None else inverted_rate)
     hole_factor = rng.uniform(0.2, 0.6)
     bloom_in, bloom_in_length = rng.uniform(0.10, 0.45), rng.uniform(0.6, 3.0)
     bloom_out, bloom_out_length = rng.uniform(-0.08, 0.15), rng.uniform(0.5, 2.0)
@@ -211,7 +214,7 @@ def sample_scene(rng: np.random.Generator, true_class: str,
     ler_correlation = rng.uniform(10.0, 40.0) / nm_per_px
     hurst, rho = rng.uniform(0.5, 1.0), rng.uniform(-0.2, 0.5)
     hex_lattice = rng.random() < 0.5
-    look = sample_look(rng, tool.look_rates)
+    look = sample_look(rng, tool.look_rates, tool.inverted_rate)
     if look.look == Look.ETCHED_AEI:
         ler_sigma *= 1.3
     return SceneParams(

@@ -43,6 +43,8 @@ FAMILY_WEIGHTS: dict[str, dict[Family, float]] = {
     "vias": {Family.VIA_ARRAY: 0.25, Family.LOGIC: 0.75},
 }
 LOOK_RATES: dict[Look, float] = {look: 0.25 for look in Look}
+# Share of images with inverted material contrast: the pattern darker than its surround (spec B2).
+INVERTED_RATE = 0.2
 
 # The generator's own imaging choices (version 1), where neither the tool nor the preset sets one.
 GENERATOR_IMAGING = {
@@ -81,6 +83,8 @@ class ToolProfile:
         charging: Factor on the background (charging) amplitude and gradient.
         presentation: False: raw tool exports only (no annotations, borders or format mix);
             True: the presentation layer whenever ``SynthConfig.presentation`` allows it.
+        inverted_rate: Share of images with inverted material contrast, the pattern darker
+            than the space around it (spec B2; the generator's own share is ``INVERTED_RATE``).
     """
 
     name: str
@@ -96,6 +100,7 @@ class ToolProfile:
     tone_gamma: tuple[float, float] | None = None
     charging: float | None = None
     presentation: bool | None = None
+    inverted_rate: float | None = None
 
 
 TOOLS: dict[str, ToolProfile] = {
@@ -114,6 +119,7 @@ TOOLS: dict[str, ToolProfile] = {
         look_rates=LOOK_RATES,
         magnification_rates=MAGNIFICATION_RATES,
         tilt_rate=TILT_RATE,
+        inverted_rate=INVERTED_RATE,
         **GENERATOR_IMAGING,
     ),
     "a": ToolProfile(

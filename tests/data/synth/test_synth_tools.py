@@ -2,11 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from sem_core.data.synth import Look, SynthConfig, View, generate_sample
 from sem_core.data.synth.presets import preset_for
 from sem_core.data.synth.sample import sample_parameters
+from sem_core.data.synth.scene_params import sample_look
 from sem_core.data.synth.tools import TOOLS, span
 from sem_core.data.synth.writer import write_dataset
 
@@ -83,3 +85,28 @@ def test_the_dataset_records_its_tool(tmp_path):
     write_dataset(tmp_path / "b", per_class=1, size=48, seed=3, workers=1, progress=False,
                   tool="b")
     assert json.loads((tmp_path / "b" / "dataset.json").read_text())["tool"] == "b"
+
+
+def test_standard_never_inverts_the_tone_and_hard_keeps_the_specs_share():
+    """With the tone inverted, a bridge between dark lines and a break in a bright line are the
+    same picture, so ``standard`` draws the pattern brighter than its surround in every tool
+    but ``full`` (the whole specification); ``hard`` keeps spec B2's 0.2."""
+    def share(**config) -> float:
+        draws = [sample_parameters(SynthConfig(size=64, **config), 11, 0, index)
+                 for index in range(400)]
+        return sum(draw.scene.look.contrast < 0 for draw in draws) / len(draws)
+
+    for tool in ("mixed", "a", "b"):
+        assert share(tool=tool) == 0.0, tool
+    assert 0.12 < share(difficulty="hard") < 0.28
+    assert 0.12 < share(tool="full") < 0.28
+
+
+def test_the_tone_rule_changes_only_the_sign_of_the_step_and_no_later_draw():
+    upright, inverted = (np.random.default_rng(5), np.random.default_rng(5))
+    look_up = sample_look(upright, inverted_rate=0.0)
+    look_inverted = sample_look(inverted, inverted_rate=1.0)
+    assert look_up.contrast == pytest.approx(-look_inverted.contrast) and look_up.contrast > 0
+    assert (look_up.substrate, look_up.top) == (look_inverted.top, look_inverted.substrate)
+    assert look_up.bloom_in == look_inverted.bloom_in and look_up.hole == look_inverted.hole
+    assert upright.random() == inverted.random(), "the stream stays aligned"
