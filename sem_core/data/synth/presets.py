@@ -29,7 +29,7 @@ from sem_core.data.synth.tools import TOOLS, ToolProfile
 class Preset:
     """The ranges of one difficulty preset.
 
-    The framing fields (``view_rates`` to ``presentation``) are the preset's choice of what the
+    The framing fields (``view_rates`` to ``inverted_rate``) are the preset's choice of what the
     image shows and how it was taken, for every tool profile that leaves that choice open
     (``tools.resolve_tool``; the default profile, ``mixed``, leaves all of them open). None: the
     generator's own (version 1).

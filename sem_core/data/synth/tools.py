@@ -198,7 +198,7 @@ def resolve_tool(tool: ToolProfile, preset: Preset) -> ToolProfile:
 
     A tool's own value wins (a tool is defined by how it images); then the preset's; then the
     generator's imaging defaults. Scene rates left None after this (views, families, looks,
-    magnifications and tilt under ``hard``) mean the generator's own rates.
+    magnifications, tilt and inverted tone under ``hard``) mean the generator's own rates.
     """
     filled = {}
     for field in fields(ToolProfile):
