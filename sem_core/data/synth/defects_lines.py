@@ -174,8 +174,8 @@ def bridge(
     # `standard`: a landing etched into a line (a hole: not topography) belongs to its line
     # when the junction is filleted; otherwise the fillet eats the thin rim of line around it
     # and the landing opens into the space, the look of a slipped via (blind review C6.7)
-    landing = (painter.get("material") == Material.VIA) & ~topo
-    solid = topo | landing if hardness.preset.strict_rules else topo
+    solid = (topo | (painter.get("material") == Material.VIA) if hardness.preset.strict_rules
+             else topo)
     step = layout.geometry.canvas_to_reference()
     if amplitude > 0 and solid.any():
         # bulges grow existing edges only (never re-create lines a film or a gap removed)
