@@ -29,13 +29,16 @@ from sem_core.train.stages import StagesOutcome
 
 
 def calibrate_stages(outcome: StagesOutcome, validation: DecodedImages,
-                     target_recall: float) -> StagesOutcome:
+                     target_recall: float, base_threshold: float | None = None) -> StagesOutcome:
     """Fit both stages' scaling on validation and move the outcome to the calibrated scale.
 
     Args:
         outcome: A trained run's outcome with raw (uncalibrated) validation scores.
         validation: The validation images, for their labels.
         target_recall: Stage-1 defect recall the threshold must reach (as in training).
+        base_threshold: The calibrated stage-1 threshold of the bundle whose stage 1 this run
+            fine-tuned, kept when the split has too few defects to place its own
+            (``choose_threshold``); None for a first model. Default: None.
 
     Returns:
         The outcome with ``stage1_fit`` and ``stage2_fit`` set, calibrated validation scores
@@ -49,7 +52,7 @@ def calibrate_stages(outcome: StagesOutcome, validation: DecodedImages,
     stage1 = apply_sigmoid_temperature(outcome.validation_stage1, stage1_fit.temperature,
                                        stage1_fit.bias)
     stage2 = apply_softmax_temperature(outcome.validation_stage2, stage2_fit.temperature)
-    point = choose_threshold(stage1, defective, target_recall)
+    point = choose_threshold(stage1, defective, target_recall, base_threshold=base_threshold)
     return replace(outcome, operating_point=point, validation_stage1=stage1,
                    validation_stage2=stage2, stage1_fit=stage1_fit, stage2_fit=stage2_fit)
 
@@ -60,5 +63,7 @@ def describe_calibration(outcome: StagesOutcome) -> str:
              f"(validation ECE {fit.ece_before:.3f} -> {fit.ece_after:.3f})"
              for name, fit in (("stage 1", outcome.stage1_fit), ("stage 2", outcome.stage2_fit))
              if fit is not None]
+    point = outcome.operating_point
     return ("calibrated by temperature scaling (stage 1 with a bias): " + "; ".join(parts)
-            + f"; stage-1 threshold on the calibrated score {outcome.operating_point.threshold:.4f}")
+            + f"; stage-1 threshold on the calibrated score {point.threshold:.4f}"
+            + (f" ({point.note})" if point.note else ""))

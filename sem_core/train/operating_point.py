@@ -17,6 +17,10 @@ import numpy as np
 from sem_core.stats import Proportion, wilson_interval
 
 FALLBACK_THRESHOLD = 0.5
+MIN_TAIL = 5
+"""Defects a split must let through at the target recall before its threshold is its own: with
+fewer, the threshold is the score of one or two defects and moves with each of them (a retrain
+on 1,000 images has 133 validation defects, so one defect sets its 99 % threshold)."""
 
 
 @dataclass(frozen=True)
@@ -80,19 +84,24 @@ def evaluate_threshold(
 
 
 def choose_threshold(
-    scores: np.ndarray, is_defective: np.ndarray, target_recall: float = 0.99, confidence: float = 0.95
+    scores: np.ndarray, is_defective: np.ndarray, target_recall: float = 0.99, confidence: float = 0.95,
+    base_threshold: float | None = None,
 ) -> OperatingPoint:
     """Pick the highest threshold whose defect recall reaches ``target_recall``.
 
     Catching ceil(target * defects) defects needs the threshold at the score of the k-th most
     confident defect; any higher threshold misses it. Without defects in the data, the
-    threshold falls back to 0.5 and ``note`` says so.
+    threshold falls back to 0.5 and ``note`` says so. A model fine-tuned from a bundle
+    (``base_threshold``) keeps the bundle's threshold when the split would let fewer than
+    ``MIN_TAIL`` defects through at the target: too few to place the threshold by themselves.
 
     Args:
         scores: Stage-1 probability of Defective per image (validation split).
         is_defective: True where the image truly has a defect.
         target_recall: Required defect recall in (0, 1]. Default: 0.99.
         confidence: Confidence level of the intervals. Default: 0.95.
+        base_threshold: The threshold of the bundle the model was fine-tuned from, on the same
+            (calibrated) scale, or None. Default: None.
 
     Returns:
         The chosen ``OperatingPoint``.
@@ -109,8 +118,21 @@ def choose_threshold(
                                   note="no defective images to choose from; threshold left at 0.5")
     # The small tolerance keeps float rounding of target * n from demanding one defect too many.
     needed = max(1, math.ceil(target_recall * defect_scores.size - 1e-9))
+    tail = defect_scores.size - needed
+    if base_threshold is not None and tail < MIN_TAIL:
+        return evaluate_threshold(
+            scores, defective, float(base_threshold), target_recall, confidence,
+            note=(f"{defect_scores.size} validation defects are too few to place a "
+                  f"{target_recall:.0%}-recall threshold (it would be the score of the "
+                  f"{_ordinal(tail + 1)} weakest defect; {MIN_TAIL} or more must fall below it): "
+                  f"kept the base bundle's {base_threshold:.4f}, measured on this split"))
     threshold = float(defect_scores[needed - 1])
     return evaluate_threshold(scores, defective, threshold, target_recall, confidence)
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def _validated(scores: np.ndarray, is_defective: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -77,3 +77,24 @@ def test_to_dict_is_plain_json():
     data = json.loads(json.dumps(point.to_dict()))
     assert data["threshold"] == pytest.approx(0.9)
     assert set(data["overkill_rate"]) >= {"rate", "low", "high", "successes", "total"}
+
+
+def test_a_fine_tune_keeps_its_bases_threshold_when_one_defect_would_set_its_own():
+    # 133 defects at 99 %: the threshold would be the second-weakest defect's score (0.05)
+    defect_scores = np.concatenate([[0.02, 0.05], np.linspace(0.6, 1.0, 131)])
+    clean_scores = np.array([0.04, 0.1, 0.2, 0.3, 0.01])
+    scores = np.concatenate([defect_scores, clean_scores])
+    truth = np.array([True] * 133 + [False] * 5)
+    own = choose_threshold(scores, truth)
+    assert own.threshold == pytest.approx(0.05) and own.overkill_rate.successes == 3
+    kept = choose_threshold(scores, truth, base_threshold=0.25)
+    assert kept.threshold == pytest.approx(0.25)
+    assert kept.recall.successes == 131 and kept.overkill_rate.successes == 1  # measured here
+    assert "133 validation defects" in kept.note and "2nd weakest" in kept.note
+    assert "0.2500" in kept.note
+
+
+def test_a_split_with_enough_defects_places_its_own_threshold_even_after_a_fine_tune():
+    defect_scores = np.linspace(0.01, 1.0, 600)  # 99 % lets 6 through: enough to stand alone
+    point = choose_threshold(defect_scores, np.ones(600, dtype=bool), base_threshold=0.5)
+    assert point.threshold == pytest.approx(defect_scores[6]) and point.note == ""
