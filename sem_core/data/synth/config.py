@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-GENERATOR_VERSION = "synth-sem 2.6.0"
+GENERATOR_VERSION = "synth-sem 2.7.0"
 """Bumped whenever a change alters the pixels produced for a given seed."""
 
 REFERENCE_SIZE = 224

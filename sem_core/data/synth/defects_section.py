@@ -2,9 +2,9 @@
 
 Bridges join two neighbouring line cross-sections with a smooth neck of line metal; Shorts are
 brighter, irregular filaments or extrusions between neighbours; Opens are thin voids cutting a
-plug or line (separation at an interface); Vias are plug voids (keyhole), missing or half-filled
-plugs; Scratches are notches in the top surface with smeared lips. Cracks and Other use the
-generic editors (they ignore the pattern in every view).
+plug or line (separation at an interface); Vias are plug voids (keyhole), half-filled or
+(``hard`` only) missing plugs; Scratches are notches in the top surface with smeared lips.
+Cracks and Other use the generic editors (they ignore the pattern in every view).
 """
 
 from __future__ import annotations
@@ -183,7 +183,11 @@ def open_cut(
 
 
 PAIR_AFTER = 5
-"""``standard``: after this many failed contract tries a missing plug takes its neighbour too."""
+"""``standard``: after this many failed contract tries an unfilled plug takes its neighbour too."""
+
+KEYHOLE_SHARE = 0.4 / 0.7
+"""``standard``: the keyholes' share of section via defects (``hard``: keyhole 0.4, missing 0.3,
+half-filled 0.3; ``standard`` draws no missing plug)."""
 
 
 def _plug_region(layout: SceneLayout, maps: SceneMaps, host: SectionHost):
@@ -202,7 +206,7 @@ def via_void(
     hardness: Hardness,
     noise_sigma: float,
 ) -> DefectRecord | None:
-    """Plug defects: keyhole void, missing plug, half-filled plug."""
+    """Plug defects: keyhole void, missing plug (``hard`` only), half-filled plug."""
     z, v = hardness.z, hardness.v
     x, y = place_point(rng, layout, hardness.preset.central_field)
     plugs = _hosts(layout, "plug")
@@ -211,8 +215,14 @@ def via_void(
     host = _nearest_host(plugs, x, y)
     kind_draw, fill_draw = rng.random(2)
     escalated = hardness.preset.strict_rules and hardness.boost >= 3
-    if escalated:
-        kind_draw = 0.5  # failed contract tries: the whole plug missing, its clearest form
+    if hardness.preset.strict_rules:
+        # Plugs sit under some lines only, so a missing plug is a designed absence (as a logic
+        # segment without a landing): its share goes to the voids in proportion, and after
+        # failed contract tries the plug is left unfilled down to its deepest void.
+        subtype = "half_filled" if escalated or kind_draw >= KEYHOLE_SHARE else "keyhole"
+        fill_draw = 0.0 if escalated else fill_draw
+    else:
+        subtype = "keyhole" if kind_draw < 0.4 else "missing" if kind_draw < 0.7 else "half_filled"
     painter, in_plug = _plug_region(layout, maps, host)
     fx, fy = painter.field_xy()
     levels = layout.tags.get("levels", {})
@@ -224,33 +234,33 @@ def via_void(
         0.5 * (host.x1 - host.x0),
         host.y1 - host.y0,
     )
-    if kind_draw < 0.4:
-        subtype = "keyhole"
+    if subtype == "keyhole":
         width, length = lerp(0.2, 0.5, z) * half_width, lerp(0.3, 0.8, z) * depth
         region = in_plug & (
             ((fx - centre) / width) ** 2 + ((fy - host.y0 - 0.55 * depth) / (0.5 * length)) ** 2
             <= 1
         )
         painter.paint(region, topo=False, intensity=void, height=0.0, material=Material.SUBSTRATE)
-    elif kind_draw < 0.7:
-        subtype = "missing"
+    elif subtype == "missing":
         fill = levels.get("dielectric", 0.2) * lerp(1.0, 0.8, v)
-        if escalated and abs(void - host.level) > abs(fill - host.level):
-            fill = void  # etched and never filled: a plug about as bright as the dielectric
         painter.paint(in_plug, topo=False, intensity=fill, height=0.0,
                       material=Material.SUBSTRATE)
-        if escalated and hardness.boost >= PAIR_AFTER and len(plugs) > 1:
-            # still too small to pass: its neighbour is missing too (a pair of plugs)
-            other = min((h for h in plugs if h is not host),
-                        key=lambda h: abs(h.x0 + h.x1 - host.x0 - host.x1))
-            pair, in_other = _plug_region(layout, maps, other)
-            pair.paint(in_other, topo=False, intensity=fill, height=0.0,
-                       material=Material.SUBSTRATE)
     else:
-        subtype = "half_filled"
-        filled = lerp(0.3, 0.7, fill_draw)
-        region = in_plug & (fy < host.y1 - filled * depth)
-        painter.paint(region, topo=False, intensity=void, height=0.0, material=Material.SUBSTRATE)
+        # `standard`: the void takes at least half the plug, so it is not read as the thin
+        # interface gap of an open (blind review C6.7)
+        filled = lerp(0.3, 0.5 if hardness.preset.strict_rules else 0.7, fill_draw)
+        voided = [host]
+        if escalated and hardness.boost >= PAIR_AFTER and len(plugs) > 1:
+            # still too small to pass: its neighbour is left unfilled too (a pair of plugs)
+            voided.append(min((h for h in plugs if h is not host),
+                              key=lambda h: abs(h.x0 + h.x1 - host.x0 - host.x1)))
+        for plug in voided:
+            plug_painter, inside = (painter, in_plug) if plug is host else _plug_region(
+                layout, maps, plug)
+            _, py = plug_painter.field_xy()
+            plug_painter.paint(inside & (py < plug.y1 - filled * (plug.y1 - plug.y0)),
+                               topo=False, intensity=void, height=0.0,
+                               material=Material.SUBSTRATE)
     return DefectRecord(
         "Vias",
         f"section_{subtype}",

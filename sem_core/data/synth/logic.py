@@ -102,7 +102,7 @@ def build_logic(
     if not any(layout.in_field(a, b) for a, b, _ in vias):
         _force_via(layout, tracks, centres, width, vias)
     for a, b, _ in vias:
-        size = 0.4 * width
+        size = params.landing_half * width
         box(a - size, a + size, b - size, b + size, vias_raster)
     floating = floating_flags(rng, count, look.floating_fraction)
     levels = np.where(floating, look.top * look.floating_factor, look.top)
@@ -148,7 +148,7 @@ def build_logic(
         ViaHost(
             a=a,
             b=b,
-            radius=0.4 * float(widths[k]),
+            radius=params.landing_half * float(widths[k]),
             raised=raised,
             square=True,
             level=float(floating_via if (raised and floating[k]) else via_level),

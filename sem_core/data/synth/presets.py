@@ -79,6 +79,16 @@ class Preset:
         inverted_rate: Share of images whose pattern is darker than its surround (spec B2:
             0.2). ``standard``: none, because with the tone inverted a bridge between dark lines
             and a break in a bright line are the same picture (docs/synthetic-data.md).
+        line_landings: Share of line/space lines that carry a via landing (``standard``: 0.3,
+            and one in every scene), so Vias are drawn in line/space scenes as often as the
+            other classes are: with Vias in logic scenes only, the family told the class.
+        landing_half: Half the side of a square via landing in line widths (``standard``:
+            0.3, so a rim of line shows on both sides; version 1's 0.4 landing nearly fills
+            its line, and the blind review read such Clean landings as slipped ones).
+        scene_tone: Dose and tone range come from the clean scene's noisy render, every pixel
+            (synth-sem 2.7, ``standard``), so an image and its twin share them and no defect
+            moves them; False: from the image's own pixels outside the dilated defect mask
+            (spec B4.5, B4.6), which leaves out the designed features near the defect too.
     """
 
     difficulty: Difficulty
@@ -111,7 +121,15 @@ class Preset:
     charging: float | None = None
     presentation: bool | None = None
     inverted_rate: float | None = None
+    line_landings: float | None = None
+    landing_half: float | None = None
+    scene_tone: bool = False
 
+
+SAME_FAMILIES = {group: {Family.LINE_SPACE: 0.5, Family.VIA_ARRAY: 0.0, Family.LOGIC: 0.5}
+                 for group in ("any", "lines", "vias")}
+"""``standard``'s top-down families, the same for every class (line/space scenes carry via
+landings there, so Vias need not be drawn in logic scenes only)."""
 
 CLOSE_UPS = {Magnification.LOW: 0.0, Magnification.NORMAL: 0.0, Magnification.HIGH: 1.0}
 
@@ -147,7 +165,9 @@ PRESETS: dict[Difficulty, Preset] = {
         central_field=0.6,
         min_short_brightness=1.25,
         # Tool A's framing (a logic fab's in-lens CD-SEM), every image a review close-up.
-        **framing_of(TOOLS["a"], magnification_rates=CLOSE_UPS, inverted_rate=0.0),
+        **framing_of(TOOLS["a"], magnification_rates=CLOSE_UPS, inverted_rate=0.0,
+                     family_weights=SAME_FAMILIES, line_landings=0.3, landing_half=0.3),
+        scene_tone=True,
     ),
     Difficulty.HARD: Preset(
         difficulty=Difficulty.HARD,

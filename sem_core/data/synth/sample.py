@@ -46,7 +46,7 @@ from sem_core.data.synth.scene import add_sidewalls, build_scene
 from sem_core.data.synth.scene_params import SceneParams, sample_scene
 from sem_core.data.synth.sidecar import Sidecar, StageTimer, hard_reasons
 from sem_core.data.synth.streams import Streams, class_for_index, make_streams
-from sem_core.data.synth.tone import tone_map, tone_range
+from sem_core.data.synth.tone import apply_tone, tone_map, tone_range
 from sem_core.data.synth.tools import presents, resolve_tool, tool_profile
 
 TRAIN_SPLIT_ID = 0
@@ -183,6 +183,8 @@ def _render(
     chain = _ImagingChain(config, geometry, draw, layout)
     clean_canvas = chain.canvas(clean_final, timer)
     clean_signal = None  # the twin's noise-free signal, made once when first needed
+    scene_tone = hardness.preset.scene_tone
+    scene_noise = None  # ``scene_tone``: the clean scene's (noisy, dose, detector sigma, mean)
     for tries in range(1, MAX_TRIES + 1):
         with timer.stage("defect"):
             noise_sigma = chain.step / imaging_params.snr
@@ -200,12 +202,24 @@ def _render(
             reach = max(bloom_reach(scene_params.look), record.params.get("reach", 0.0))
             target_mask, influence, radius = chain.masks(visible, changed, reach)
         with timer.stage("noise"):
-            noisy, dose, detector_sigma, mean_signal = chain.noisy(
-                signal, uniform, normal, influence
-            )
+            if scene_tone:
+                # dose and grey scale are the clean scene's, shared by the image and its twin
+                if scene_noise is None:
+                    if clean_signal is None:
+                        clean_signal = chain.signal(clean_canvas, None) if edited else signal
+                    scene_noise = chain.noisy(clean_signal, uniform, normal, None)
+                noisy, dose, detector_sigma, mean_signal = (
+                    chain.noisy(signal, uniform, normal, None, scene_noise[3])
+                    if edited else scene_noise
+                )
+            else:
+                noisy, dose, detector_sigma, mean_signal = chain.noisy(
+                    signal, uniform, normal, influence
+                )
         with timer.stage("tone"):
             crop = chain.crop
-            tone = tone_range(noisy, influence[crop], imaging_params)
+            tone = (tone_range(scene_noise[0], None, imaging_params) if scene_tone
+                    else tone_range(noisy, influence[crop], imaging_params))
         contract = ContractResult()
         if not edited:  # Clean: the decoy is drawn and ignored, no contract
             break
@@ -229,12 +243,17 @@ def _render(
         hardness = raised_hardness(hardness)
     if not apply_defect and edited:
         with timer.stage("noise"):
-            signal = clean_signal if clean_signal is not None else chain.signal(clean_canvas, None)
-            noisy, dose, detector_sigma, mean_signal = chain.noisy(
-                signal, uniform, normal, influence
-            )
+            if scene_tone:
+                noisy, dose, detector_sigma, mean_signal = scene_noise
+            else:
+                signal = (clean_signal if clean_signal is not None
+                          else chain.signal(clean_canvas, None))
+                noisy, dose, detector_sigma, mean_signal = chain.noisy(
+                    signal, uniform, normal, influence
+                )
     with timer.stage("tone"):
-        raw_image = tone_map(noisy, influence[crop], imaging_params)
+        raw_image = (apply_tone(noisy, tone, imaging_params) if scene_tone
+                     else tone_map(noisy, influence[crop], imaging_params))
         raw_mask = target_mask[crop] if true_class != CLEAN else np.zeros_like(target_mask[crop])
         influence, target_mask = influence[crop], target_mask[crop]
     with timer.stage("present"):
@@ -351,11 +370,18 @@ class _ImagingChain:
                                               self.geometry)
         return target, _dilate(changed_mask, radius), radius
 
-    def noisy(self, signal, uniform, normal, influence):
-        """(cropped noisy signal after lag, dose, detector sigma, mean signal) (spec B4.5)."""
+    def noisy(self, signal, uniform, normal, influence, mean_signal=None):
+        """(cropped noisy signal after lag, dose, detector sigma, mean signal) (spec B4.5).
+
+        The dose follows the mean signal outside ``influence`` (every pixel when it is None),
+        or ``mean_signal`` when given (``standard``: the clean scene's).
+        """
         params, crop = self.draw.imaging, self.crop
-        outside = ~influence[crop]
-        mean_signal = float(signal[crop][outside].mean()) if outside.any() else float(signal.mean())
+        if mean_signal is None:
+            outside = None if influence is None else ~influence[crop]
+            mean_signal = (float(signal[crop].mean()) if outside is None
+                           else float(signal[crop][outside].mean()) if outside.any()
+                           else float(signal.mean()))
         dose, detector_sigma = noise.dose_for_snr(
             mean_signal,
             self.step,

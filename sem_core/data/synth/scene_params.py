@@ -27,6 +27,9 @@ from sem_core.data.synth.tools import (
     ToolProfile,
 )
 
+LANDING_HALF = 0.4
+"""Half the side of a square via landing, in line widths (spec B1 logic; version 1)."""
+
 PITCH_RANGES: dict[Magnification, tuple[float, float]] = {
     Magnification.LOW: (6.0, 10.0),
     Magnification.NORMAL: (10.0, 48.0),
@@ -98,6 +101,8 @@ class SceneParams:
     ler_rho: float
     hex_lattice: bool
     look: LookParams
+    line_landings: float = 0.0
+    landing_half: float = LANDING_HALF
 
     @property
     def width(self) -> float:
@@ -233,4 +238,6 @@ def sample_scene(rng: np.random.Generator, true_class: str,
         ler_rho=rho,
         hex_lattice=hex_lattice,
         look=look,
+        line_landings=tool.line_landings or 0.0,
+        landing_half=tool.landing_half or LANDING_HALF,
     )

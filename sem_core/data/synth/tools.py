@@ -85,6 +85,9 @@ class ToolProfile:
             True: the presentation layer whenever ``SynthConfig.presentation`` allows it.
         inverted_rate: Share of images with inverted material contrast, the pattern darker
             than the space around it (spec B2; the generator's own share is ``INVERTED_RATE``).
+        line_landings: Share of line/space lines that carry a square via landing (and one in
+            every scene), so that Vias can be drawn in line/space scenes; None: none (spec B1).
+        landing_half: Half the side of a square landing in line widths; None: 0.4 (spec B1).
     """
 
     name: str
@@ -101,6 +104,8 @@ class ToolProfile:
     charging: float | None = None
     presentation: bool | None = None
     inverted_rate: float | None = None
+    line_landings: float | None = None
+    landing_half: float | None = None
 
 
 TOOLS: dict[str, ToolProfile] = {

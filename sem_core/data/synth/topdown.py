@@ -80,7 +80,57 @@ def build_line_space(rng: np.random.Generator, layout: SceneLayout) -> SceneMaps
         for k in range(count)
     )
     layout.tags.update(sadp=bool(sadp), lines=int(count))
+    if params.line_landings > 0.0:
+        _add_landings(rng, layout, maps, inside, centres, widths, levels, floating,
+                      params.line_landings)
     return maps
+
+
+def _add_landings(
+    rng: np.random.Generator,
+    layout: SceneLayout,
+    maps: SceneMaps,
+    inside: np.ndarray,
+    centres: np.ndarray,
+    widths: np.ndarray,
+    levels: np.ndarray,
+    floating: np.ndarray,
+    rate: float,
+) -> None:
+    """Square via landings on the lines (``standard``, synth-sem 2.7): each line holds one with
+    probability ``rate`` at a uniform place along the field, and the line nearest the field's
+    centre holds one when no other is in view, so that every line/space scene can host a Vias
+    defect as a logic scene can (the class then does not decide the pattern family).
+
+    Always ``2 * len(centres)`` draws, whatever is kept; fills ``layout.vias``.
+    """
+    look, count = layout.params.look, len(centres)
+    draws, places = rng.random(count), rng.uniform(-0.8, 0.8, count)
+    half_field = layout.geometry.size / (2 * layout.geometry.scale)
+    chosen = [k for k in range(count) if draws[k] < rate]
+    spots = {k: float(places[k] * half_field) for k in chosen}
+    if not any(layout.in_field(centres[k], spots[k], inset=min(widths[k], 16.0)) for k in chosen):
+        visible = [k for k in range(count)
+                   if layout.in_field(centres[k], 0.0, inset=min(widths[k], 16.0))]
+        if visible:
+            nearest = min(visible, key=lambda k: abs(layout.transform.to_field(centres[k], 0.0)[0]))
+            spots[nearest] = float(places[nearest] * 0.3 * half_field)
+    hosts, maps.topo = [], maps.topo.copy()
+    for k, b in sorted(spots.items()):
+        side = layout.params.landing_half * widths[k]
+        shape = ((np.abs(layout.a - centres[k]) / side) ** 4
+                 + (np.abs(layout.b - b) / side) ** 4 <= 1.0) & inside
+        raised, level = via_appearance(look, bool(floating[k]), look.top)
+        maps.intensity[shape] = level
+        maps.material[shape] = Material.VIA
+        if not raised:
+            maps.topo[shape] = False
+            maps.height[shape] = 0.0
+        hosts.append(ViaHost(a=float(centres[k]), b=b, radius=float(side), level=float(level),
+                             raised=raised, square=True, surround_raised=True,
+                             surround_level=float(levels[k]), surround_material=Material.TOP,
+                             floating=bool(floating[k])))
+    layout.vias = tuple(hosts)
 
 
 def via_appearance(look, floating: bool, surround_level: float) -> tuple[bool, float]:

@@ -68,9 +68,12 @@ def test_same_uniform_field_gives_same_counts_where_signal_is_equal():
     assert changed[10:20, 10:20].any() and not changed[20:, :].any() and not changed[:, 20:].any()
 
 
-def test_saturation_stays_below_a_third_of_a_percent_outside_the_defect():
-    config = SynthConfig(size=64, presentation=False)
+@pytest.mark.parametrize("difficulty", ["standard", "hard"])
+def test_saturation_stays_below_a_third_of_a_percent_outside_the_defect(difficulty):
+    # saturated pixels the defect did not make, as a share of the image (C6.6: 0.3 %);
+    # `standard`'s grey scale is its clean scene's, set on every pixel of it
+    config = SynthConfig(size=64, presentation=False, difficulty=difficulty)
     for idx in range(24):
         sample = generate_sample(config, 9, 2, idx)
         outside = sample.raw_image[~sample.influence]
-        assert np.mean(outside == 255) <= 0.0035
+        assert np.sum(outside == 255) / sample.raw_image.size <= 0.0035

@@ -46,9 +46,10 @@ def test_logistic_probe_on_global_statistics_is_near_chance(dataset):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known and measured (docs/synthetic-data.md, synth-sem 2.3): in standard's close-ups "
-    "a short's saturated pixels and a slipped landing's dark ones fill the histogram's end bins, "
-    "so the probe scores about 0.30; the nuisance statistics themselves pass the KS tests",
+    reason="known and measured (docs/synthetic-data.md, synth-sem 2.3 and 2.7): in standard's "
+    "close-ups the defect is a few per cent of the field and its own pixels (a short's saturated "
+    "ones, a slipped landing's dark ones, a scratch's grooves) move the histogram, so the probe "
+    "scores about 0.25 (0.28-0.30 before 2.7)",
 )
 def test_logistic_probe_is_near_chance_on_standards_close_ups(close_ups):
     accuracy = shortcut_probe(*close_ups)
