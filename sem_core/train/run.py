@@ -116,7 +116,7 @@ def train_bundle(
         outcome = train_stages(stage1, stage2, train_images, validation_images, config,
                                initial.is_pretrained, listener, should_stop, stage1_from_stage2)
     outcome = calibrate_stages(outcome, validation_images, config.stage1_recall,
-                               _base_threshold(initial, stage1_from_stage2))
+                               _base_threshold(initial))
     _say(listener, describe_calibration(outcome))
     seconds = time.perf_counter() - started
     info = replace(bundle_info(config, initial, stage1, stage2, outcome, manifest, train_images,
@@ -130,13 +130,13 @@ def train_bundle(
     return TrainResult(folder, info, failures, seconds)
 
 
-def _base_threshold(initial, stage1_from_stage2: bool) -> float | None:
+def _base_threshold(initial) -> float | None:
     """The calibrated stage-1 threshold of the bundle whose stage 1 this run fine-tunes, or None
     (a first model, a stage 1 started elsewhere, or a bundle that records none)."""
     from sem_core.models.weights import source_model_file
     from sem_core.registry import read_bundle_info
 
-    if stage1_from_stage2 or source_model_file(initial, STAGE1_FILE) is None:
+    if source_model_file(initial, STAGE1_FILE) is None:
         return None
     try:
         threshold = read_bundle_info(initial.path).stage1_threshold

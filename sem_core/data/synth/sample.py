@@ -185,6 +185,7 @@ def _render(
     clean_signal = None  # the twin's noise-free signal, made once when first needed
     scene_tone = hardness.preset.scene_tone
     scene_noise = None  # ``scene_tone``: the clean scene's (noisy, dose, detector sigma, mean)
+    scene_range = None  # ``scene_tone``: the clean scene's tone range, set with ``scene_noise``
     for tries in range(1, MAX_TRIES + 1):
         with timer.stage("defect"):
             noise_sigma = chain.step / imaging_params.snr
@@ -208,6 +209,7 @@ def _render(
                     if clean_signal is None:
                         clean_signal = chain.signal(clean_canvas, None) if edited else signal
                     scene_noise = chain.noisy(clean_signal, uniform, normal, None)
+                    scene_range = tone_range(scene_noise[0], None, imaging_params)
                 noisy, dose, detector_sigma, mean_signal = (
                     chain.noisy(signal, uniform, normal, None, scene_noise[3])
                     if edited else scene_noise
@@ -218,8 +220,7 @@ def _render(
                 )
         with timer.stage("tone"):
             crop = chain.crop
-            tone = (tone_range(scene_noise[0], None, imaging_params) if scene_tone
-                    else tone_range(noisy, influence[crop], imaging_params))
+            tone = scene_range if scene_tone else tone_range(noisy, influence[crop], imaging_params)
         contract = ContractResult()
         if not edited:  # Clean: the decoy is drawn and ignored, no contract
             break
@@ -378,10 +379,8 @@ class _ImagingChain:
         """
         params, crop = self.draw.imaging, self.crop
         if mean_signal is None:
-            outside = None if influence is None else ~influence[crop]
-            mean_signal = (float(signal[crop].mean()) if outside is None
-                           else float(signal[crop][outside].mean()) if outside.any()
-                           else float(signal.mean()))
+            pool = signal[crop] if influence is None else signal[crop][~influence[crop]]
+            mean_signal = float(pool.mean()) if pool.size else float(signal.mean())
         dose, detector_sigma = noise.dose_for_snr(
             mean_signal,
             self.step,
