@@ -43,6 +43,9 @@ DEFAULT_BACKBONE ?= efficientnet_lite0
 DEFAULT_STAGE1 ?= efficientnet_lite0
 DEFAULT_WEIGHTS ?= imagenet
 DEFAULT_MAX_MINUTES ?= 50
+DEFAULT_EPOCHS ?= 6
+DEFAULT_STAGE1_EPOCHS ?= 6
+DEFAULT_FROZEN_FRACTION ?= 0.15
 # Data go to DEFAULT_DATA/<generator version>/...: data of an older generator is never reused.
 .PHONY: default-model
 default-model: install
@@ -54,7 +57,8 @@ default-model: install
 	  --size 224 --seed $$seed --difficulty standard --clean-twins --quiet || exit 1; done && \
 	$(BIN)/python -m sem_core train --data $(addprefix $$root/seed-,$(DEFAULT_SEEDS)) \
 	  --out $(DEFAULT_OUT) --image-size $(DEFAULT_SIZE) --backbone $(DEFAULT_BACKBONE) \
-	  --stage1-backbone $(DEFAULT_STAGE1) --weights $(DEFAULT_WEIGHTS) --epochs 8 --stage1-epochs 4 \
-	  --frozen-learning-rate 1e-3 --finetune-learning-rate 1e-4 --finetune-layers all --frozen-fraction 0.2 \
+	  --stage1-backbone $(DEFAULT_STAGE1) --weights $(DEFAULT_WEIGHTS) --epochs $(DEFAULT_EPOCHS) \
+	  --stage1-epochs $(DEFAULT_STAGE1_EPOCHS) --frozen-fraction $(DEFAULT_FROZEN_FRACTION) \
+	  --frozen-learning-rate 1e-3 --finetune-learning-rate 1e-4 --finetune-layers all \
 	  --batch-size 16 --patience 8 --seed 0 --stage1-from-stage2 \
 	  --max-minutes $(DEFAULT_MAX_MINUTES) --augment light
