@@ -53,10 +53,10 @@ def audit(config: SynthConfig, seed: int, per_class: int, workers: int) -> dict:
     start = time.perf_counter()
     with get_context("fork").Pool(workers) as pool:
         rows = pool.map(partial(features_of, config, seed), indices, chunksize=8)
-    kept = [i for i, row in zip(indices, rows) if row is not None]
-    labels = np.array(kept) % 8
-    images = _statistics(np.array([row[0] for row in rows if row is not None]), labels)
-    twins = _statistics(np.array([row[1] for row in rows if row is not None]), labels)
+    kept = [(i, row) for i, row in zip(indices, rows) if row is not None]
+    labels = np.array([i for i, _ in kept]) % 8
+    images = _statistics(np.array([row[0] for _, row in kept]), labels)
+    twins = _statistics(np.array([row[1] for _, row in kept]), labels)
     return {
         "seed": seed,
         "images": len(kept),
